@@ -1,0 +1,38 @@
+// echo_server: the smallest complete sockserv program. TCP or UDP (or Unix), any mode.
+//   echo_server --port 9999 --mode fork
+//   echo_server --udp --unix /tmp/echo.sock
+
+#include <sockserv/sockserv.hpp>
+
+namespace {
+
+struct StreamEcho : sockserv::StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        std::string line;
+        while (rfile().readline(line)) wfile().write(line);
+    }
+};
+
+struct DatagramEcho : sockserv::DatagramRequestHandler {
+    using DatagramRequestHandler::DatagramRequestHandler;
+    void handle() override { reply(packet()); }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    sockserv::cli::Spec spec;
+    spec.summary = "Echoes every line (TCP, Unix stream) or datagram (--udp) back to its sender.";
+    spec.options.add_options()("udp", "serve datagrams instead of a stream");
+    const auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
+
+    const bool udp = options.values.count("udp") > 0;
+    const bool unix = !options.unix_path.empty();
+    if (udp) {
+        return unix ? sockserv::serve<sockserv::UnixDatagramServer, DatagramEcho>(options)
+                    : sockserv::serve<sockserv::UDPServer, DatagramEcho>(options);
+    }
+    return unix ? sockserv::serve<sockserv::UnixStreamServer, StreamEcho>(options)
+                : sockserv::serve<sockserv::TCPServer, StreamEcho>(options);
+}

@@ -1,0 +1,139 @@
+#pragma once
+// BaseServer: the request lifecycle, in one place, as in Python's socketserver.BaseServer.
+//
+//   serve_forever()                      wait on the socket and the waker; no poll interval
+//     -> handle_request_noblock()
+//          get_request()                 transport: accept() or recvfrom()
+//          verify_request()              false: shutdown_request() and done
+//          process_request()             sync: here; ThreadingMixIn: a thread; ForkingMixIn: a child
+//            -> finish_request()         builds the Handler: setup(), handle(), finish()
+//            -> shutdown_request()       transport: half-close and close_request()
+//          errors -> handle_error()      the server keeps serving
+//     -> service_actions()               after every wake-up (ForkingMixIn reaps children here)
+//
+// Thread safety: request_shutdown() is safe from anywhere, signal handlers and forked children
+// included; shutdown() from any thread or handler. Everything else belongs to the thread that
+// constructed the server and runs serve_forever().
+
+#include <sockserv/address.hpp>
+#include <sockserv/request.hpp>
+#include <sockserv/server_config.hpp>
+#include <sockserv/socket.hpp>
+#include <sockserv/waker.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace sockserv {
+
+class BaseServer {
+public:
+    BaseServer(const BaseServer&) = delete;
+    BaseServer& operator=(const BaseServer&) = delete;
+    virtual ~BaseServer();
+
+    /// Handles requests until shutdown is requested. Returns at once if it already was (a
+    /// shutdown before serve_forever is not lost), and clears the request on return.
+    void serve_forever();
+    /// Stops serve_forever. Non-blocking when called from the serving thread or a handler run by
+    /// it; from another thread, waits until serve_forever has returned (Python's contract).
+    /// Idempotent. Thread safe. Not async-signal-safe: use request_shutdown() there.
+    void shutdown();
+    /// Asks serve_forever to return; never blocks. Async-signal-safe, thread safe, and from a
+    /// handler in a forked child it stops the parent's loop (the flag lives in shared memory).
+    void request_shutdown() noexcept;
+    /// Waits up to config().timeout for one request and handles it; on time-out calls
+    /// handle_timeout() and returns false.
+    bool handle_request();
+    /// Releases the socket (a Unix socket path is unlinked). Mixins also wait for their workers.
+    /// Idempotent.
+    virtual void server_close();
+
+    /// The bound address, port 0 resolved to the real port.
+    const Address& server_address() const noexcept { return server_address_; }
+    const ServerConfig& config() const noexcept { return config_; }
+    /// The listening (stream) or bound (datagram) socket. Datagram handlers reply through it.
+    const Socket& socket() const noexcept { return socket_; }
+    int fileno() const noexcept { return socket_.fd(); }
+    /// Bind the socket (Python's server_bind); called by the constructor unless !bind_and_activate.
+    virtual void server_bind();
+    /// Listen, for stream servers (Python's server_activate).
+    virtual void server_activate() {}
+
+    // ---- Hooks. Each may be overridden. ----
+
+    /// Return false to refuse the request; it is still closed.
+    virtual bool verify_request(Request& request);
+    /// Runs the request: sync here; mixins hand it to a thread or child. May move from request.
+    virtual void process_request(Request& request);
+    /// Builds the handler for the request and runs it (the transport template does this).
+    virtual void finish_request(Request& request) = 0;
+    /// An exception escaped while handling request. Default: a line on stderr, except for peers
+    /// that went away (EPIPE, ECONNRESET, timeouts), which are normal. Must not throw.
+    virtual void handle_error(const Request& request, std::exception_ptr error) noexcept;
+    /// handle_request() waited config().timeout for nothing.
+    virtual void handle_timeout() {}
+    /// Called after every wake-up of serve_forever (and every service_interval when set).
+    virtual void service_actions() {}
+    /// Ends a request after handling: stream servers half-close, then close_request().
+    virtual void shutdown_request(Request& request);
+    /// Releases the request's resources (the connection fd).
+    virtual void close_request(Request& request);
+
+protected:
+    BaseServer(Address server_address, ServerConfig config, int socket_type);
+
+    /// Gets the next request from the socket, or nullopt if there was none after all.
+    virtual std::optional<Request> get_request() = 0;
+    /// False pauses polling the socket (ForkingMixIn at max_children, accept back-off).
+    virtual bool accepting() const { return true; }
+    /// Called in a forked child before it handles its request. Stream servers close the listener.
+    virtual void after_fork_in_child() {}
+    /// finish_request(), an exception going to handle_error(), never throwing; false when one did.
+    /// The body of every worker thread and child process.
+    bool finish_request_guarded(Request& request) noexcept;
+    /// How long accepting() will stay false on its own, if it will (the accept back-off).
+    virtual std::optional<std::chrono::milliseconds> accept_pause() const { return std::nullopt; }
+
+    const Waker& waker() const noexcept { return waker_; }
+    Socket& mutable_socket() noexcept { return socket_; }
+    ServerConfig& mutable_config() noexcept { return config_; }
+    /// True in the process that created the server (false in forked children).
+    bool in_owner_process() const noexcept;
+
+private:
+    // Polls the socket (when accepting) and the waker. Returns true when the socket is readable.
+    bool wait_for_request(std::optional<std::chrono::milliseconds> timeout);
+    // One request: get_request, verify_request, process_request. False when there was none.
+    bool handle_request_noblock();
+    bool shutdown_requested() const noexcept;
+
+    Address server_address_;
+    ServerConfig config_;
+    int socket_type_;
+    Socket socket_;
+    std::string bound_path_;  // a Unix socket path we created, unlinked by server_close()
+    Waker waker_;
+    // Lives in a MAP_SHARED page so a forked child's request_shutdown() reaches the parent.
+    std::atomic<int>* shutdown_flag_ = nullptr;
+    int owner_pid_;
+
+    std::mutex serving_mutex_;
+    std::condition_variable serving_done_;
+    bool serving_ = false;
+    std::thread::id serving_thread_;
+    bool closed_ = false;
+};
+
+namespace detail {
+/// Throws std::invalid_argument unless address is of the family the transport `kind` takes.
+void require_family(const Address& address, bool want_unix, const char* kind);
+}  // namespace detail
+
+}  // namespace sockserv

@@ -1,0 +1,37 @@
+#pragma once
+// ChildProcesses: the forked children of one server, and nobody else's.
+//
+// Unlike Python's waitpid(-1), only our own pids are ever waited for, so a child the program forked
+// for other reasons stays waitable by its owner. SIGCHLD wakes the server loop through its waker.
+
+#include <sockserv/signals.hpp>
+#include <sockserv/waker.hpp>
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <unordered_set>
+
+namespace sockserv {
+
+class ChildProcesses {
+public:
+    explicit ChildProcesses(const Waker& waker) : wakeup_(waker) {}
+
+    /// fork(); in the parent the pid is recorded. Throws std::system_error ("fork: ...").
+    /// Not thread safe (call from the server loop).
+    pid_t fork();
+    /// Reaps every recorded child that has exited; never blocks.
+    void collect() noexcept;
+    /// Waits for every recorded child.
+    void wait_all() noexcept;
+    std::size_t count() const noexcept { return pids_.size(); }
+
+private:
+    bool reap(pid_t pid, int options) noexcept;
+
+    signals::ChildWakeup wakeup_;
+    std::unordered_set<pid_t> pids_;
+};
+
+}  // namespace sockserv

@@ -1,0 +1,70 @@
+#pragma once
+// The command line every sockserv program shares, on Boost.Program_options:
+//   --host --port --unix --mode --max-children --dual-stack --verbose --help --version
+// plus whatever options the app adds. A bad value is one line on stderr and exit status 2.
+
+#include <sockserv/address.hpp>
+#include <sockserv/server_config.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sockserv {
+
+class BaseServer;
+
+/// How requests run. Every mode works with every transport.
+enum class Mode { sync, thread, fork };
+
+std::string_view to_string(Mode mode) noexcept;
+/// "sync", "thread", "fork"; nullopt for anything else.
+std::optional<Mode> parse_mode(std::string_view text) noexcept;
+
+namespace cli {
+
+/// What an app adds to the shared command line.
+struct Spec {
+    /// One line under the usage line of --help.
+    std::string summary;
+    std::string default_host = "127.0.0.1";
+    std::uint16_t default_port = 0;
+    Mode default_mode = Mode::thread;
+    /// The app's own options.
+    boost::program_options::options_description options{"Application options"};
+    /// Positional arguments, by option name (e.g. positional.add("port", 1) for `http_server 8080`).
+    boost::program_options::positional_options_description positional;
+};
+
+struct Options {
+    std::string program;
+    std::string host;
+    std::uint16_t port = 0;
+    /// --unix PATH: serve on a Unix socket (for the Unix transports).
+    std::string unix_path;
+    Mode mode = Mode::thread;
+    std::size_t max_children = ServerConfig{}.max_children;
+    bool dual_stack = false;
+    bool verbose = false;
+    /// Every option, the app's own included: values["directory"].as<std::string>().
+    boost::program_options::variables_map values;
+    /// Called once the server is bound, before serving; default: a line on stderr naming the
+    /// address and mode. Apps set it after parse() to print their own banner.
+    std::function<void(const BaseServer&, const Options&)> on_ready;
+
+    /// The address to serve on: unix_path when want_unix, else host and port.
+    Address address(bool want_unix) const;
+    /// ServerConfig with the command line's max_children, dual_stack and verbose.
+    ServerConfig server_config() const;
+};
+
+/// Parses argv. --help and --version print and exit 0; a bad option or value prints
+/// "PROGRAM: error: ..." and a hint to --help on stderr and exits 2.
+Options parse(int argc, const char* const* argv, std::string_view program, Spec spec = {});
+
+}  // namespace cli
+}  // namespace sockserv

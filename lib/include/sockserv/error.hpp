@@ -1,0 +1,27 @@
+#pragma once
+// How sockserv reports failures: std::system_error whose message names the call and its target
+// ("bind 127.0.0.1:80: Permission denied").
+
+#include <exception>
+#include <string>
+#include <system_error>
+
+namespace sockserv {
+
+/// Throws std::system_error for the current errno, with `what` as the context ("bind 127.0.0.1:80").
+[[noreturn]] void throw_errno(const std::string& what);
+[[noreturn]] void throw_errno(int error, const std::string& what);
+
+/// A receive or send that outlived the connection's timeout.
+class TimeoutError : public std::system_error {
+public:
+    explicit TimeoutError(const std::string& what)
+        : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
+};
+
+/// True for the errors that mean "the peer went away or went quiet": EPIPE, ECONNRESET, ENOTCONN,
+/// ETIMEDOUT. These are normal life for a server, not something to report.
+bool is_peer_gone(const std::error_code& error) noexcept;
+bool is_peer_gone(const std::exception_ptr& error) noexcept;
+
+}  // namespace sockserv

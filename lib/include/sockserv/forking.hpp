@@ -1,0 +1,71 @@
+#pragma once
+// ForkingMixIn<Server>: each request in a child process (Python's ForkingMixIn, without its flaws:
+// children reaped as they exit, only our own pids waited for, max_children pausing accept instead
+// of blocking the loop).
+
+#include <sockserv/child_processes.hpp>
+#include <sockserv/signals.hpp>
+#include <sockserv/tcp_server.hpp>
+#include <sockserv/udp_server.hpp>
+
+#include <concepts>
+#include <unistd.h>
+
+namespace sockserv {
+
+template <class Server>
+class ForkingMixIn : public Server {
+    static_assert(std::derived_from<Server, BaseServer>,
+                  "sockserv: ForkingMixIn<Server> needs a server, e.g. ForkingMixIn<TCPServer<Handler>>");
+
+public:
+    using Server::Server;
+
+    ~ForkingMixIn() override { children_.collect(); }
+
+    void process_request(Request& request) override {
+        if (children_.fork() == 0) {
+            // Fork point: this child handles one request and _exits. Only the forking thread exists
+            // here. _exit, not exit: the parent's atexit handlers and stdio buffers are not ours to
+            // run or flush twice.
+            signals::reset_in_child();
+            this->after_fork_in_child();
+            const bool ok = this->finish_request_guarded(request);
+            this->shutdown_request(request);
+            ::_exit(ok ? 0 : 1);
+        }
+        // The child owns the connection now; the parent's copy of the fd must go, or the peer never
+        // sees EOF. close, not shutdown: shutdown would cut the child's connection too.
+        this->close_request(request);
+    }
+
+    void service_actions() override {
+        children_.collect();
+        Server::service_actions();
+    }
+
+    /// Closes the socket, then waits for the children when block_on_close.
+    void server_close() override {
+        Server::server_close();
+        if (this->config().block_on_close) children_.wait_all();
+        else children_.collect();
+    }
+
+    /// Children alive (not yet reaped).
+    std::size_t active_children() const noexcept { return children_.count(); }
+
+protected:
+    bool accepting() const override {
+        return children_.count() < this->config().max_children && Server::accepting();
+    }
+
+private:
+    ChildProcesses children_{this->waker()};
+};
+
+template <class H> using ForkingTCPServer = ForkingMixIn<TCPServer<H>>;
+template <class H> using ForkingUDPServer = ForkingMixIn<UDPServer<H>>;
+template <class H> using ForkingUnixStreamServer = ForkingMixIn<UnixStreamServer<H>>;
+template <class H> using ForkingUnixDatagramServer = ForkingMixIn<UnixDatagramServer<H>>;
+
+}  // namespace sockserv

@@ -1,0 +1,25 @@
+#pragma once
+// Request: what the server got from a client, handed down the lifecycle to one handler.
+
+#include <sockserv/address.hpp>
+#include <sockserv/socket.hpp>
+
+#include <cstddef>
+#include <string>
+
+namespace sockserv {
+
+struct Request {
+    /// Stream servers: the accepted connection, owned by the request. Datagram servers: empty.
+    Socket connection;
+    /// Datagram servers: the payload, at most max_packet_size bytes.
+    std::string packet;
+    /// Datagram servers: the datagram's real size on the wire.
+    std::size_t packet_size = 0;
+    Address client_address;
+
+    /// A datagram larger than max_packet_size: packet holds only its head. Never silently cut.
+    bool truncated() const noexcept { return packet_size > packet.size(); }
+};
+
+}  // namespace sockserv

@@ -1,0 +1,43 @@
+#pragma once
+// ServerConfig: Python's socketserver class attributes, set per server instance.
+//
+//   sockserv::ThreadingTCPServer<Echo> server{{"127.0.0.1", 0}, {.request_queue_size = 64}};
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+namespace sockserv {
+
+struct ServerConfig {
+    /// listen() backlog. Python's 5 leaves busy clients waiting in SYN retries; SOMAXCONN does not.
+    int request_queue_size = SOMAXCONN;
+    /// SO_REUSEADDR on stream sockets, so a restarted server can bind at once.
+    bool allow_reuse_address = true;
+    /// SO_REUSEPORT.
+    bool allow_reuse_port = false;
+    /// For an IPv6 wildcard address ("::"): also accept IPv4 (IPV6_V6ONLY off).
+    bool dual_stack = false;
+    /// Datagram servers: bytes kept of each datagram; larger ones arrive marked truncated().
+    std::size_t max_packet_size = 8192;
+    /// ForkingMixIn: children alive at once. At the limit the server stops accepting (the loop is
+    /// never blocked) until a child exits.
+    std::size_t max_children = 256;
+    /// ForkingMixIn / ThreadingMixIn: server_close() waits for the children / threads.
+    bool block_on_close = true;
+    /// ThreadingMixIn: server_close() neither waits for nor joins workers (they are detached).
+    bool daemon_threads = false;
+    /// handle_request(): how long to wait for a request before handle_timeout(). nullopt: forever.
+    std::optional<std::chrono::milliseconds> timeout;
+    /// serve_forever(): call service_actions() at least this often even when idle. nullopt: only
+    /// when something happened (there is no poll interval unless you ask for one).
+    std::optional<std::chrono::milliseconds> service_interval;
+    /// Also report what is normal life (peers vanishing, time-outs) on stderr.
+    bool verbose = false;
+    /// Bind and listen in the constructor (Python's bind_and_activate).
+    bool bind_and_activate = true;
+};
+
+}  // namespace sockserv

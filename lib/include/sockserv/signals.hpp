@@ -1,0 +1,53 @@
+#pragma once
+// Signal plumbing. Handlers here do two async-signal-safe things only: an atomic store and a write
+// to an eventfd (the pattern of Asio's signal_set_service and nginx's master loop). All real work
+// happens back in the server loop once it wakes.
+
+#include <csignal>
+#include <initializer_list>
+#include <vector>
+
+namespace sockserv {
+
+class BaseServer;
+class Waker;
+
+namespace signals {
+
+/// While alive, every SIGCHLD notifies waker. Any previous SIGCHLD handler function still runs.
+/// Thread safe. Up to 64 registrations at once (throws std::length_error past that).
+class ChildWakeup {
+public:
+    explicit ChildWakeup(const Waker& waker);
+    ~ChildWakeup();
+    ChildWakeup(const ChildWakeup&) = delete;
+    ChildWakeup& operator=(const ChildWakeup&) = delete;
+
+private:
+    int slot_;
+};
+
+/// While alive, the given signals call server.request_shutdown(); a second one of them restores the
+/// default action and re-raises (press Ctrl-C twice to force a stop). The previous handlers come
+/// back on destruction. One at a time per process.
+class StopOnSignals {
+public:
+    explicit StopOnSignals(BaseServer& server, std::initializer_list<int> signals = {SIGINT, SIGTERM});
+    ~StopOnSignals();
+    StopOnSignals(const StopOnSignals&) = delete;
+    StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+private:
+    std::vector<std::pair<int, struct sigaction>> previous_;
+};
+
+/// For a forked child: the stop signals get their default action back (a Ctrl-C ends the child;
+/// a SIGTERM to a child must not stop the parent's server) and SIGCHLD wakes nobody.
+void reset_in_child() noexcept;
+
+/// SIGPIPE ignored, once per process, unless the program installed its own handler: sendfile() and
+/// write() have no MSG_NOSIGNAL, and a vanished peer must never kill a server.
+void ignore_sigpipe() noexcept;
+
+}  // namespace signals
+}  // namespace sockserv

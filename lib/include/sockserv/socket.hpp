@@ -1,0 +1,63 @@
+#pragma once
+// Socket: a move-only RAII socket. Every socket is SOCK_CLOEXEC and every send is MSG_NOSIGNAL, so
+// neither an exec'd program nor a vanished peer can hurt the process.
+
+#include <sockserv/address.hpp>
+#include <sockserv/unique_fd.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sockserv {
+
+class Socket {
+public:
+    Socket() noexcept = default;
+    /// socket(family, type | SOCK_CLOEXEC, protocol); throws std::system_error.
+    Socket(int family, int type, int protocol = 0);
+    /// Adopts an existing fd.
+    explicit Socket(UniqueFd fd) noexcept : fd_(std::move(fd)) {}
+
+    int fd() const noexcept { return fd_.get(); }
+    explicit operator bool() const noexcept { return static_cast<bool>(fd_); }
+    void close() noexcept { fd_.reset(); }
+    int release() noexcept { return fd_.release(); }
+
+    void bind(const Address& address);
+    void listen(int backlog);
+    void connect(const Address& address);
+    /// accept4 with SOCK_CLOEXEC. Returns an empty Socket on EAGAIN/ECONNABORTED/EINTR/EPROTO
+    /// (nothing to accept after all); throws std::system_error for the rest (EMFILE among them).
+    Socket accept(Address* peer = nullptr);
+    /// shutdown(2); ENOTCONN (peer already gone) is not an error.
+    void shutdown(int how) const noexcept;
+
+    /// Sends everything or throws (TimeoutError when SO_SNDTIMEO expires).
+    void send_all(std::string_view data) const;
+    /// One recv; 0 at EOF. Throws (TimeoutError when SO_RCVTIMEO expires).
+    std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
+    /// One sendto; throws on failure.
+    void sendto(std::string_view data, const Address& to) const;
+    /// One datagram into buffer. Returns its real length, which may exceed size (then it was truncated).
+    std::size_t recvfrom(void* buffer, std::size_t size, Address& from, int flags = 0) const;
+
+    template <class T>
+    void set_option(int level, int name, const T& value) const { set_option_raw(level, name, &value, sizeof value); }
+    void set_nonblocking(bool on) const;
+    /// SO_RCVTIMEO and SO_SNDTIMEO; nullopt blocks forever.
+    void set_timeout(std::optional<std::chrono::milliseconds> timeout) const;
+    Address local_address() const;
+    Address peer_address() const;
+    /// Connected pair (socketpair) for tests and in-process plumbing.
+    static std::pair<Socket, Socket> pair(int type = 1 /* SOCK_STREAM */);
+
+private:
+    void set_option_raw(int level, int name, const void* value, unsigned size) const;
+    std::string describe() const;
+    UniqueFd fd_;
+};
+
+}  // namespace sockserv

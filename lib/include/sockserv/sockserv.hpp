@@ -1,0 +1,16 @@
+#pragma once
+// Everything, for programs that want one include.
+
+#include <sockserv/address.hpp>
+#include <sockserv/base_server.hpp>
+#include <sockserv/cli.hpp>
+#include <sockserv/error.hpp>
+#include <sockserv/forking.hpp>
+#include <sockserv/request.hpp>
+#include <sockserv/request_handler.hpp>
+#include <sockserv/serve.hpp>
+#include <sockserv/socket.hpp>
+#include <sockserv/stream.hpp>
+#include <sockserv/tcp_server.hpp>
+#include <sockserv/threading.hpp>
+#include <sockserv/udp_server.hpp>

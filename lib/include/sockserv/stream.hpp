@@ -1,0 +1,63 @@
+#pragma once
+// The buffered rfile()/wfile() of a stream handler.
+//
+// The reader is tied to the writer, as std::cin is to std::cout: before the reader blocks on the
+// socket it flushes the writer. So writes are coalesced into few sends, yet a request/response
+// protocol (read a line, write a line) never deadlocks waiting for output that was never sent.
+
+#include <sockserv/socket.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sockserv {
+
+class SocketWriter {
+public:
+    static constexpr std::size_t default_buffer_size = 64 * 1024;
+
+    explicit SocketWriter(Socket& socket, std::size_t buffer_size = default_buffer_size)
+        : socket_(&socket), buffer_size_(buffer_size) {}
+
+    /// Queues data; sends when the buffer is full. Throws std::system_error (EPIPE when the peer
+    /// has gone, TimeoutError on the socket timeout).
+    void write(std::string_view data);
+    /// Sends everything queued.
+    void flush();
+    std::size_t pending() const noexcept { return buffer_.size(); }
+
+private:
+    Socket* socket_;
+    std::size_t buffer_size_;
+    std::string buffer_;
+};
+
+class SocketReader {
+public:
+    static constexpr std::size_t default_line_limit = 64 * 1024;
+
+    explicit SocketReader(Socket& socket, SocketWriter* tied = nullptr) : socket_(&socket), tied_(tied) {}
+
+    /// Reads through '\n' (kept) into line, or at most limit bytes: a line that does not end in
+    /// '\n' was cut at limit or at EOF. Returns false only at EOF with nothing read.
+    bool readline(std::string& line, std::size_t limit = default_line_limit);
+    /// Exactly n bytes into out. Returns false when EOF came first (out holds what did come).
+    bool read_exact(std::string& out, std::size_t n);
+    /// Up to size bytes: what is buffered, else one recv. 0 at EOF.
+    std::size_t read_some(void* buffer, std::size_t size);
+    /// Bytes received but not yet consumed.
+    std::string_view buffered() const noexcept { return std::string_view(buffer_).substr(start_); }
+    /// Drops n buffered bytes (after a parser consumed them from buffered()).
+    void consume(std::size_t n) noexcept;
+    /// Receives more into the buffer; returns the number of new bytes (0 at EOF).
+    std::size_t fill();
+
+private:
+    Socket* socket_;
+    SocketWriter* tied_;
+    std::string buffer_;
+    std::size_t start_ = 0;
+};
+
+}  // namespace sockserv

@@ -1,0 +1,64 @@
+#pragma once
+// ThreadingMixIn<Server>: each request on its own thread (Python's ThreadingMixIn, with finished
+// threads forgotten at once and live connections unblocked on close).
+
+#include <sockserv/tcp_server.hpp>
+#include <sockserv/udp_server.hpp>
+#include <sockserv/worker_threads.hpp>
+
+#include <concepts>
+
+namespace sockserv {
+
+template <class Server>
+class ThreadingMixIn : public Server {
+    static_assert(std::derived_from<Server, BaseServer>,
+                  "sockserv: ThreadingMixIn<Server> needs a server, e.g. ThreadingMixIn<TCPServer<Handler>>");
+
+public:
+    using Server::Server;
+
+    /// Workers call back into the server: they must be gone before it is. (A subclass that
+    /// overrides hooks must call server_close() first, as serve<> does.)
+    ~ThreadingMixIn() override {
+        workers_.unblock_connections();
+        workers_.join_all();
+    }
+
+    void process_request(Request& request) override {
+        const int fd = request.connection.fd();
+        workers_.start(fd, [this, request = std::move(request)](WorkerThreads::Ticket& ticket) mutable {
+            this->finish_request_guarded(request);
+            ticket.release_connection();
+            this->shutdown_request(request);
+        });
+    }
+
+    void service_actions() override {
+        workers_.reap();
+        Server::service_actions();
+    }
+
+    /// Unblocks workers reading from idle clients, joins the workers (when block_on_close and not
+    /// daemon_threads), then closes the socket. A datagram server always joins first: its workers
+    /// reply through the socket being closed.
+    void server_close() override {
+        workers_.unblock_connections();
+        if ((this->config().block_on_close && !this->config().daemon_threads) || Server::is_datagram)
+            workers_.join_all();
+        Server::server_close();
+    }
+
+    /// Worker threads not yet joined.
+    std::size_t active_threads() const noexcept { return workers_.count(); }
+
+private:
+    WorkerThreads workers_{this->waker()};
+};
+
+template <class H> using ThreadingTCPServer = ThreadingMixIn<TCPServer<H>>;
+template <class H> using ThreadingUDPServer = ThreadingMixIn<UDPServer<H>>;
+template <class H> using ThreadingUnixStreamServer = ThreadingMixIn<UnixStreamServer<H>>;
+template <class H> using ThreadingUnixDatagramServer = ThreadingMixIn<UnixDatagramServer<H>>;
+
+}  // namespace sockserv

@@ -1,0 +1,228 @@
+#include <sockserv/base_server.hpp>
+#include <sockserv/error.hpp>
+#include <sockserv/signals.hpp>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace sockserv {
+
+namespace {
+
+// Requests handled per wake-up before looking at the waker again: amortises poll() under a burst
+// of connections without starving shutdown.
+constexpr int max_requests_per_wakeup = 16;
+
+std::string describe(const std::exception_ptr& error) {
+    try {
+        if (error) std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+    return "no exception";
+}
+
+int to_poll_timeout(std::optional<std::chrono::milliseconds> timeout) {
+    if (!timeout) return -1;
+    return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(timeout->count(), 0, 1 << 30));
+}
+
+}  // namespace
+
+BaseServer::BaseServer(Address server_address, ServerConfig config, int socket_type)
+    : server_address_(std::move(server_address)),
+      config_(std::move(config)),
+      socket_type_(socket_type),
+      socket_(server_address_.family(), socket_type),
+      owner_pid_(::getpid()) {
+    signals::ignore_sigpipe();
+    void* page = ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) throw_errno("mmap");
+    static_assert(std::atomic<int>::is_always_lock_free, "the shared shutdown flag needs lock-free atomics");
+    shutdown_flag_ = new (page) std::atomic<int>(0);
+}
+
+BaseServer::~BaseServer() {
+    BaseServer::server_close();
+    ::munmap(shutdown_flag_, sizeof(std::atomic<int>));
+}
+
+bool BaseServer::in_owner_process() const noexcept { return ::getpid() == owner_pid_; }
+
+void BaseServer::server_bind() {
+    const bool inet = server_address_.is_inet();
+    const int on = 1;
+    if (inet && socket_type_ == SOCK_STREAM && config_.allow_reuse_address)
+        socket_.set_option(SOL_SOCKET, SO_REUSEADDR, on);
+    if (inet && config_.allow_reuse_port) socket_.set_option(SOL_SOCKET, SO_REUSEPORT, on);
+    if (server_address_.family() == AF_INET6) {
+        const int v6only = config_.dual_stack ? 0 : 1;
+        socket_.set_option(IPPROTO_IPV6, IPV6_V6ONLY, v6only);
+    }
+    socket_.bind(server_address_);
+    if (server_address_.is_unix()) {
+        const std::string path = server_address_.path();
+        if (!path.empty() && path[0] != '\0') bound_path_ = path;
+    } else {
+        server_address_ = socket_.local_address();  // port 0 -> the port the kernel chose
+    }
+    // The loop only reads after poll() says so; non-blocking makes a request that vanished in
+    // between (a reset connection, a datagram taken by a sibling) cost nothing instead of a hang.
+    socket_.set_nonblocking(true);
+}
+
+void BaseServer::server_close() {
+    if (closed_) return;
+    closed_ = true;
+    socket_.close();
+    // Only the process that bound the path removes it: a forked child closing its copy must not.
+    if (!bound_path_.empty() && in_owner_process()) ::unlink(bound_path_.c_str());
+}
+
+namespace detail {
+void require_family(const Address& address, bool want_unix, const char* kind) {
+    if (want_unix ? !address.is_unix() : !address.is_inet())
+        throw std::invalid_argument(std::string(kind) + " needs " +
+                                    (want_unix ? "a Unix socket path" : "an IPv4 or IPv6 address") + ", not " +
+                                    address.to_string());
+}
+}  // namespace detail
+
+// ---- The lifecycle ----
+
+void BaseServer::serve_forever() {
+    {
+        std::lock_guard lock(serving_mutex_);
+        serving_ = true;
+        serving_thread_ = std::this_thread::get_id();
+    }
+    struct Done {
+        BaseServer& server;
+        ~Done() {
+            server.shutdown_flag_->store(0);
+            {
+                std::lock_guard lock(server.serving_mutex_);
+                server.serving_ = false;
+            }
+            server.serving_done_.notify_all();
+        }
+    } done{*this};
+
+    while (!shutdown_requested()) {
+        std::optional<std::chrono::milliseconds> timeout = config_.service_interval;
+        if (const auto pause = accept_pause(); pause && (!timeout || *pause < *timeout)) timeout = pause;
+        if (wait_for_request(timeout)) {
+            for (int i = 0; i < max_requests_per_wakeup && !shutdown_requested() && accepting(); ++i)
+                if (!handle_request_noblock()) break;
+        }
+        service_actions();
+    }
+}
+
+bool BaseServer::handle_request() {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = config_.timeout ? std::optional(Clock::now() + *config_.timeout) : std::nullopt;
+    for (;;) {
+        std::optional<std::chrono::milliseconds> remaining;
+        if (deadline) {
+            remaining = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+            if (remaining->count() <= 0) {
+                handle_timeout();
+                return false;
+            }
+        }
+        if (wait_for_request(remaining) && handle_request_noblock()) {
+            service_actions();
+            return true;
+        }
+        service_actions();  // woken by the waker (a child exited, say): keep waiting
+    }
+}
+
+bool BaseServer::handle_request_noblock() {
+    std::optional<Request> request = get_request();
+    if (!request) return false;
+    try {
+        if (verify_request(*request)) {
+            process_request(*request);
+            return true;
+        }
+    } catch (...) {
+        handle_error(*request, std::current_exception());
+    }
+    shutdown_request(*request);
+    return true;
+}
+
+bool BaseServer::verify_request(Request&) { return true; }
+
+void BaseServer::process_request(Request& request) {
+    finish_request(request);
+    shutdown_request(request);
+}
+
+bool BaseServer::finish_request_guarded(Request& request) noexcept {
+    try {
+        finish_request(request);
+        return true;
+    } catch (...) {
+        handle_error(request, std::current_exception());
+        return false;
+    }
+}
+
+void BaseServer::handle_error(const Request& request, std::exception_ptr error) noexcept {
+    if (!config_.verbose && is_peer_gone(error)) return;
+    try {
+        const std::string line = "Exception occurred during processing of request from " +
+                                 request.client_address.to_string() + ": " + describe(error) + "\n";
+        // One write: lines from threads and children never interleave mid-line.
+        [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    } catch (...) {
+    }
+}
+
+void BaseServer::shutdown_request(Request& request) { close_request(request); }
+
+void BaseServer::close_request(Request& request) { request.connection.close(); }
+
+// ---- Stopping ----
+
+void BaseServer::request_shutdown() noexcept {
+    shutdown_flag_->store(1);
+    waker_.notify();
+}
+
+void BaseServer::shutdown() {
+    request_shutdown();
+    std::unique_lock lock(serving_mutex_);
+    // From the serving thread (a sync handler, or a forked child) waiting would deadlock.
+    if (!serving_ || serving_thread_ == std::this_thread::get_id()) return;
+    serving_done_.wait(lock, [this] { return !serving_; });
+}
+
+bool BaseServer::shutdown_requested() const noexcept { return shutdown_flag_->load() != 0; }
+
+bool BaseServer::wait_for_request(std::optional<std::chrono::milliseconds> timeout) {
+    pollfd fds[2] = {{waker_.fd(), POLLIN, 0}, {socket_.fd(), POLLIN, 0}};
+    const nfds_t count = socket_ && accepting() ? 2 : 1;
+    const int rc = ::poll(fds, count, to_poll_timeout(timeout));
+    if (rc < 0) {
+        if (errno == EINTR) return false;  // a signal; its handler used the waker if it mattered
+        throw_errno("poll");
+    }
+    if (fds[0].revents & POLLIN) waker_.drain();
+    return count == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+}
+
+}  // namespace sockserv

@@ -1,0 +1,120 @@
+#include <sockserv/cli.hpp>
+
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+#include <limits>
+
+namespace sockserv {
+
+std::string_view to_string(Mode mode) noexcept {
+    switch (mode) {
+    case Mode::sync: return "sync";
+    case Mode::thread: return "thread";
+    case Mode::fork: return "fork";
+    }
+    return "?";
+}
+
+std::optional<Mode> parse_mode(std::string_view text) noexcept {
+    for (const Mode mode : {Mode::sync, Mode::thread, Mode::fork})
+        if (text == to_string(mode)) return mode;
+    return std::nullopt;
+}
+
+namespace cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+[[noreturn]] void fail(std::string_view program, const std::string& message) {
+    std::cerr << program << ": error: " << message << " (try --help)\n";
+    std::exit(2);
+}
+
+std::uint64_t parse_number(std::string_view program, const std::string& name, const std::string& text,
+                           std::uint64_t min, std::uint64_t max) {
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+        fail(program, "invalid --" + name + " '" + text + "' (expected a whole number from " + std::to_string(min) +
+                          " to " + std::to_string(max) + ")");
+    return value;
+}
+
+}  // namespace
+
+Address Options::address(bool want_unix) const {
+    if (want_unix) {
+        if (unix_path.empty()) throw std::invalid_argument("a Unix socket server needs --unix PATH");
+        return Address::unix_path(unix_path);
+    }
+    return Address(host, port);
+}
+
+ServerConfig Options::server_config() const {
+    ServerConfig config;
+    config.max_children = max_children;
+    config.dual_stack = dual_stack;
+    config.verbose = verbose;
+    return config;
+}
+
+Options parse(int argc, const char* const* argv, std::string_view program, Spec spec) {
+    Options options;
+    options.program = std::string(program);
+    std::string port_text;
+    std::string mode_text;
+    std::string max_children_text;
+
+    po::options_description common("Server options");
+    common.add_options()
+        ("help,h", "show this help and exit")
+        ("version", "show the version and exit")
+        ("host", po::value(&options.host)->default_value(spec.default_host),
+         "address to bind: IPv4, IPv6 or a host name (\"\" = every IPv4 interface, \"::\" every IPv6 one)")
+        ("port,p", po::value(&port_text)->default_value(std::to_string(spec.default_port)),
+         "port to bind (0 = any free port; the one chosen is printed at start)")
+        ("unix", po::value(&options.unix_path), "Unix socket path to bind, for the Unix transports")
+        ("mode,m", po::value(&mode_text)->default_value(std::string(to_string(spec.default_mode))),
+         "how requests run: sync (one at a time), thread (a thread each) or fork (a process each)")
+        ("max-children", po::value(&max_children_text)->default_value(std::to_string(ServerConfig{}.max_children)),
+         "fork mode: most children at once; beyond it new clients wait in the backlog")
+        ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
+        ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
+
+    po::options_description all;
+    all.add(common);
+    if (!spec.options.options().empty()) all.add(spec.options);
+
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(spec.positional).run(), options.values);
+        if (options.values.count("help")) {
+            std::cout << "usage: " << program << " [options]";
+            for (unsigned i = 0; i < spec.positional.max_total_count() && i < 4; ++i)
+                std::cout << " [" << spec.positional.name_for_position(i) << "]";
+            std::cout << "\n";
+            if (!spec.summary.empty()) std::cout << spec.summary << "\n";
+            std::cout << "\n" << all;
+            std::exit(0);
+        }
+        if (options.values.count("version")) {
+            std::cout << program << " (sockserv 0.1.0)\n";
+            std::exit(0);
+        }
+        po::notify(options.values);
+    } catch (const po::error& error) {
+        fail(program, error.what());
+    }
+
+    options.port = static_cast<std::uint16_t>(parse_number(program, "port", port_text, 0, 65535));
+    options.max_children = parse_number(program, "max-children", max_children_text, 1, 1'000'000);
+    const auto mode = parse_mode(mode_text);
+    if (!mode) fail(program, "invalid --mode '" + mode_text + "' (choose sync, thread or fork)");
+    options.mode = *mode;
+    return options;
+}
+
+}  // namespace cli
+}  // namespace sockserv

@@ -1,0 +1,39 @@
+#include <sockserv/error.hpp>
+#include <sockserv/udp_server.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+namespace sockserv {
+
+DatagramServer::DatagramServer(Address server_address, ServerConfig config, const char* kind, bool want_unix)
+    : BaseServer((detail::require_family(server_address, want_unix, kind), std::move(server_address)),
+                 std::move(config), SOCK_DGRAM) {
+    if (this->config().bind_and_activate) server_bind();
+}
+
+std::optional<Request> DatagramServer::get_request() {
+    Request request;
+    // One buffer reused for every datagram; the request gets a copy of just what arrived.
+    buffer_.resize(config().max_packet_size);
+    try {
+        request.packet_size = mutable_socket().recvfrom(buffer_.data(), buffer_.size(), request.client_address);
+    } catch (const TimeoutError&) {
+        return std::nullopt;  // EAGAIN: a spurious wake-up, nothing to read
+    } catch (const std::system_error& error) {
+        // A failed recvfrom concerns one datagram (ICMP errors reported late, memory pressure);
+        // the server must go on with the next.
+        if (config().verbose) {
+            const std::string line = std::string(error.what()) + "\n";
+            [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        }
+        return std::nullopt;
+    }
+    request.packet.assign(buffer_.data(), std::min(request.packet_size, buffer_.size()));
+    return request;
+}
+
+}  // namespace sockserv

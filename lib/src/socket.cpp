@@ -1,0 +1,143 @@
+#include <sockserv/error.hpp>
+#include <sockserv/socket.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace sockserv {
+
+Socket::Socket(int family, int type, int protocol) : fd_(::socket(family, type | SOCK_CLOEXEC, protocol)) {
+    if (!fd_) throw_errno("socket");
+}
+
+std::string Socket::describe() const {
+    try {
+        return local_address().to_string();
+    } catch (...) {
+        return "fd " + std::to_string(fd());
+    }
+}
+
+void Socket::bind(const Address& address) {
+    if (::bind(fd(), address.data(), address.size()) != 0) throw_errno("bind " + address.to_string());
+}
+
+void Socket::listen(int backlog) {
+    if (::listen(fd(), backlog) != 0) throw_errno("listen " + describe());
+}
+
+void Socket::connect(const Address& address) {
+    int rc;
+    do rc = ::connect(fd(), address.data(), address.size());
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) throw_errno("connect " + address.to_string());
+}
+
+Socket Socket::accept(Address* peer) {
+    Address ignored;
+    Address& out = peer ? *peer : ignored;
+    *out.size_ptr() = Address::capacity;
+    const int fd = ::accept4(this->fd(), out.data(), out.size_ptr(), SOCK_CLOEXEC);
+    if (fd >= 0) return Socket(UniqueFd(fd));
+    switch (errno) {
+    case EAGAIN:
+    case EINTR:
+    case ECONNABORTED:  // the client gave up between poll and accept
+    case EPROTO:
+    case EPERM:         // firewall rules refused it
+        return Socket();
+    default:
+        throw_errno("accept on " + describe());
+    }
+}
+
+void Socket::shutdown(int how) const noexcept { ::shutdown(fd(), how); }
+
+void Socket::send_all(std::string_view data) const {
+    while (!data.empty()) {
+        const ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) throw TimeoutError("send to " + peer_address().to_string() + " timed out");
+            throw_errno("send");
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
+    for (;;) {
+        const ssize_t n = ::recv(fd(), buffer, size, flags);
+        if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) throw TimeoutError("recv timed out");
+        throw_errno("recv");
+    }
+}
+
+void Socket::sendto(std::string_view data, const Address& to) const {
+    for (;;) {
+        if (::sendto(fd(), data.data(), data.size(), MSG_NOSIGNAL, to.data(), to.size()) >= 0) return;
+        if (errno != EINTR) throw_errno("sendto " + to.to_string());
+    }
+}
+
+std::size_t Socket::recvfrom(void* buffer, std::size_t size, Address& from, int flags) const {
+    for (;;) {
+        *from.size_ptr() = Address::capacity;
+        // MSG_TRUNC: the real length comes back even when the datagram did not fit.
+        const ssize_t n = ::recvfrom(fd(), buffer, size, flags | MSG_TRUNC, from.data(), from.size_ptr());
+        if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) throw TimeoutError("recvfrom timed out");
+        throw_errno("recvfrom");
+    }
+}
+
+void Socket::set_option_raw(int level, int name, const void* value, unsigned size) const {
+    if (::setsockopt(fd(), level, name, value, size) != 0)
+        throw_errno("setsockopt(" + std::to_string(level) + ", " + std::to_string(name) + ")");
+}
+
+void Socket::set_nonblocking(bool on) const {
+    const int flags = ::fcntl(fd(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd(), F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) != 0)
+        throw_errno("fcntl O_NONBLOCK");
+}
+
+void Socket::set_timeout(std::optional<std::chrono::milliseconds> timeout) const {
+    timeval tv{};
+    if (timeout) {
+        tv.tv_sec = static_cast<time_t>(timeout->count() / 1000);
+        tv.tv_usec = static_cast<suseconds_t>((timeout->count() % 1000) * 1000);
+        if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;  // zero would mean "forever"
+    }
+    set_option(SOL_SOCKET, SO_RCVTIMEO, tv);
+    set_option(SOL_SOCKET, SO_SNDTIMEO, tv);
+}
+
+Address Socket::local_address() const {
+    Address address;
+    *address.size_ptr() = Address::capacity;
+    if (::getsockname(fd(), address.data(), address.size_ptr()) != 0) throw_errno("getsockname");
+    return address;
+}
+
+Address Socket::peer_address() const {
+    Address address;
+    *address.size_ptr() = Address::capacity;
+    if (::getpeername(fd(), address.data(), address.size_ptr()) != 0) return Address();
+    return address;
+}
+
+std::pair<Socket, Socket> Socket::pair(int type) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("socketpair");
+    return {Socket(UniqueFd(fds[0])), Socket(UniqueFd(fds[1]))};
+}
+
+}  // namespace sockserv

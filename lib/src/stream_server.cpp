@@ -1,0 +1,78 @@
+#include <sockserv/error.hpp>
+#include <sockserv/tcp_server.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+namespace sockserv {
+
+
+namespace {
+constexpr std::chrono::milliseconds first_backoff{10};
+constexpr std::chrono::milliseconds max_backoff{1000};
+
+bool out_of_resources(int error) {
+    return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+}  // namespace
+
+StreamServer::StreamServer(Address server_address, ServerConfig config, const char* kind, bool want_unix)
+    : BaseServer((detail::require_family(server_address, want_unix, kind), std::move(server_address)),
+                 std::move(config), SOCK_STREAM) {
+    if (this->config().bind_and_activate) {
+        server_bind();
+        server_activate();
+    }
+}
+
+void StreamServer::server_activate() { mutable_socket().listen(config().request_queue_size); }
+
+std::optional<Request> StreamServer::get_request() {
+    Request request;
+    try {
+        request.connection = mutable_socket().accept(&request.client_address);
+    } catch (const std::system_error& error) {
+        if (!out_of_resources(error.code().value())) throw;
+        // Out of fds: the pending connection stays in the backlog and poll() would report it again
+        // at once, forever (Python's busy loop). Stop polling the listener for a while instead;
+        // the connection is served when fds come back, not dropped.
+        backoff_ = backoff_.count() == 0 ? first_backoff : std::min(backoff_ * 2, max_backoff);
+        paused_until_ = std::chrono::steady_clock::now() + backoff_;
+        const std::string line = std::string(error.what()) + "; pausing accept for " +
+                                 std::to_string(backoff_.count()) + " ms\n";
+        [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        return std::nullopt;
+    }
+    if (!request.connection) return std::nullopt;
+    backoff_ = std::chrono::milliseconds{0};
+    return request;
+}
+
+bool StreamServer::accepting() const { return std::chrono::steady_clock::now() >= paused_until_; }
+
+std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= paused_until_) return std::nullopt;
+    return std::chrono::ceil<std::chrono::milliseconds>(paused_until_ - now);
+}
+
+void StreamServer::after_fork_in_child() {
+    // The child serves one connection; holding the listener would keep the port open after the
+    // parent closed it. A plain close: the parent still listens on it.
+    mutable_socket().close();
+}
+
+void StreamServer::shutdown_request(Request& request) {
+    // Half-close first, so the client sees EOF after everything we wrote, even if another process
+    // (a child forked later for another request) still shares the fd.
+    request.connection.shutdown(SHUT_WR);
+    close_request(request);
+}
+
+void StreamServer::close_request(Request& request) { request.connection.close(); }
+
+}  // namespace sockserv

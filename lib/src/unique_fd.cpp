@@ -1,0 +1,14 @@
+#include <sockserv/unique_fd.hpp>
+
+#include <unistd.h>
+
+namespace sockserv {
+
+void UniqueFd::reset(int fd) noexcept {
+    // close() is not retried on EINTR: on Linux the fd is released whatever close returns, and a
+    // retry could close an fd another thread just got.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+}  // namespace sockserv
