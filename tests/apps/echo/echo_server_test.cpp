@@ -1,0 +1,142 @@
+// echo_server as a user runs it: a real process, real clients, signals, exit codes.
+
+#include "../../support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <fstream>
+
+using namespace std::chrono_literals;
+using sockserv::Address;
+
+namespace {
+
+void check_echo_process(const std::string& mode, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{test::binary("echo_server"), "--port", "0", "--mode", mode};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    test::Process server(argv);
+    const Address address = server.wait_until_serving();
+    const bool udp = std::find(extra.begin(), extra.end(), "--udp") != extra.end();
+    if (udp) {
+        auto client = test::datagram_client(address);
+        CHECK(test::datagram_roundtrip(client, address, "datagram") == "datagram");
+    } else {
+        auto client = test::connect_stream(address);
+        client.send_all("line one\nline two\n");
+        client.shutdown(SHUT_WR);
+        CHECK(test::recv_all(client) == "line one\nline two\n");
+    }
+    server.signal(SIGTERM);
+    const int status = server.wait();
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - sync", "[app][echo][sync]") { check_echo_process("sync"); }
+TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - thread", "[app][echo][thread]") { check_echo_process("thread"); }
+TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - fork", "[app][echo][fork]") { check_echo_process("fork"); }
+TEST_CASE("echo_server serves UDP in every mode", "[app][echo][udp][fork]") {
+    for (const char* mode : {"sync", "thread", "fork"}) check_echo_process(mode, {"--udp"});
+}
+
+TEST_CASE("echo_server on a Unix socket removes its path when stopped", "[app][echo][unix]") {
+    test::TempDir dir;
+    const std::string path = (dir / "echo.sock").string();
+    test::Process server({test::binary("echo_server"), "--unix", path, "--mode", "fork"});
+    const Address address = server.wait_until_serving();
+    CHECK(address.path() == path);
+    auto client = test::connect_stream(address);
+    client.send_all("unix\n");
+    client.shutdown(SHUT_WR);
+    CHECK(test::recv_all(client) == "unix\n");
+    server.signal(SIGINT);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+    CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("echo_server in thread mode stops promptly with an idle client connected", "[app][echo][thread]") {
+    test::Process server({test::binary("echo_server"), "--mode", "thread"});
+    auto idle = test::connect_stream(server.wait_until_serving());
+    idle.send_all("x\n");
+    CHECK(test::recv_exactly(idle, 2) == "x\n");  // a worker is now blocked reading this client
+    const auto begin = std::chrono::steady_clock::now();
+    server.signal(SIGINT);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+    CHECK(std::chrono::steady_clock::now() - begin < 2s);
+}
+
+TEST_CASE("bad options are one line on stderr and exit status 2", "[app][echo][cli]") {
+    const std::vector<std::vector<std::string>> bad = {
+        {"--mode", "bogus"}, {"--port", "70000"}, {"--port", "-1"}, {"--port", "12x"},
+        {"--max-children", "0"}, {"--no-such-option"}, {"--port"}, {"stray-positional"},
+    };
+    for (const auto& args : bad) {
+        std::vector<std::string> argv{test::binary("echo_server")};
+        argv.insert(argv.end(), args.begin(), args.end());
+        test::Process process(argv);
+        const int status = process.wait();
+        const std::string err = process.stderr_text();
+        INFO(args[0] << " -> " << err);
+        CHECK(WEXITSTATUS(status) == 2);
+        CHECK(err.rfind("echo_server: error: ", 0) == 0);
+        CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    }
+}
+
+TEST_CASE("--help and --version print and exit 0", "[app][echo][cli]") {
+    for (const char* flag : {"--help", "--version"}) {
+        test::Process process({test::binary("echo_server"), flag});
+        CHECK(WEXITSTATUS(process.wait()) == 0);
+    }
+}
+
+TEST_CASE("a setup failure is one line naming the call and address - exit status 1", "[app][echo][cli]") {
+    // UDP: no SO_REUSEADDR, so binding the same port twice fails.
+    test::Process udp1({test::binary("echo_server"), "--udp"});
+    const Address udp_taken = udp1.wait_until_serving();
+    test::Process second({test::binary("echo_server"), "--udp", "--port", std::to_string(udp_taken.port())});
+    CHECK(WEXITSTATUS(second.wait()) == 1);
+    CHECK(second.stderr_text() ==
+          "echo_server: bind " + udp_taken.to_string() + ": Address already in use\n");
+    test::Process unresolvable({test::binary("echo_server"), "--host", "no-such-host.invalid"});
+    CHECK(WEXITSTATUS(unresolvable.wait()) == 1);
+    CHECK(unresolvable.stderr_text().rfind("echo_server: resolve no-such-host.invalid", 0) == 0);
+}
+
+TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client is dropped", "[app][echo][thread]") {
+    // 24 fds: a handful for the server itself, the rest for connections.
+    test::Process server({"/usr/bin/prlimit", "--nofile=24", "--", test::binary("echo_server"), "--mode", "thread"});
+    const Address address = server.wait_until_serving();
+    std::vector<sockserv::Socket> clients;
+    for (int i = 0; i < 40; ++i) clients.push_back(test::connect_stream(address));  // all fit in the backlog
+    server.wait_for_line("Too many open files; pausing accept");
+
+    auto cpu_ticks = [&] {
+        std::ifstream stat("/proc/" + std::to_string(server.pid()) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), {});
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string skip;
+        long utime = 0, stime = 0;
+        for (int i = 0; i < 11; ++i) fields >> skip;
+        fields >> utime >> stime;
+        return utime + stime;
+    };
+    const long before = cpu_ticks();
+    std::this_thread::sleep_for(500ms);  // a measurement window, not a readiness wait
+    const long used = cpu_ticks() - before;
+    CHECK(used <= 10);  // clock ticks (1/100 s): a spinning loop would burn ~50
+
+    // Every client is served in the end: close them one by one as they are answered.
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        const std::string line = "client " + std::to_string(i) + "\n";
+        clients[i].send_all(line);
+        CHECK(test::recv_exactly(clients[i], line.size()) == line);
+        clients[i].close();
+    }
+    server.signal(SIGTERM);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+}

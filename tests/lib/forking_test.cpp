@@ -1,0 +1,131 @@
+// ForkingMixIn: children reaped as they exit, only our own, max_children without blocking the loop,
+// and nothing leaked after thousands of requests.
+
+#include "../support/echo_handlers.hpp"
+#include "../support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace sockserv;
+using namespace std::chrono_literals;
+
+namespace {
+const Address loopback4{"127.0.0.1", 0};
+
+void one_echo(const Address& address) {
+    auto client = test::connect_stream(address);
+    client.send_all("ping\n");
+    client.shutdown(SHUT_WR);
+    REQUIRE(test::recv_all(client) == "ping\n");
+}
+
+struct Greeter : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        wfile().write("hi\n");
+        std::string line;
+        while (rfile().readline(line)) wfile().write(line);
+    }
+};
+}  // namespace
+
+TEST_CASE("after 2000 forked requests: no zombies - and the parent's fd count is what it was", "[fork]") {
+    ForkingTCPServer<test::StreamEcho> server{loopback4};
+    test::Running running(server);
+    one_echo(server.server_address());  // warm-up: lazily created things exist from here on
+    REQUIRE(test::eventually([] { return test::zombie_count() == 0; }));
+    const int fds_before = test::open_fd_count();
+
+    for (int i = 0; i < 2000; ++i) one_echo(server.server_address());
+
+    // Children are reaped as they exit (SIGCHLD wakes the loop), with no further request to prompt it.
+    CHECK(test::eventually([] { return test::zombie_count() == 0; }));
+    CHECK(test::open_fd_count() == fds_before);
+    running.stop();
+    CHECK(server.active_children() == 0);
+}
+
+TEST_CASE("a child the program forked itself is never reaped by the server", "[fork]") {
+    ForkingTCPServer<test::StreamEcho> server{loopback4};
+    test::Running running(server);
+    const pid_t foreign = ::fork();
+    REQUIRE(foreign >= 0);
+    if (foreign == 0) ::_exit(42);
+    // The foreign child exits; the SIGCHLD it causes wakes the server, which collects its own.
+    for (int i = 0; i < 20; ++i) one_echo(server.server_address());
+    REQUIRE(test::eventually([] { return test::zombie_count() <= 1; }));
+    running.stop();
+    int status = 0;
+    CHECK(::waitpid(foreign, &status, WNOHANG) == foreign);  // still ours to wait for
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 42);
+}
+
+TEST_CASE("max_children pauses accepting instead of blocking the loop", "[fork]") {
+    ServerConfig config;
+    config.max_children = 2;
+    ForkingTCPServer<Greeter> server{loopback4, config};
+    test::Running running(server);
+    const Address address = server.server_address();
+
+    auto first = test::connect_stream(address);
+    auto second = test::connect_stream(address);
+    CHECK(test::recv_exactly(first, 3) == "hi\n");
+    CHECK(test::recv_exactly(second, 3) == "hi\n");
+
+    auto third = test::connect_stream(address, 300ms);  // connects (backlog) but is not served yet
+    char byte;
+    CHECK_THROWS_AS(third.recv(&byte, 1), TimeoutError);
+
+    test::hang_up(first);  // a child exits: SIGCHLD wakes the loop, which reaps and accepts again
+    third.set_timeout(10s);
+    CHECK(test::recv_exactly(third, 3) == "hi\n");
+
+    // At the limit the loop still answers shutdown at once.
+    auto fourth = test::connect_stream(address);
+    const auto begin = std::chrono::steady_clock::now();
+    server.shutdown();
+    CHECK(std::chrono::steady_clock::now() - begin < 100ms);
+    test::hang_up(fourth);
+    test::hang_up(second);
+    test::hang_up(third);
+}
+
+TEST_CASE("a forked child closes the listener: the port is free once the parent closes", "[fork]") {
+    ServerConfig config;
+    // SO_REUSEADDR (the default) lets a new server bind next to the child's established connection,
+    // but never next to a listening socket: the bind below fails if the child kept the listener.
+    config.block_on_close = false;  // close while the child still serves
+    Address address = loopback4;
+    auto server = std::make_unique<ForkingTCPServer<Greeter>>(address, config);
+    address = server->server_address();
+    auto running = std::make_unique<test::Running<ForkingTCPServer<Greeter>>>(*server);
+    auto client = test::connect_stream(address);
+    CHECK(test::recv_exactly(client, 3) == "hi\n");  // a child is alive, serving client
+    running.reset();  // stop and close the parent's listener while the child still runs
+    ForkingTCPServer<Greeter> again{address, config};
+    CHECK(again.server_address().port() == address.port());
+    test::hang_up(client);
+    server.reset();
+}
+
+TEST_CASE("server_close with block_on_close waits for the children", "[fork]") {
+    ForkingTCPServer<Greeter> server{loopback4};
+    auto running = std::make_unique<test::Running<ForkingTCPServer<Greeter>>>(server);
+    auto client = test::connect_stream(server.server_address());
+    CHECK(test::recv_exactly(client, 3) == "hi\n");
+    std::atomic<bool> closed{false};
+    std::thread closer([&] {
+        running.reset();  // blocks: the child still serves the client
+        closed = true;
+    });
+    std::this_thread::sleep_for(100ms);  // a window in which the close must still be waiting
+    CHECK_FALSE(closed);
+    test::hang_up(client);  // the child exits, and the wait ends
+    closer.join();
+    CHECK(closed);
+    CHECK(server.active_children() == 0);
+}

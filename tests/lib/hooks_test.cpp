@@ -1,0 +1,233 @@
+// The hooks, with Python's meaning: verify_request, handle_error, handle_timeout, service_actions.
+
+#include "../support/echo_handlers.hpp"
+#include "../support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace sockserv;
+using namespace std::chrono_literals;
+
+namespace {
+const Address loopback4{"127.0.0.1", 0};
+
+template <class Base>
+struct Refusing : Base {
+    using Base::Base;
+    bool verify_request(Request&) override { return false; }
+};
+
+struct Throwing : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        std::string line;
+        rfile().readline(line);
+        if (line == "boom\n") throw std::runtime_error("handler blew up");
+        wfile().write("fine\n");
+    }
+};
+
+// handle_error reports through a pipe, so that a forked child's report reaches the test too.
+template <class Base>
+struct Reporting : Base {
+    using Base::Base;
+    int report_fd = -1;
+    void handle_error(const Request&, std::exception_ptr error) noexcept override {
+        std::string what = "?";
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            what = e.what();
+        }
+        what += "\n";
+        [[maybe_unused]] auto n = ::write(report_fd, what.data(), what.size());
+    }
+};
+
+template <class Server>
+void check_handler_errors_reach_handle_error() {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    UniqueFd read_end(fds[0]), write_end(fds[1]);
+    Reporting<Server> server{loopback4};
+    server.report_fd = write_end.get();
+    test::Running running(server);
+
+    auto bad = test::connect_stream(server.server_address());
+    bad.send_all("boom\n");
+    CHECK(test::recv_all(bad).empty());  // the request was closed
+    char buffer[256] = {};
+    const ssize_t n = ::read(read_end.get(), buffer, sizeof buffer - 1);
+    CHECK(std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0) == "handler blew up\n");
+
+    // ...and the server keeps serving.
+    auto good = test::connect_stream(server.server_address());
+    good.send_all("hello\n");
+    CHECK(test::recv_all(good) == "fine\n");
+}
+}  // namespace
+
+TEST_CASE("verify_request returning false still closes the request", "[hooks][tcp][sync]") {
+    Refusing<TCPServer<test::StreamEcho>> server{loopback4};
+    test::Running running(server);
+    auto client = test::connect_stream(server.server_address());
+    client.send_all("anyone?\n");
+    CHECK(test::recv_all(client).empty());  // EOF, not a hang
+}
+
+TEST_CASE("verify_request returning false in thread and fork modes", "[hooks][tcp][thread]") {
+    Refusing<ThreadingTCPServer<test::StreamEcho>> server{loopback4};
+    test::Running running(server);
+    auto client = test::connect_stream(server.server_address());
+    CHECK(test::recv_all(client).empty());
+}
+
+TEST_CASE("handler exceptions reach handle_error - sync", "[hooks][sync]") {
+    check_handler_errors_reach_handle_error<TCPServer<Throwing>>();
+}
+TEST_CASE("handler exceptions reach handle_error - thread", "[hooks][thread]") {
+    check_handler_errors_reach_handle_error<ThreadingTCPServer<Throwing>>();
+}
+TEST_CASE("handler exceptions reach handle_error - fork", "[hooks][fork]") {
+    check_handler_errors_reach_handle_error<ForkingTCPServer<Throwing>>();
+}
+
+TEST_CASE("finish runs even when handle throws", "[hooks][sync]") {
+    static std::atomic<int> finished{0};
+    struct Finisher : StreamRequestHandler {
+        using StreamRequestHandler::StreamRequestHandler;
+        void handle() override { throw std::runtime_error("no"); }
+        void finish() override {
+            ++finished;
+            StreamRequestHandler::finish();
+        }
+    };
+    struct Quiet : TCPServer<Finisher> {
+        using TCPServer::TCPServer;
+        void handle_error(const Request&, std::exception_ptr) noexcept override {}
+    };
+    Quiet server{loopback4};
+    test::Running running(server);
+    auto client = test::connect_stream(server.server_address());
+    CHECK(test::recv_all(client).empty());
+    CHECK(finished == 1);
+}
+
+TEST_CASE("handle_request waits config().timeout - then calls handle_timeout", "[hooks][sync]") {
+    struct Timing : TCPServer<test::StreamEcho> {
+        using TCPServer::TCPServer;
+        int timeouts = 0;
+        void handle_timeout() override { ++timeouts; }
+    };
+    ServerConfig config;
+    config.timeout = 100ms;
+    Timing server{loopback4, config};
+    const auto begin = std::chrono::steady_clock::now();
+    CHECK_FALSE(server.handle_request());
+    const auto waited = std::chrono::steady_clock::now() - begin;
+    CHECK(server.timeouts == 1);
+    CHECK(waited >= 100ms);
+    CHECK(waited < 1s);
+
+    // With a client waiting, handle_request serves it and returns true.
+    auto client = test::connect_stream(server.server_address());
+    client.send_all("one\n");
+    client.shutdown(SHUT_WR);
+    CHECK(server.handle_request());
+    CHECK(test::recv_all(client) == "one\n");
+    CHECK(server.timeouts == 1);
+}
+
+TEST_CASE("service_actions runs every service_interval when asked - and only then when idle", "[hooks][sync]") {
+    struct Ticking : UDPServer<test::DatagramEcho> {
+        using UDPServer::UDPServer;
+        std::atomic<int> ticks{0};
+        void service_actions() override { ++ticks; }
+    };
+    SECTION("with an interval") {
+        ServerConfig config;
+        config.service_interval = 20ms;
+        Ticking server{loopback4, config};
+        test::Running running(server);
+        CHECK(test::eventually([&] { return server.ticks >= 5; }, 5s));
+    }
+    SECTION("without one, an idle server does not wake up") {
+        Ticking server{loopback4};
+        test::Running running(server);
+        std::this_thread::sleep_for(200ms);  // deliberately idle: nothing may happen in it
+        CHECK(server.ticks == 0);
+    }
+}
+
+TEST_CASE("setup failures name the call and the address", "[errors][sync]") {
+    TCPServer<test::StreamEcho> first{loopback4};
+    const Address taken = first.server_address();
+    try {
+        ServerConfig config;
+        config.allow_reuse_address = false;
+        TCPServer<test::StreamEcho> second{taken, config};
+        FAIL("binding a taken port must throw");
+    } catch (const std::system_error& error) {
+        CHECK(std::string(error.what()) == "bind " + taken.to_string() + ": Address already in use");
+    }
+    CHECK_THROWS_WITH((TCPServer<test::StreamEcho>{Address::unix_path("/tmp/x.sock")}),
+                      Catch::Contains("TCPServer needs an IPv4 or IPv6 address"));
+    CHECK_THROWS_WITH((UnixStreamServer<test::StreamEcho>{Address("127.0.0.1", 0)}),
+                      Catch::Contains("UnixStreamServer needs a Unix socket path"));
+}
+
+TEST_CASE("1000 failed binds leak no fd", "[errors][sync]") {
+    TCPServer<test::StreamEcho> holder{loopback4};
+    const Address taken = holder.server_address();
+    ServerConfig config;
+    config.allow_reuse_address = false;
+    const int before = test::open_fd_count();
+    for (int i = 0; i < 1000; ++i) {
+        try {
+            TCPServer<test::StreamEcho> server{taken, config};
+        } catch (const std::system_error&) {
+        }
+    }
+    CHECK(test::open_fd_count() == before);
+}
+
+TEST_CASE("every socket is close-on-exec and SO_REUSEADDR is on for TCP", "[sync]") {
+    TCPServer<test::StreamEcho> server{loopback4};
+    CHECK((::fcntl(server.fileno(), F_GETFD) & FD_CLOEXEC) != 0);
+    int reuse = 0;
+    socklen_t size = sizeof reuse;
+    ::getsockopt(server.fileno(), SOL_SOCKET, SO_REUSEADDR, &reuse, &size);
+    CHECK(reuse == 1);
+    struct CheckCloexec : StreamRequestHandler {
+        using StreamRequestHandler::StreamRequestHandler;
+        void handle() override { wfile().write((::fcntl(connection().fd(), F_GETFD) & FD_CLOEXEC) ? "yes" : "no"); }
+    };
+    TCPServer<CheckCloexec> checker{loopback4};
+    test::Running running(checker);
+    auto client = test::connect_stream(checker.server_address());
+    CHECK(test::recv_all(client) == "yes");
+}
+
+TEST_CASE("a handler writing to a vanished peer does not kill the process (SIGPIPE)", "[sync]") {
+    struct Flood : StreamRequestHandler {
+        using StreamRequestHandler::StreamRequestHandler;
+        void handle() override {
+            const std::string chunk(64 * 1024, 'x');
+            for (int i = 0; i < 1000; ++i) connection().send_all(chunk);  // throws EPIPE/ECONNRESET
+        }
+    };
+    TCPServer<Flood> server{loopback4};
+    test::Running running(server);
+    {
+        auto client = test::connect_stream(server.server_address());
+        char byte;
+        client.recv(&byte, 1);
+    }  // closed with unread data: the server's sends fail
+    auto next = test::connect_stream(server.server_address());  // still alive
+    char byte;
+    CHECK(next.recv(&byte, 1) == 1);
+}

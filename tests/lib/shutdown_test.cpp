@@ -1,0 +1,170 @@
+// Stopping: instant, from anywhere, any number of times. No poll interval anywhere.
+
+#include "../support/echo_handlers.hpp"
+#include "../support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <future>
+
+using namespace sockserv;
+using namespace std::chrono_literals;
+using test::StreamEcho;
+
+namespace {
+const Address loopback4{"127.0.0.1", 0};
+using Clock = std::chrono::steady_clock;
+
+template <class Server>
+Clock::duration time_idle_shutdown() {
+    Server server{loopback4};
+    std::promise<void> started;
+    std::thread loop([&] {
+        started.set_value();
+        server.serve_forever();
+    });
+    started.get_future().wait();
+    std::this_thread::sleep_for(20ms);  // let the loop block in poll: we measure waking it, not racing it
+    const auto begin = Clock::now();
+    server.shutdown();  // returns once serve_forever has returned
+    const auto elapsed = Clock::now() - begin;
+    loop.join();
+    server.server_close();
+    return elapsed;
+}
+}  // namespace
+
+TEST_CASE("shutdown of an idle server returns in well under 50 ms - every mode", "[shutdown][thread]") {
+    const auto sync = time_idle_shutdown<TCPServer<StreamEcho>>();
+    const auto threaded = time_idle_shutdown<ThreadingTCPServer<StreamEcho>>();
+    const auto udp = time_idle_shutdown<UDPServer<test::DatagramEcho>>();
+    using Ms = std::chrono::duration<double, std::milli>;
+    INFO("sync " << Ms(sync).count() << " ms, thread " << Ms(threaded).count() << " ms, udp " << Ms(udp).count() << " ms");
+    CHECK(sync < 20ms);
+    CHECK(threaded < 20ms);
+    CHECK(udp < 20ms);
+}
+
+TEST_CASE("shutdown of an idle forking server returns in well under 50 ms", "[shutdown][fork]") {
+    CHECK(time_idle_shutdown<ForkingTCPServer<StreamEcho>>() < 20ms);
+}
+
+TEST_CASE("shutdown before serve_forever is not lost - and does not block", "[shutdown][thread]") {
+    TCPServer<StreamEcho> server{loopback4};
+    server.shutdown();  // nobody serving: returns at once
+    server.shutdown();  // idempotent
+    const auto begin = Clock::now();
+    server.serve_forever();  // sees the request and returns at once
+    CHECK(Clock::now() - begin < 50ms);
+    // The request was consumed: the server can serve again, and be stopped again.
+    std::thread loop([&] { server.serve_forever(); });
+    auto client = test::connect_stream(server.server_address());
+    client.send_all("again\n");
+    client.shutdown(SHUT_WR);
+    CHECK(test::recv_all(client) == "again\n");
+    server.shutdown();
+    server.shutdown();
+    loop.join();
+}
+
+TEST_CASE("request_shutdown from a signal handler stops the loop", "[shutdown][thread]") {
+    TCPServer<StreamEcho> server{loopback4};
+    signals::StopOnSignals stop(server, {SIGUSR1});
+    std::thread loop([&] { server.serve_forever(); });
+    std::this_thread::sleep_for(10ms);
+    const auto begin = Clock::now();
+    ::kill(::getpid(), SIGUSR1);
+    loop.join();
+    CHECK(Clock::now() - begin < 50ms);
+}
+
+TEST_CASE("shutdown from inside a handler - sync and thread modes", "[shutdown][thread]") {
+    struct Stopper : StreamRequestHandler {
+        using StreamRequestHandler::StreamRequestHandler;
+        void handle() override {
+            server().shutdown();  // must not deadlock, even on the serving thread
+            wfile().write("stopping\n");
+        }
+    };
+    SECTION("sync") {
+        TCPServer<Stopper> server{loopback4};
+        std::thread loop([&] { server.serve_forever(); });
+        auto client = test::connect_stream(server.server_address());
+        CHECK(test::recv_all(client) == "stopping\n");
+        loop.join();
+        server.server_close();
+    }
+    SECTION("thread") {
+        ThreadingTCPServer<Stopper> server{loopback4};
+        std::thread loop([&] { server.serve_forever(); });
+        auto client = test::connect_stream(server.server_address());
+        CHECK(test::recv_all(client) == "stopping\n");
+        loop.join();
+        server.server_close();
+    }
+}
+
+TEST_CASE("shutdown from a handler in a forked child stops the parent", "[shutdown][fork]") {
+    struct Stopper : StreamRequestHandler {
+        using StreamRequestHandler::StreamRequestHandler;
+        void handle() override {
+            server().shutdown();  // the flag lives in shared memory; the waker is shared too
+            wfile().write("stopping\n");
+        }
+    };
+    ForkingTCPServer<Stopper> server{loopback4};
+    std::thread loop([&] { server.serve_forever(); });
+    auto client = test::connect_stream(server.server_address());
+    CHECK(test::recv_all(client) == "stopping\n");
+    const auto begin = Clock::now();
+    loop.join();
+    CHECK(Clock::now() - begin < 1s);
+    server.server_close();
+}
+
+TEST_CASE("20 servers started and stopped in a race", "[shutdown][thread]") {
+    std::vector<std::unique_ptr<ThreadingTCPServer<StreamEcho>>> servers;
+    for (int i = 0; i < 20; ++i) servers.push_back(std::make_unique<ThreadingTCPServer<StreamEcho>>(loopback4));
+    std::vector<std::thread> loops;
+    std::vector<std::thread> stoppers;
+    for (auto& server : servers) {
+        // The stop may land before, during or after the start: none may hang.
+        loops.emplace_back([&server] { server->serve_forever(); });
+        stoppers.emplace_back([&server] { server->shutdown(); });
+    }
+    for (auto& t : stoppers) t.join();
+    // A shutdown that landed before serve_forever started is kept for it, so every loop returns.
+    for (auto& t : loops) t.join();
+    for (auto& server : servers) server->server_close();
+    SUCCEED("every server stopped");
+}
+
+TEST_CASE("server_close without ever serving", "[shutdown][sync]") {
+    const int fds_before = test::open_fd_count();
+    {
+        TCPServer<StreamEcho> tcp{loopback4};
+        UDPServer<test::DatagramEcho> udp{loopback4};
+        ForkingTCPServer<StreamEcho> forking{loopback4};
+        tcp.server_close();
+        udp.server_close();
+        forking.server_close();
+        tcp.server_close();  // idempotent
+    }
+    CHECK(test::open_fd_count() == fds_before);
+}
+
+TEST_CASE("server_close unblocks a worker reading from an idle client", "[shutdown][thread]") {
+    ThreadingTCPServer<StreamEcho> server{loopback4};
+    std::thread loop([&] { server.serve_forever(); });
+    auto idle = test::connect_stream(server.server_address());  // connects, then says nothing
+    idle.send_all("hi\n");
+    CHECK(test::recv_exactly(idle, 3) == "hi\n");  // a worker now blocks reading this client
+    const auto begin = Clock::now();
+    server.shutdown();
+    loop.join();
+    server.server_close();  // block_on_close: joins the worker, which must have been unblocked
+    CHECK(Clock::now() - begin < 1s);
+    CHECK(server.active_threads() == 0);
+    CHECK(test::recv_all(idle).empty());  // the client sees EOF
+}

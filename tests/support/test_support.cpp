@@ -1,0 +1,245 @@
+#include "test_support.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace test {
+
+sockserv::Socket connect_stream(const sockserv::Address& address, std::chrono::milliseconds timeout) {
+    sockserv::Socket socket(address.family(), SOCK_STREAM);
+    socket.set_timeout(timeout);
+    socket.connect(address);
+    return socket;
+}
+
+sockserv::Socket datagram_client(const sockserv::Address& to, std::chrono::milliseconds timeout) {
+    sockserv::Socket socket(to.family(), SOCK_DGRAM);
+    socket.set_timeout(timeout);
+    if (to.is_unix()) {
+        // An abstract name (leading NUL): nothing on disk to clean up, gone with the socket.
+        static std::atomic<int> counter{0};
+        const std::string name = std::string(1, '\0') + "sockserv-test-client-" + std::to_string(::getpid()) + "-" +
+                                 std::to_string(counter++);
+        socket.bind(sockserv::Address::unix_path(name));
+    }
+    return socket;
+}
+
+void hang_up(sockserv::Socket& socket) {
+    socket.shutdown(SHUT_RDWR);
+    socket.close();
+}
+
+std::string recv_exactly(const sockserv::Socket& socket, std::size_t count) {
+    std::string out;
+    char buffer[16384];
+    while (out.size() < count) {
+        const std::size_t n = socket.recv(buffer, std::min(sizeof buffer, count - out.size()));
+        if (n == 0) break;
+        out.append(buffer, n);
+    }
+    return out;
+}
+
+std::string recv_all(const sockserv::Socket& socket) {
+    std::string out;
+    char buffer[16384];
+    while (const std::size_t n = socket.recv(buffer, sizeof buffer)) out.append(buffer, n);
+    return out;
+}
+
+std::string datagram_roundtrip(const sockserv::Socket& client, const sockserv::Address& to, std::string_view data) {
+    client.sendto(data, to);
+    std::string buffer(65536, '\0');
+    sockserv::Address from;
+    const std::size_t n = client.recvfrom(buffer.data(), buffer.size(), from);
+    buffer.resize(std::min(n, buffer.size()));
+    return buffer;
+}
+
+int open_fd_count() {
+    int count = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;
+    return count - 1;  // the iterator's own fd
+}
+
+namespace {
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+}  // namespace
+
+int zombie_count() {
+    int zombies = 0;
+    const std::string self = std::to_string(::getpid());
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        const std::string stat = read_file("/proc/" + name + "/stat");
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream fields(stat.substr(close + 2));
+        std::string state, ppid;
+        fields >> state >> ppid;
+        if (ppid == self && state == "Z") ++zombies;
+    }
+    return zombies;
+}
+
+int thread_count() {
+    int count = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+    return count;
+}
+
+long rss_kib() {
+    std::istringstream status(read_file("/proc/self/status"));
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+TempDir::TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "sockserv-test-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+Process::Process(std::vector<std::string> argv, bool pipe_stdin) {
+    int err[2];
+    int in[2] = {-1, -1};
+    if (::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    if (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    std::vector<char*> args;
+    for (auto& arg : argv) args.push_back(arg.data());
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+        ::dup2(err[1], STDERR_FILENO);
+        if (pipe_stdin) ::dup2(in[0], STDIN_FILENO);
+        else {
+            const int devnull = ::open("/dev/null", O_RDONLY);
+            ::dup2(devnull, STDIN_FILENO);
+        }
+        // A fresh process group: Ctrl-C in the terminal running the tests does not reach it twice.
+        ::setpgid(0, 0);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    ::close(err[1]);
+    stderr_.reset(err[0]);
+    if (pipe_stdin) {
+        ::close(in[0]);
+        stdin_.reset(in[1]);
+    }
+}
+
+Process::~Process() {
+    if (!status_) {
+        ::kill(pid_, SIGKILL);
+        int status;
+        ::waitpid(pid_, &status, 0);
+    }
+}
+
+bool Process::read_stderr(std::chrono::milliseconds timeout) {
+    pollfd fd{stderr_.get(), POLLIN, 0};
+    if (::poll(&fd, 1, static_cast<int>(timeout.count())) <= 0) return false;
+    char buffer[4096];
+    const ssize_t n = ::read(stderr_.get(), buffer, sizeof buffer);
+    if (n <= 0) return false;
+    stderr_text_.append(buffer, static_cast<std::size_t>(n));
+    return true;
+}
+
+std::vector<std::string> Process::wait_for_line(const std::string& pattern, std::chrono::milliseconds timeout) {
+    const std::regex re(pattern);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        // Match whole lines only, from the first line not yet consumed by an earlier wait.
+        std::size_t start = scanned_;
+        for (std::size_t end; (end = stderr_text_.find('\n', start)) != std::string::npos; start = end + 1) {
+            const std::string line = stderr_text_.substr(start, end - start);
+            std::smatch match;
+            if (std::regex_search(line, match, re)) {
+                scanned_ = end + 1;
+                return {match.begin(), match.end()};
+            }
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0 || (!read_stderr(left) && std::chrono::steady_clock::now() >= deadline))
+            throw std::runtime_error("no line matching '" + pattern + "' on stderr; it said:\n" + stderr_text_);
+    }
+}
+
+sockserv::Address Process::wait_until_serving(std::chrono::milliseconds timeout) {
+    const auto match = wait_for_line(R"(serving on (\S+))", timeout);
+    return sockserv::Address::parse(match[1]);
+}
+
+void Process::signal(int signal) const { ::kill(pid_, signal); }
+
+void Process::write_stdin(std::string_view data) {
+    if (::write(stdin_.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+        throw std::runtime_error("write to child's stdin failed");
+}
+
+void Process::close_stdin() { stdin_.reset(); }
+
+int Process::wait(std::chrono::milliseconds timeout) {
+    if (status_) return *status_;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        const pid_t rc = ::waitpid(pid_, &status, WNOHANG);
+        if (rc == pid_) {
+            status_ = status;
+            return status;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw std::runtime_error("process " + std::to_string(pid_) + " did not exit in time");
+        read_stderr(10ms);  // keep the pipe drained while waiting; also paces the loop
+    }
+}
+
+std::string Process::stderr_text() {
+    while (read_stderr(0ms)) {
+    }
+    return stderr_text_;
+}
+
+std::string binary(const std::string& name) {
+    const char* dir = std::getenv("SOCKSERV_BIN_DIR");
+    return std::string(dir ? dir : SOCKSERV_BIN_DIR) + "/" + name;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() >= deadline) return condition();
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+}  // namespace test

@@ -1,0 +1,115 @@
+#pragma once
+// What the tests share: a server running on a thread that always stops, client sockets, child
+// processes of the real binaries, and counters of fds, threads and zombies.
+
+#include <sockserv/sockserv.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace test {
+
+using namespace std::chrono_literals;
+
+/// Runs server.serve_forever() on a thread; on destruction (even when an assertion failed)
+/// shuts it down, joins, and closes the server.
+template <class Server>
+class Running {
+public:
+    explicit Running(Server& server) : server_(server), thread_([this] { server_.serve_forever(); }) {}
+    ~Running() { stop(); }
+    void stop() {
+        if (!thread_.joinable()) return;
+        server_.shutdown();
+        thread_.join();
+        server_.server_close();
+    }
+    Server& server() { return server_; }
+
+private:
+    Server& server_;
+    std::thread thread_;
+};
+
+/// A connected client socket (TCP or Unix stream), with a receive time-out so no test hangs.
+sockserv::Socket connect_stream(const sockserv::Address& address, std::chrono::milliseconds timeout = 10s);
+/// An unconnected datagram socket bound to an ephemeral address of the family of `to` (Unix
+/// clients get a temporary path, or the server could not answer).
+sockserv::Socket datagram_client(const sockserv::Address& to, std::chrono::milliseconds timeout = 10s);
+/// Ends a client connection for certain. A forked server child inherits every fd of the test
+/// process, client sockets included, so close() alone would not make its peer see EOF.
+void hang_up(sockserv::Socket& socket);
+/// Reads until `count` bytes arrived or EOF.
+std::string recv_exactly(const sockserv::Socket& socket, std::size_t count);
+/// Reads until EOF.
+std::string recv_all(const sockserv::Socket& socket);
+/// One datagram round trip.
+std::string datagram_roundtrip(const sockserv::Socket& client, const sockserv::Address& to, std::string_view data);
+
+/// Number of open fds of this process.
+int open_fd_count();
+/// Children of this process in state Z.
+int zombie_count();
+/// Threads of this process.
+int thread_count();
+/// Resident set size in KiB.
+long rss_kib();
+
+/// A fresh directory, removed with its contents on destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// A real program started with a pipe on its stderr (and optionally stdin). Killed on destruction.
+class Process {
+public:
+    explicit Process(std::vector<std::string> argv, bool pipe_stdin = false);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    /// Waits for a stderr line matching pattern; returns the match and its groups, or throws
+    /// after the time-out with what stderr said.
+    std::vector<std::string> wait_for_line(const std::string& pattern, std::chrono::milliseconds timeout = 20s);
+    /// For servers that print "serving on ADDR": the address.
+    sockserv::Address wait_until_serving(std::chrono::milliseconds timeout = 20s);
+    void signal(int signal) const;
+    void write_stdin(std::string_view data);
+    void close_stdin();
+    /// Waits for exit; returns the raw wait status (use WIFEXITED/WEXITSTATUS). Throws on time-out.
+    int wait(std::chrono::milliseconds timeout = 20s);
+    /// Everything read from stderr so far (reads what is pending first).
+    std::string stderr_text();
+    pid_t pid() const { return pid_; }
+
+private:
+    bool read_stderr(std::chrono::milliseconds timeout);
+    pid_t pid_ = -1;
+    sockserv::UniqueFd stderr_;
+    sockserv::UniqueFd stdin_;
+    std::string stderr_text_;
+    std::size_t scanned_ = 0;
+    std::optional<int> status_;
+};
+
+/// Path of a built program, from the build system (e.g. binary("echo_server")).
+std::string binary(const std::string& name);
+
+/// Polls `condition` until true or the time-out; for state with no event to wait on (a counter in
+/// /proc). Returns the last result.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s);
+
+}  // namespace test
