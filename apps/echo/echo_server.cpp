@@ -23,6 +23,7 @@ struct DatagramEcho : sockserv::DatagramRequestHandler {
 
 int main(int argc, char** argv) {
     sockserv::cli::Spec spec;
+    spec.default_port = 9999;
     spec.summary = "Echoes every line (TCP, Unix stream) or datagram (--udp) back to its sender.";
     spec.options.add_options()("udp", "serve datagrams instead of a stream");
     const auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));

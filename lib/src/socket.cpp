@@ -37,7 +37,8 @@ void Socket::connect(const Address& address) {
     if (rc != 0) throw_errno("connect " + address.to_string());
 }
 
-Socket Socket::accept(Address* peer) {
+Socket Socket::accept(Address* peer, std::error_code& error) noexcept {
+    error.clear();
     Address ignored;
     Address& out = peer ? *peer : ignored;
     *out.size_ptr() = Address::capacity;
@@ -51,8 +52,16 @@ Socket Socket::accept(Address* peer) {
     case EPERM:         // firewall rules refused it
         return Socket();
     default:
-        throw_errno("accept on " + describe());
+        error.assign(errno, std::generic_category());
+        return Socket();
     }
+}
+
+Socket Socket::accept(Address* peer) {
+    std::error_code error;
+    Socket socket = accept(peer, error);
+    if (error) throw std::system_error(error, "accept on " + describe());
+    return socket;
 }
 
 void Socket::shutdown(int how) const noexcept { ::shutdown(fd(), how); }

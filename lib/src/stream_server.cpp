@@ -33,17 +33,17 @@ void StreamServer::server_activate() { mutable_socket().listen(config().request_
 
 std::optional<Request> StreamServer::get_request() {
     Request request;
-    try {
-        request.connection = mutable_socket().accept(&request.client_address);
-    } catch (const std::system_error& error) {
-        if (!out_of_resources(error.code().value())) throw;
+    std::error_code error;
+    request.connection = mutable_socket().accept(&request.client_address, error);
+    if (error) {
+        if (!out_of_resources(error.value())) throw std::system_error(error, "accept on " + server_address().to_string());
         // Out of fds: the pending connection stays in the backlog and poll() would report it again
         // at once, forever (Python's busy loop). Stop polling the listener for a while instead;
         // the connection is served when fds come back, not dropped.
         backoff_ = backoff_.count() == 0 ? first_backoff : std::min(backoff_ * 2, max_backoff);
         paused_until_ = std::chrono::steady_clock::now() + backoff_;
-        const std::string line = std::string(error.what()) + "; pausing accept for " +
-                                 std::to_string(backoff_.count()) + " ms\n";
+        const std::string line = "accept on " + server_address().to_string() + ": " + error.message() +
+                                 "; pausing accept for " + std::to_string(backoff_.count()) + " ms\n";
         [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
         return std::nullopt;
     }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace sockserv {
 
@@ -32,6 +33,9 @@ public:
     /// accept4 with SOCK_CLOEXEC. Returns an empty Socket on EAGAIN/ECONNABORTED/EINTR/EPROTO
     /// (nothing to accept after all); throws std::system_error for the rest (EMFILE among them).
     Socket accept(Address* peer = nullptr);
+    /// The same, reporting the remaining errors in `error` instead of throwing (for a loop that
+    /// expects EMFILE as a normal state).
+    Socket accept(Address* peer, std::error_code& error) noexcept;
     /// shutdown(2); ENOTCONN (peer already gone) is not an error.
     void shutdown(int how) const noexcept;
 

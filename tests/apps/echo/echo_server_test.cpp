@@ -59,7 +59,7 @@ TEST_CASE("echo_server on a Unix socket removes its path when stopped", "[app][e
 }
 
 TEST_CASE("echo_server in thread mode stops promptly with an idle client connected", "[app][echo][thread]") {
-    test::Process server({test::binary("echo_server"), "--mode", "thread"});
+    test::Process server({test::binary("echo_server"), "--port", "0", "--mode", "thread"});
     auto idle = test::connect_stream(server.wait_until_serving());
     idle.send_all("x\n");
     CHECK(test::recv_exactly(idle, 2) == "x\n");  // a worker is now blocked reading this client
@@ -96,7 +96,7 @@ TEST_CASE("--help and --version print and exit 0", "[app][echo][cli]") {
 
 TEST_CASE("a setup failure is one line naming the call and address - exit status 1", "[app][echo][cli]") {
     // UDP: no SO_REUSEADDR, so binding the same port twice fails.
-    test::Process udp1({test::binary("echo_server"), "--udp"});
+    test::Process udp1({test::binary("echo_server"), "--udp", "--port", "0"});
     const Address udp_taken = udp1.wait_until_serving();
     test::Process second({test::binary("echo_server"), "--udp", "--port", std::to_string(udp_taken.port())});
     CHECK(WEXITSTATUS(second.wait()) == 1);
@@ -109,7 +109,7 @@ TEST_CASE("a setup failure is one line naming the call and address - exit status
 
 TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client is dropped", "[app][echo][thread]") {
     // 24 fds: a handful for the server itself, the rest for connections.
-    test::Process server({"/usr/bin/prlimit", "--nofile=24", "--", test::binary("echo_server"), "--mode", "thread"});
+    test::Process server({"/usr/bin/prlimit", "--nofile=24", "--", test::binary("echo_server"), "--port", "0", "--mode", "thread"});
     const Address address = server.wait_until_serving();
     std::vector<sockserv::Socket> clients;
     for (int i = 0; i < 40; ++i) clients.push_back(test::connect_stream(address));  // all fit in the backlog

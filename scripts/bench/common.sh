@@ -1,0 +1,35 @@
+# Shared by the benchmark scripts: start a server in the background and learn its port from the
+# "serving on ADDR:PORT" line it prints, and stop every server on exit.
+
+bench_pids=()
+bench_logs=()
+cleanup() {
+  for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -f "${bench_logs[@]}"
+}
+trap cleanup EXIT
+
+# start_server CMD... : sets $port (and $server_pid). Waits for the line, never sleeps blindly.
+start_server() {
+  local log
+  log=$(mktemp)
+  bench_logs+=("$log")
+  "$@" 2>"$log" >/dev/null &
+  server_pid=$!
+  bench_pids+=("$server_pid")
+  for _ in $(seq 1 200); do
+    port=$(grep -oE 'serving on [^ ]*:[0-9]+' "$log" | head -1 | sed -E 's/.*:([0-9]+)$/\1/') || true
+    [ -n "$port" ] && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    # inotifywait is not in the base image; a short poll of a log file is the wait here.
+    sleep 0.05
+  done
+  echo "bench: '$*' did not start: $(cat "$log")" >&2
+  return 1
+}
+
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour of sockserv into build/<flavour>.
+#   scripts/build.sh [release|asan|tsan]     (default: release)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+flavour="${1:-release}"
+case "$flavour" in
+  release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan)    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKSERV_SANITIZE=address) ;;
+  tsan)    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKSERV_SANITIZE=thread) ;;
+  *) echo "build.sh: unknown flavour '$flavour' (release, asan or tsan)" >&2; exit 2 ;;
+esac
+cmake -S "$root" -B "$root/build/$flavour" -G Ninja "${args[@]}" >/dev/null
+cmake --build "$root/build/$flavour" -- -j"$(nproc)"
