@@ -108,6 +108,12 @@ TEST_CASE("a setup failure is one line naming the call and address - exit status
 }
 
 TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client is dropped", "[app][echo][thread]") {
+#if defined(__SANITIZE_ADDRESS__)
+    // UBSan's vptr check probes memory through a pipe(); in a process out of fds that probe fails
+    // and it reports every virtual call as a bad vptr. This test runs in the plain and TSan builds.
+    WARN("skipped under ASan+UBSan: the sanitizer runtime itself needs free fds");
+    return;
+#endif
     // 24 fds: a handful for the server itself, the rest for connections.
     test::Process server({"/usr/bin/prlimit", "--nofile=24", "--", test::binary("echo_server"), "--port", "0", "--mode", "thread"});
     const Address address = server.wait_until_serving();
