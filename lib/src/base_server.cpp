@@ -120,7 +120,8 @@ void BaseServer::serve_forever() {
 
     while (!shutdown_requested()) {
         std::optional<std::chrono::milliseconds> timeout = config_.service_interval;
-        if (const auto pause = accept_pause(); pause && (!timeout || *pause < *timeout)) timeout = pause;
+        for (const auto due : {accept_pause(), service_due()})
+            if (due && (!timeout || *due < *timeout)) timeout = due;
         if (wait_for_request(timeout)) {
             for (int i = 0; i < max_requests_per_wakeup && !shutdown_requested() && accepting(); ++i)
                 if (!handle_request_noblock()) break;

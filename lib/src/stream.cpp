@@ -26,28 +26,29 @@ void SocketWriter::flush() {
 
 std::size_t SocketReader::fill() {
     if (tied_) tied_->flush();  // about to block: the peer may be waiting for our answer first
-    if (start_ > 0 && start_ == buffer_.size()) {
-        buffer_.clear();
-        start_ = 0;
-    } else if (start_ > 64 * 1024) {
-        buffer_.erase(0, start_);
-        start_ = 0;
-    }
     constexpr std::size_t chunk = 16 * 1024;
-    const std::size_t old_size = buffer_.size();
-    buffer_.resize(old_size + chunk);
-    std::size_t n = 0;
-    try {
-        n = socket_->recv(buffer_.data() + old_size, chunk);
-    } catch (...) {
-        buffer_.resize(old_size);
-        throw;
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (capacity_ - end_ < chunk) {
+        // Make room: slide the unread bytes to the front, growing when they fill half the buffer.
+        const std::size_t unread = end_ - begin_;
+        const std::size_t capacity = std::max(capacity_, std::max(2 * unread, unread + chunk));
+        if (capacity != capacity_) {
+            auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+            std::memcpy(bigger.get(), buffer_.get() + begin_, unread);
+            buffer_ = std::move(bigger);
+            capacity_ = capacity;
+        } else {
+            std::memmove(buffer_.get(), buffer_.get() + begin_, unread);
+        }
+        begin_ = 0;
+        end_ = unread;
     }
-    buffer_.resize(old_size + n);
+    const std::size_t n = socket_->recv(buffer_.get() + end_, capacity_ - end_);
+    end_ += n;
     return n;
 }
 
-void SocketReader::consume(std::size_t n) noexcept { start_ = std::min(start_ + n, buffer_.size()); }
+void SocketReader::consume(std::size_t n) noexcept { begin_ = std::min(begin_ + n, end_); }
 
 bool SocketReader::readline(std::string& line, std::size_t limit) {
     line.clear();

@@ -100,6 +100,9 @@ protected:
     bool finish_request_guarded(Request& request) noexcept;
     /// How long accepting() will stay false on its own, if it will (the accept back-off).
     virtual std::optional<std::chrono::milliseconds> accept_pause() const { return std::nullopt; }
+    /// How soon service_actions() must run again although nothing may wake the loop (a mixin with
+    /// cleanup still pending: threads that have finished but not yet exited).
+    virtual std::optional<std::chrono::milliseconds> service_due() const { return std::nullopt; }
 
     const Waker& waker() const noexcept { return waker_; }
     Socket& mutable_socket() noexcept { return socket_; }

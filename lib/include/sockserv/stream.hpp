@@ -8,6 +8,7 @@
 #include <sockserv/socket.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -47,7 +48,7 @@ public:
     /// Up to size bytes: what is buffered, else one recv. 0 at EOF.
     std::size_t read_some(void* buffer, std::size_t size);
     /// Bytes received but not yet consumed.
-    std::string_view buffered() const noexcept { return std::string_view(buffer_).substr(start_); }
+    std::string_view buffered() const noexcept { return {buffer_.get() + begin_, end_ - begin_}; }
     /// Drops n buffered bytes (after a parser consumed them from buffered()).
     void consume(std::size_t n) noexcept;
     /// Receives more into the buffer; returns the number of new bytes (0 at EOF).
@@ -56,8 +57,12 @@ public:
 private:
     Socket* socket_;
     SocketWriter* tied_;
-    std::string buffer_;
-    std::size_t start_ = 0;
+    // Raw storage, not std::string: no zero-filling on every receive, and a forked child touches
+    // only the pages the data lands in.
+    std::unique_ptr<char[]> buffer_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
 };
 
 }  // namespace sockserv

@@ -52,6 +52,14 @@ public:
     /// Worker threads not yet joined.
     std::size_t active_threads() const noexcept { return workers_.count(); }
 
+protected:
+    /// A thread that has finished its request may still be exiting when the loop reaps; it is
+    /// joined on a short retry rather than by blocking the loop.
+    std::optional<std::chrono::milliseconds> service_due() const override {
+        if (workers_.exiting()) return std::chrono::milliseconds{1};
+        return Server::service_due();
+    }
+
 private:
     WorkerThreads workers_{this->waker()};
 };

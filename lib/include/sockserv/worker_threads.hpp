@@ -1,24 +1,39 @@
 #pragma once
 // WorkerThreads: the threads of one threading server. A finished thread is joined and forgotten as
 // soon as the loop wakes (it wakes the loop itself), so memory stays flat however many requests
-// come (Python kept every thread until close: bpo-37193). Connections in use are tracked so that
-// closing the server can unblock workers stuck reading from an idle client.
+// come (Python kept every thread until close: bpo-37193). Joins never block the accept loop: only
+// threads that have already exited are joined there (pthread_tryjoin_np), which is why these are
+// pthreads and not std::threads. Connections in use are tracked so that closing the server can
+// unblock workers stuck reading from an idle client.
 
 #include <sockserv/waker.hpp>
+
+#include <pthread.h>
 
 #include <condition_variable>
 #include <cstddef>
 #include <list>
+#include <memory>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 namespace sockserv {
 
 class WorkerThreads {
+public:
+    class Ticket;
+
+private:
+    struct Job {
+        virtual ~Job() = default;
+        virtual void run(Ticket& ticket) = 0;
+    };
     struct Worker {
-        std::thread thread;
+        pthread_t thread{};
         int connection_fd = -1;
+        std::unique_ptr<Job> job;
+        WorkerThreads* owner = nullptr;
+        std::list<Worker>::iterator self;  // stays valid when spliced into finished_
     };
     using Iterator = std::list<Worker>::iterator;
 
@@ -47,24 +62,16 @@ public:
     /// Thread safe.
     template <class Work>
     void start(int connection_fd, Work work) {
-        reap();
-        std::lock_guard lock(mutex_);
-        const Iterator self = running_.emplace(running_.end());
-        self->connection_fd = connection_fd;
-        try {
-            // The new thread cannot reach finished() before this assignment: it needs mutex_.
-            self->thread = std::thread([this, self, work = std::move(work)]() mutable {
-                Ticket ticket(*this, self);
-                work(ticket);
-                finished(self);
-            });
-        } catch (...) {
-            running_.erase(self);
-            throw;
-        }
+        struct Typed final : Job {
+            explicit Typed(Work w) : work(std::move(w)) {}
+            void run(Ticket& ticket) override { work(ticket); }
+            Work work;
+        };
+        launch(connection_fd, std::make_unique<Typed>(std::move(work)));
     }
 
-    /// Joins the threads that have finished. Thread safe.
+    /// Joins the threads that have finished and exited; never blocks on one still exiting.
+    /// Thread safe.
     void reap() noexcept;
     /// shutdown(SHUT_RD) on every connection in use: a worker blocked reading an idle client sees
     /// EOF, while a response being written still completes. Thread safe.
@@ -73,8 +80,12 @@ public:
     void join_all() noexcept;
     /// Threads started and not yet joined.
     std::size_t count() const noexcept;
+    /// Threads done with their work but not yet joined (reap() will get them).
+    bool exiting() const noexcept;
 
 private:
+    void launch(int connection_fd, std::unique_ptr<Job> job);
+    static void* thread_main(void* worker) noexcept;
     void finished(Iterator self) noexcept;
 
     const Waker& waker_;
