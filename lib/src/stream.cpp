@@ -34,11 +34,11 @@ std::size_t SocketReader::fill() {
         const std::size_t capacity = std::max(capacity_, std::max(2 * unread, unread + chunk));
         if (capacity != capacity_) {
             auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
-            std::memcpy(bigger.get(), buffer_.get() + begin_, unread);
+            if (unread > 0) std::memcpy(bigger.get(), buffer_.get() + begin_, unread);
             buffer_ = std::move(bigger);
             capacity_ = capacity;
         } else {
-            std::memmove(buffer_.get(), buffer_.get() + begin_, unread);
+            if (unread > 0) std::memmove(buffer_.get(), buffer_.get() + begin_, unread);
         }
         begin_ = 0;
         end_ = unread;
