@@ -2,24 +2,12 @@
 //   echo_server --port 9999 --mode fork
 //   echo_server --udp --unix /tmp/echo.sock
 
+#include "echo_handlers.hpp"
+
 #include <sockserv/sockserv.hpp>
 
-namespace {
-
-struct StreamEcho : sockserv::StreamRequestHandler {
-    using StreamRequestHandler::StreamRequestHandler;
-    void handle() override {
-        std::string line;
-        while (rfile().readline(line)) wfile().write(line);
-    }
-};
-
-struct DatagramEcho : sockserv::DatagramRequestHandler {
-    using DatagramRequestHandler::DatagramRequestHandler;
-    void handle() override { reply(packet()); }
-};
-
-}  // namespace
+using echo::DatagramEcho;
+using echo::StreamEcho;
 
 int main(int argc, char** argv) {
     sockserv::cli::Spec spec;

@@ -1,7 +1,7 @@
 // ForkingMixIn: children reaped as they exit, only our own, max_children without blocking the loop,
 // and nothing leaked after thousands of requests.
 
-#include "../support/echo_handlers.hpp"
+#include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,12 +15,6 @@ using namespace std::chrono_literals;
 namespace {
 const Address loopback4{"127.0.0.1", 0};
 
-void one_echo(const Address& address) {
-    auto client = test::connect_stream(address);
-    client.send_all("ping\n");
-    client.shutdown(SHUT_WR);
-    REQUIRE(test::recv_all(client) == "ping\n");
-}
 
 struct Greeter : StreamRequestHandler {
     using StreamRequestHandler::StreamRequestHandler;
@@ -33,13 +27,13 @@ struct Greeter : StreamRequestHandler {
 }  // namespace
 
 TEST_CASE("after 2000 forked requests: no zombies - and the parent's fd count is what it was", "[fork]") {
-    ForkingTCPServer<test::StreamEcho> server{loopback4};
+    ForkingTCPServer<echo::StreamEcho> server{loopback4};
     test::Running running(server);
-    one_echo(server.server_address());  // warm-up: lazily created things exist from here on
+    test::echo_once(server.server_address());  // warm-up: lazily created things exist from here on
     REQUIRE(test::eventually([] { return test::zombie_count() == 0; }));
     const int fds_before = test::open_fd_count();
 
-    for (int i = 0; i < 2000; ++i) one_echo(server.server_address());
+    for (int i = 0; i < 2000; ++i) test::echo_once(server.server_address());
 
     // Children are reaped as they exit (SIGCHLD wakes the loop), with no further request to prompt it.
     CHECK(test::eventually([] { return test::zombie_count() == 0; }));
@@ -49,13 +43,13 @@ TEST_CASE("after 2000 forked requests: no zombies - and the parent's fd count is
 }
 
 TEST_CASE("a child the program forked itself is never reaped by the server", "[fork]") {
-    ForkingTCPServer<test::StreamEcho> server{loopback4};
+    ForkingTCPServer<echo::StreamEcho> server{loopback4};
     test::Running running(server);
     const pid_t foreign = ::fork();
     REQUIRE(foreign >= 0);
     if (foreign == 0) ::_exit(42);
     // The foreign child exits; the SIGCHLD it causes wakes the server, which collects its own.
-    for (int i = 0; i < 20; ++i) one_echo(server.server_address());
+    for (int i = 0; i < 20; ++i) test::echo_once(server.server_address());
     REQUIRE(test::eventually([] { return test::zombie_count() <= 1; }));
     running.stop();
     int status = 0;

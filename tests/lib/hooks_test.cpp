@@ -1,6 +1,6 @@
 // The hooks, with Python's meaning: verify_request, handle_error, handle_timeout, service_actions.
 
-#include "../support/echo_handlers.hpp"
+#include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -72,7 +72,7 @@ void check_handler_errors_reach_handle_error() {
 }  // namespace
 
 TEST_CASE("verify_request returning false still closes the request", "[hooks][tcp][sync]") {
-    Refusing<TCPServer<test::StreamEcho>> server{loopback4};
+    Refusing<TCPServer<echo::StreamEcho>> server{loopback4};
     test::Running running(server);
     auto client = test::connect_stream(server.server_address());
     client.send_all("anyone?\n");
@@ -80,7 +80,7 @@ TEST_CASE("verify_request returning false still closes the request", "[hooks][tc
 }
 
 TEST_CASE("verify_request returning false in thread and fork modes", "[hooks][tcp][thread]") {
-    Refusing<ThreadingTCPServer<test::StreamEcho>> server{loopback4};
+    Refusing<ThreadingTCPServer<echo::StreamEcho>> server{loopback4};
     test::Running running(server);
     auto client = test::connect_stream(server.server_address());
     CHECK(test::recv_all(client).empty());
@@ -118,7 +118,7 @@ TEST_CASE("finish runs even when handle throws", "[hooks][sync]") {
 }
 
 TEST_CASE("handle_request waits config().timeout - then calls handle_timeout", "[hooks][sync]") {
-    struct Timing : TCPServer<test::StreamEcho> {
+    struct Timing : TCPServer<echo::StreamEcho> {
         using TCPServer::TCPServer;
         int timeouts = 0;
         void handle_timeout() override { ++timeouts; }
@@ -143,7 +143,7 @@ TEST_CASE("handle_request waits config().timeout - then calls handle_timeout", "
 }
 
 TEST_CASE("service_actions runs every service_interval when asked - and only then when idle", "[hooks][sync]") {
-    struct Ticking : UDPServer<test::DatagramEcho> {
+    struct Ticking : UDPServer<echo::DatagramEcho> {
         using UDPServer::UDPServer;
         std::atomic<int> ticks{0};
         void service_actions() override { ++ticks; }
@@ -164,31 +164,31 @@ TEST_CASE("service_actions runs every service_interval when asked - and only the
 }
 
 TEST_CASE("setup failures name the call and the address", "[errors][sync]") {
-    TCPServer<test::StreamEcho> first{loopback4};
+    TCPServer<echo::StreamEcho> first{loopback4};
     const Address taken = first.server_address();
     try {
         ServerConfig config;
         config.allow_reuse_address = false;
-        TCPServer<test::StreamEcho> second{taken, config};
+        TCPServer<echo::StreamEcho> second{taken, config};
         FAIL("binding a taken port must throw");
     } catch (const std::system_error& error) {
         CHECK(std::string(error.what()) == "bind " + taken.to_string() + ": Address already in use");
     }
-    CHECK_THROWS_WITH((TCPServer<test::StreamEcho>{Address::unix_path("/tmp/x.sock")}),
+    CHECK_THROWS_WITH((TCPServer<echo::StreamEcho>{Address::unix_path("/tmp/x.sock")}),
                       Catch::Contains("TCPServer needs an IPv4 or IPv6 address"));
-    CHECK_THROWS_WITH((UnixStreamServer<test::StreamEcho>{Address("127.0.0.1", 0)}),
+    CHECK_THROWS_WITH((UnixStreamServer<echo::StreamEcho>{Address("127.0.0.1", 0)}),
                       Catch::Contains("UnixStreamServer needs a Unix socket path"));
 }
 
 TEST_CASE("1000 failed binds leak no fd", "[errors][sync]") {
-    TCPServer<test::StreamEcho> holder{loopback4};
+    TCPServer<echo::StreamEcho> holder{loopback4};
     const Address taken = holder.server_address();
     ServerConfig config;
     config.allow_reuse_address = false;
     const int before = test::open_fd_count();
     for (int i = 0; i < 1000; ++i) {
         try {
-            TCPServer<test::StreamEcho> server{taken, config};
+            TCPServer<echo::StreamEcho> server{taken, config};
         } catch (const std::system_error&) {
         }
     }
@@ -196,7 +196,7 @@ TEST_CASE("1000 failed binds leak no fd", "[errors][sync]") {
 }
 
 TEST_CASE("every socket is close-on-exec and SO_REUSEADDR is on for TCP", "[sync]") {
-    TCPServer<test::StreamEcho> server{loopback4};
+    TCPServer<echo::StreamEcho> server{loopback4};
     CHECK((::fcntl(server.fileno(), F_GETFD) & FD_CLOEXEC) != 0);
     int reuse = 0;
     socklen_t size = sizeof reuse;

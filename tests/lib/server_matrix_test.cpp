@@ -1,7 +1,7 @@
 // The matrix of Python's test_socketserver: echo over TCP / UDP / Unix stream / Unix datagram
 // x sync / thread / fork, with real sockets.
 
-#include "../support/echo_handlers.hpp"
+#include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,8 +9,8 @@
 #include <filesystem>
 
 using namespace sockserv;
-using test::DatagramEcho;
-using test::StreamEcho;
+using echo::DatagramEcho;
+using echo::StreamEcho;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,6 +1,6 @@
 // Stopping: instant, from anywhere, any number of times. No poll interval anywhere.
 
-#include "../support/echo_handlers.hpp"
+#include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,7 +10,7 @@
 
 using namespace sockserv;
 using namespace std::chrono_literals;
-using test::StreamEcho;
+using echo::StreamEcho;
 
 namespace {
 const Address loopback4{"127.0.0.1", 0};
@@ -38,7 +38,7 @@ Clock::duration time_idle_shutdown() {
 TEST_CASE("shutdown of an idle server returns in well under 50 ms - every mode", "[shutdown][thread]") {
     const auto sync = time_idle_shutdown<TCPServer<StreamEcho>>();
     const auto threaded = time_idle_shutdown<ThreadingTCPServer<StreamEcho>>();
-    const auto udp = time_idle_shutdown<UDPServer<test::DatagramEcho>>();
+    const auto udp = time_idle_shutdown<UDPServer<echo::DatagramEcho>>();
     using Ms = std::chrono::duration<double, std::milli>;
     INFO("sync " << Ms(sync).count() << " ms, thread " << Ms(threaded).count() << " ms, udp " << Ms(udp).count() << " ms");
     CHECK(sync < 20ms);
@@ -144,7 +144,7 @@ TEST_CASE("server_close without ever serving", "[shutdown][sync]") {
     const int fds_before = test::open_fd_count();
     {
         TCPServer<StreamEcho> tcp{loopback4};
-        UDPServer<test::DatagramEcho> udp{loopback4};
+        UDPServer<echo::DatagramEcho> udp{loopback4};
         ForkingTCPServer<StreamEcho> forking{loopback4};
         tcp.server_close();
         udp.server_close();

@@ -1,6 +1,6 @@
 // ThreadingMixIn: finished threads forgotten at once; memory flat; joins on close.
 
-#include "../support/echo_handlers.hpp"
+#include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -11,12 +11,6 @@ using namespace std::chrono_literals;
 namespace {
 const Address loopback4{"127.0.0.1", 0};
 
-void one_echo(const Address& address) {
-    auto client = test::connect_stream(address);
-    client.send_all("ping\n");
-    client.shutdown(SHUT_WR);
-    REQUIRE(test::recv_all(client) == "ping\n");
-}
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool sanitized = true;  // sanitizers keep freed memory in quarantine: RSS says nothing
@@ -26,24 +20,24 @@ constexpr bool sanitized = false;
 }  // namespace
 
 TEST_CASE("finished threads are joined at once", "[thread]") {
-    ThreadingTCPServer<test::StreamEcho> server{loopback4};
+    ThreadingTCPServer<echo::StreamEcho> server{loopback4};
     test::Running running(server);
     const int threads_before = test::thread_count();
-    for (int i = 0; i < 200; ++i) one_echo(server.server_address());
+    for (int i = 0; i < 200; ++i) test::echo_once(server.server_address());
     CHECK(test::eventually([&] { return server.active_threads() == 0; }));
     CHECK(test::eventually([&] { return test::thread_count() == threads_before; }));
 }
 
 TEST_CASE("memory stays flat over 10000 threaded requests", "[thread]") {
-    ThreadingTCPServer<test::StreamEcho> server{loopback4};
+    ThreadingTCPServer<echo::StreamEcho> server{loopback4};
     test::Running running(server);
-    for (int i = 0; i < 500; ++i) one_echo(server.server_address());  // warm-up: allocator arenas
+    for (int i = 0; i < 500; ++i) test::echo_once(server.server_address());  // warm-up: allocator arenas
     // The client sees EOF (our SHUT_WR) a moment before the worker closes its fd: settle first.
     REQUIRE(test::eventually([&] { return server.active_threads() == 0; }));
     const long rss_before = test::rss_kib();
     const int fds_before = test::open_fd_count();
     const int requests = sanitized ? 3000 : 10000;
-    for (int i = 0; i < requests; ++i) one_echo(server.server_address());
+    for (int i = 0; i < requests; ++i) test::echo_once(server.server_address());
     CHECK(test::eventually([&] { return server.active_threads() == 0; }));
     CHECK(test::eventually([&] { return test::open_fd_count() == fds_before; }));
     const long growth = test::rss_kib() - rss_before;
@@ -52,7 +46,7 @@ TEST_CASE("memory stays flat over 10000 threaded requests", "[thread]") {
 }
 
 TEST_CASE("many clients at once each get their own thread", "[thread]") {
-    ThreadingTCPServer<test::StreamEcho> server{loopback4};
+    ThreadingTCPServer<echo::StreamEcho> server{loopback4};
     test::Running running(server);
     std::vector<Socket> clients;
     for (int i = 0; i < 64; ++i) clients.push_back(test::connect_stream(server.server_address()));

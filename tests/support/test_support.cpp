@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -65,6 +67,13 @@ std::string datagram_roundtrip(const sockserv::Socket& client, const sockserv::A
     const std::size_t n = client.recvfrom(buffer.data(), buffer.size(), from);
     buffer.resize(std::min(n, buffer.size()));
     return buffer;
+}
+
+void echo_once(const sockserv::Address& address) {
+    auto client = connect_stream(address);
+    client.send_all("ping\n");
+    client.shutdown(SHUT_WR);
+    REQUIRE(recv_all(client) == "ping\n");
 }
 
 int open_fd_count() {

@@ -52,6 +52,9 @@ std::string recv_all(const sockserv::Socket& socket);
 /// One datagram round trip.
 std::string datagram_roundtrip(const sockserv::Socket& client, const sockserv::Address& to, std::string_view data);
 
+/// One connection to an echo server: a line out, the same line back, EOF. REQUIREs it.
+void echo_once(const sockserv::Address& address);
+
 /// Number of open fds of this process.
 int open_fd_count();
 /// Children of this process in state Z.

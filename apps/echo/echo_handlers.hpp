@@ -1,9 +1,12 @@
 #pragma once
-// The echo handlers most tests serve.
+// The echo handlers: each line (stream) or datagram goes back to its sender. echo_server serves
+// them, and the library's tests use them as their workload.
 
-#include <sockserv/sockserv.hpp>
+#include <sockserv/request_handler.hpp>
 
-namespace test {
+#include <string>
+
+namespace echo {
 
 struct StreamEcho : sockserv::StreamRequestHandler {
     using StreamRequestHandler::StreamRequestHandler;
@@ -18,4 +21,4 @@ struct DatagramEcho : sockserv::DatagramRequestHandler {
     void handle() override { reply(packet()); }
 };
 
-}  // namespace test
+}  // namespace echo
