@@ -17,11 +17,11 @@ int main(int argc, char** argv) {
     const auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
 
     const bool udp = options.values.count("udp") > 0;
-    const bool unix = !options.unix_path.empty();
+    const bool local = !options.unix_path.empty();
     if (udp) {
-        return unix ? sockserv::serve<sockserv::UnixDatagramServer, DatagramEcho>(options)
+        return local ? sockserv::serve<sockserv::UnixDatagramServer, DatagramEcho>(options)
                     : sockserv::serve<sockserv::UDPServer, DatagramEcho>(options);
     }
-    return unix ? sockserv::serve<sockserv::UnixStreamServer, StreamEcho>(options)
+    return local ? sockserv::serve<sockserv::UnixStreamServer, StreamEcho>(options)
                 : sockserv::serve<sockserv::TCPServer, StreamEcho>(options);
 }

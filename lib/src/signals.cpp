@@ -119,7 +119,9 @@ void reset_in_child() noexcept {
     for (int signal = 1; signal < 64; ++signal)
         if (mask & (std::uint64_t{1} << signal)) ::signal(signal, SIG_DFL);
     stop_target.store(nullptr);
-    for (auto& slot : child_wakeup_fds) slot.store(0);
+    // Read before writing: a write would copy the page (copy-on-write) in every child.
+    for (auto& slot : child_wakeup_fds)
+        if (slot.load(std::memory_order_relaxed) != 0) slot.store(0);
 }
 
 void ignore_sigpipe() noexcept {
