@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -12,7 +13,7 @@ namespace sockserv {
 pid_t ChildProcesses::fork() {
     const pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork");
-    if (pid > 0) pids_.insert(pid);
+    if (pid > 0) pids_.push_back(pid);
     return pid;
 }
 
@@ -23,7 +24,10 @@ bool ChildProcesses::reap(pid_t pid, int options) noexcept {
     while (rc < 0 && errno == EINTR);
     if (rc == 0) return false;  // still running
     // Exited, or ECHILD: gone already (SIGCHLD set to SIG_IGN lets the kernel reap it).
-    pids_.erase(pid);
+    if (const auto it = std::find(pids_.begin(), pids_.end(), pid); it != pids_.end()) {
+        *it = pids_.back();
+        pids_.pop_back();
+    }
     return true;
 }
 
@@ -36,11 +40,15 @@ void ChildProcesses::collect() noexcept {
         siginfo_t info{};
         if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) break;
         if (info.si_pid == 0) return;  // nobody has exited
-        if (!pids_.contains(info.si_pid)) break;
+        if (!ours(info.si_pid)) break;
         reap(info.si_pid, 0);
     }
     const std::vector<pid_t> ours(pids_.begin(), pids_.end());
     for (const pid_t pid : ours) reap(pid, WNOHANG);
+}
+
+bool ChildProcesses::ours(pid_t pid) const noexcept {
+    return std::find(pids_.begin(), pids_.end(), pid) != pids_.end();
 }
 
 void ChildProcesses::wait_all() noexcept {

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
-#include <unordered_set>
+#include <vector>
 
 namespace sockserv {
 
@@ -30,8 +30,12 @@ public:
 private:
     bool reap(pid_t pid, int options) noexcept;
 
+    bool ours(pid_t pid) const noexcept;
+
     signals::ChildWakeup wakeup_;
-    std::unordered_set<pid_t> pids_;
+    // A flat vector, not a hash set: after every fork each page the parent writes is copied
+    // (copy-on-write), and a vector touches one page where a node-based set touches several.
+    std::vector<pid_t> pids_;
 };
 
 }  // namespace sockserv
