@@ -30,10 +30,10 @@ struct ServerConfig {
     /// ThreadingMixIn: server_close() neither waits for nor joins workers (they are detached).
     bool daemon_threads = false;
     /// handle_request(): how long to wait for a request before handle_timeout(). nullopt: forever.
-    std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::chrono::milliseconds> timeout{};
     /// serve_forever(): call service_actions() at least this often even when idle. nullopt: only
     /// when something happened (there is no poll interval unless you ask for one).
-    std::optional<std::chrono::milliseconds> service_interval;
+    std::optional<std::chrono::milliseconds> service_interval{};
     /// Also report what is normal life (peers vanishing, time-outs) on stderr.
     bool verbose = false;
     /// Bind and listen in the constructor (Python's bind_and_activate).
