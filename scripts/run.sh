@@ -8,8 +8,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" release >&2
 
-app="${1:-}"
-[ $# -gt 0 ] && shift
+app=""
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then  # a first argument that is not an option names the app
+  app="$1"
+  shift
+fi
 if [ -z "$app" ]; then
   if [ -x "$root/build/release/bin/http_server" ]; then app=http_server; else app=echo_server; fi
 fi
