@@ -79,40 +79,33 @@ TEST_CASE("request_shutdown from a signal handler stops the loop", "[shutdown][t
     CHECK(Clock::now() - begin < 50ms);
 }
 
+namespace {
+struct Stopper : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        server().shutdown();  // must not deadlock, even on the serving thread
+        wfile().write("stopping\n");
+    }
+};
+
+template <class Server>
+void check_stop_from_handler() {
+    Server server{loopback4};
+    std::thread loop([&] { server.serve_forever(); });
+    auto client = test::connect_stream(server.server_address());
+    CHECK(test::recv_all(client) == "stopping\n");
+    loop.join();
+    server.server_close();
+}
+}  // namespace
+
 TEST_CASE("shutdown from inside a handler - sync and thread modes", "[shutdown][thread]") {
-    struct Stopper : StreamRequestHandler {
-        using StreamRequestHandler::StreamRequestHandler;
-        void handle() override {
-            server().shutdown();  // must not deadlock, even on the serving thread
-            wfile().write("stopping\n");
-        }
-    };
-    SECTION("sync") {
-        TCPServer<Stopper> server{loopback4};
-        std::thread loop([&] { server.serve_forever(); });
-        auto client = test::connect_stream(server.server_address());
-        CHECK(test::recv_all(client) == "stopping\n");
-        loop.join();
-        server.server_close();
-    }
-    SECTION("thread") {
-        ThreadingTCPServer<Stopper> server{loopback4};
-        std::thread loop([&] { server.serve_forever(); });
-        auto client = test::connect_stream(server.server_address());
-        CHECK(test::recv_all(client) == "stopping\n");
-        loop.join();
-        server.server_close();
-    }
+    check_stop_from_handler<TCPServer<Stopper>>();
+    check_stop_from_handler<ThreadingTCPServer<Stopper>>();
 }
 
 TEST_CASE("shutdown from a handler in a forked child stops the parent", "[shutdown][fork]") {
-    struct Stopper : StreamRequestHandler {
-        using StreamRequestHandler::StreamRequestHandler;
-        void handle() override {
-            server().shutdown();  // the flag lives in shared memory; the waker is shared too
-            wfile().write("stopping\n");
-        }
-    };
+    // The flag lives in shared memory and the waker is shared with the parent.
     ForkingTCPServer<Stopper> server{loopback4};
     std::thread loop([&] { server.serve_forever(); });
     auto client = test::connect_stream(server.server_address());

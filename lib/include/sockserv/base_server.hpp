@@ -106,7 +106,6 @@ protected:
 
     const Waker& waker() const noexcept { return waker_; }
     Socket& mutable_socket() noexcept { return socket_; }
-    ServerConfig& mutable_config() noexcept { return config_; }
     /// True in the process that created the server (false in forked children).
     bool in_owner_process() const noexcept;
 
