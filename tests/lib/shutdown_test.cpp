@@ -19,13 +19,13 @@ using Clock = std::chrono::steady_clock;
 template <class Server>
 Clock::duration time_idle_shutdown() {
     Server server{loopback4};
-    std::promise<void> started;
+    std::promise<pid_t> started;
     std::thread loop([&] {
-        started.set_value();
+        started.set_value(test::current_tid());
         server.serve_forever();
     });
-    started.get_future().wait();
-    std::this_thread::sleep_for(20ms);  // let the loop block in poll: we measure waking it, not racing it
+    // We measure waking a loop blocked in poll(), not racing one that is still starting.
+    REQUIRE(test::blocked_in_poll(started.get_future().get()));
     const auto begin = Clock::now();
     server.shutdown();  // returns once serve_forever has returned
     const auto elapsed = Clock::now() - begin;
@@ -71,8 +71,12 @@ TEST_CASE("shutdown before serve_forever is not lost - and does not block", "[sh
 TEST_CASE("request_shutdown from a signal handler stops the loop", "[shutdown][thread]") {
     TCPServer<StreamEcho> server{loopback4};
     signals::StopOnSignals stop(server, {SIGUSR1});
-    std::thread loop([&] { server.serve_forever(); });
-    std::this_thread::sleep_for(10ms);
+    std::promise<pid_t> started;
+    std::thread loop([&] {
+        started.set_value(test::current_tid());
+        server.serve_forever();
+    });
+    REQUIRE(test::blocked_in_poll(started.get_future().get()));  // the signal must wake a blocked loop
     const auto begin = Clock::now();
     ::kill(::getpid(), SIGUSR1);
     loop.join();

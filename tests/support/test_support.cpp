@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -240,6 +241,20 @@ std::string Process::stderr_text() {
 std::string binary(const std::string& name) {
     const char* dir = std::getenv("SOCKSERV_BIN_DIR");
     return std::string(dir ? dir : SOCKSERV_BIN_DIR) + "/" + name;
+}
+
+pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout) {
+    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
+    return eventually(
+        [&] {
+            std::istringstream fields(read_file(path));
+            long number = -1;
+            fields >> number;
+            return number == SYS_poll || number == SYS_ppoll;
+        },
+        timeout);
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

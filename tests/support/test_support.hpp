@@ -111,6 +111,12 @@ private:
 /// Path of a built program, from the build system (e.g. binary("echo_server")).
 std::string binary(const std::string& name);
 
+/// The calling thread's kernel thread id, for blocked_in_poll().
+pid_t current_tid();
+/// Waits until thread `tid` of this process is blocked in poll()/ppoll() (read from
+/// /proc/self/task/TID/syscall): a server loop that is really waiting, not merely started.
+bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout = 10s);
+
 /// Polls `condition` until true or the time-out; for state with no event to wait on (a counter in
 /// /proc). Returns the last result.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s);

@@ -56,7 +56,7 @@ public:
     Address local_address() const;
     Address peer_address() const;
     /// Connected pair (socketpair) for tests and in-process plumbing.
-    static std::pair<Socket, Socket> pair(int type = 1 /* SOCK_STREAM */);
+    static std::pair<Socket, Socket> pair(int type = SOCK_STREAM);
 
 private:
     void set_option_raw(int level, int name, const void* value, unsigned size) const;
