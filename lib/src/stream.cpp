@@ -6,44 +6,52 @@
 namespace sockserv {
 
 void SocketWriter::write(std::string_view data) {
-    if (buffer_.size() + data.size() <= buffer_size_) {
-        buffer_.append(data);
-        return;
+    if (size_ + data.size() > buffer_size_) {
+        flush();
+        if (data.size() >= buffer_size_) {  // large writes skip the copy
+            socket_->send_all(data);
+            return;
+        }
     }
-    flush();
-    if (data.size() >= buffer_size_) socket_->send_all(data);  // large writes skip the copy
-    else buffer_.append(data);
+    if (!heap_ && size_ + data.size() > inline_size) {
+        heap_ = std::make_unique_for_overwrite<char[]>(std::max(buffer_size_, inline_size));
+        std::memcpy(heap_.get(), inline_, size_);
+    }
+    std::memcpy(storage() + size_, data.data(), data.size());
+    size_ += data.size();
 }
 
 void SocketWriter::flush() {
-    if (buffer_.empty()) return;
-    // Clear first: if the send throws, the peer is gone and the data is lost either way; a second
+    if (size_ == 0) return;
+    // Empty first: if the send throws, the peer is gone and the data is lost either way; a second
     // flush (from finish()) must not resend half of it.
-    std::string pending;
-    pending.swap(buffer_);
-    socket_->send_all(pending);
+    const std::size_t pending = size_;
+    size_ = 0;
+    socket_->send_all({storage(), pending});
 }
 
 std::size_t SocketReader::fill() {
     if (tied_) tied_->flush();  // about to block: the peer may be waiting for our answer first
     constexpr std::size_t chunk = 16 * 1024;
     if (begin_ == end_) begin_ = end_ = 0;
-    if (capacity_ - end_ < chunk) {
-        // Make room: slide the unread bytes to the front, growing when they fill half the buffer.
+    if (capacity_ - end_ < std::min(chunk, capacity_ / 2)) {
+        // Make room for a worthwhile recv: slide the unread bytes to the front while they fill at
+        // most half the buffer, else grow (doubling, at least one chunk).
         const std::size_t unread = end_ - begin_;
-        const std::size_t capacity = std::max(capacity_, std::max(2 * unread, unread + chunk));
-        if (capacity != capacity_) {
+        if (unread > capacity_ / 2) {
+            const std::size_t capacity = std::max(2 * capacity_, chunk);
             auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
-            if (unread > 0) std::memcpy(bigger.get(), buffer_.get() + begin_, unread);
-            buffer_ = std::move(bigger);
+            std::memcpy(bigger.get(), buffer_ + begin_, unread);
+            heap_ = std::move(bigger);
+            buffer_ = heap_.get();
             capacity_ = capacity;
-        } else {
-            if (unread > 0) std::memmove(buffer_.get(), buffer_.get() + begin_, unread);
+        } else if (unread > 0) {
+            std::memmove(buffer_, buffer_ + begin_, unread);
         }
         begin_ = 0;
         end_ = unread;
     }
-    const std::size_t n = socket_->recv(buffer_.get() + end_, capacity_ - end_);
+    const std::size_t n = socket_->recv(buffer_ + end_, capacity_ - end_);
     end_ += n;
     return n;
 }

@@ -20,18 +20,27 @@ public:
 
     explicit SocketWriter(Socket& socket, std::size_t buffer_size = default_buffer_size)
         : socket_(&socket), buffer_size_(buffer_size) {}
+    SocketWriter(const SocketWriter&) = delete;
+    SocketWriter& operator=(const SocketWriter&) = delete;
 
     /// Queues data; sends when the buffer is full. Throws std::system_error (EPIPE when the peer
     /// has gone, TimeoutError on the socket timeout).
     void write(std::string_view data);
     /// Sends everything queued.
     void flush();
-    std::size_t pending() const noexcept { return buffer_.size(); }
+    std::size_t pending() const noexcept { return size_; }
 
 private:
+    char* storage() noexcept { return heap_ ? heap_.get() : inline_; }
+
     Socket* socket_;
     std::size_t buffer_size_;
-    std::string buffer_;
+    // Small responses stay in the object (on the handler's stack): no malloc per request, which in
+    // a forked child means fewer pages copied on write.
+    static constexpr std::size_t inline_size = 2048;
+    char inline_[inline_size];
+    std::unique_ptr<char[]> heap_;  // buffer_size_ bytes, once more than inline_size is pending
+    std::size_t size_ = 0;
 };
 
 class SocketReader {
@@ -39,6 +48,8 @@ public:
     static constexpr std::size_t default_line_limit = 64 * 1024;
 
     explicit SocketReader(Socket& socket, SocketWriter* tied = nullptr) : socket_(&socket), tied_(tied) {}
+    SocketReader(const SocketReader&) = delete;  // buffer_ may point into the object itself
+    SocketReader& operator=(const SocketReader&) = delete;
 
     /// Reads through '\n' (kept) into line, or at most limit bytes: a line that does not end in
     /// '\n' was cut at limit or at EOF. Returns false only at EOF with nothing read.
@@ -48,7 +59,7 @@ public:
     /// Up to size bytes: what is buffered, else one recv. 0 at EOF.
     std::size_t read_some(void* buffer, std::size_t size);
     /// Bytes received but not yet consumed.
-    std::string_view buffered() const noexcept { return {buffer_.get() + begin_, end_ - begin_}; }
+    std::string_view buffered() const noexcept { return {buffer_ + begin_, end_ - begin_}; }
     /// Drops n buffered bytes (after a parser consumed them from buffered()).
     void consume(std::size_t n) noexcept;
     /// Receives more into the buffer; returns the number of new bytes (0 at EOF).
@@ -57,10 +68,13 @@ public:
 private:
     Socket* socket_;
     SocketWriter* tied_;
-    // Raw storage, not std::string: no zero-filling on every receive, and a forked child touches
-    // only the pages the data lands in.
-    std::unique_ptr<char[]> buffer_;
-    std::size_t capacity_ = 0;
+    // Raw storage, not std::string: no zero-filling on every receive. It starts inline (on the
+    // handler's stack) so short requests need no malloc, and moves to the heap when it must grow.
+    static constexpr std::size_t inline_size = 2048;
+    char inline_[inline_size];
+    std::unique_ptr<char[]> heap_;
+    char* buffer_ = inline_;
+    std::size_t capacity_ = inline_size;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
 };
