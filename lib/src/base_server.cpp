@@ -155,6 +155,7 @@ bool BaseServer::handle_request_noblock() {
     if (!request) return false;
     try {
         if (verify_request(*request)) {
+            request->sequence = next_sequence_++;
             process_request(*request);
             return true;
         }
@@ -215,15 +216,54 @@ void BaseServer::shutdown() {
 bool BaseServer::shutdown_requested() const noexcept { return shutdown_flag_->load() != 0; }
 
 bool BaseServer::wait_for_request(std::optional<std::chrono::milliseconds> timeout) {
-    pollfd fds[2] = {{waker_.fd(), POLLIN, 0}, {socket_.fd(), POLLIN, 0}};
-    const nfds_t count = socket_ && accepting() ? 2 : 1;
-    const int rc = ::poll(fds, count, to_poll_timeout(timeout));
+    // [0] the waker, [1] the socket (left out while not accepting: fd -1 is ignored by poll), then
+    // the readers. Rebuilt each time, in a vector kept across calls: no allocation per wake-up.
+    poll_fds_.resize(2 + readers_.size());
+    poll_fds_[0] = {waker_.fd(), POLLIN, 0};
+    poll_fds_[1] = {socket_ && accepting() ? socket_.fd() : -1, POLLIN, 0};
+    for (std::size_t i = 0; i < readers_.size(); ++i) poll_fds_[2 + i] = {readers_[i].fd, POLLIN, 0};
+    const int rc = ::poll(poll_fds_.data(), poll_fds_.size(), to_poll_timeout(timeout));
     if (rc < 0) {
         if (errno == EINTR) return false;  // a signal; its handler used the waker if it mattered
         throw_errno("poll");
     }
-    if (fds[0].revents & POLLIN) waker_.drain();
-    return count == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+    if (poll_fds_[0].revents & POLLIN) waker_.drain();
+    constexpr short readable = POLLIN | POLLERR | POLLHUP;
+    const bool socket_readable = poll_fds_[1].fd >= 0 && (poll_fds_[1].revents & readable) != 0;
+    if (rc > 0 && !readers_.empty()) {
+        // A callback may add or remove readers, so collect the ready fds before calling any.
+        std::vector<int> ready;
+        for (std::size_t i = 2; i < poll_fds_.size(); ++i)
+            if (poll_fds_[i].revents & readable) ready.push_back(poll_fds_[i].fd);
+        for (const int fd : ready) run_reader(fd);
+    }
+    return socket_readable;
+}
+
+void BaseServer::add_reader(int fd, std::function<void()> on_readable) {
+    remove_reader(fd);
+    readers_.push_back({fd, std::move(on_readable)});
+}
+
+void BaseServer::remove_reader(int fd) noexcept {
+    std::erase_if(readers_, [fd](const Reader& reader) { return reader.fd == fd; });
+}
+
+void BaseServer::run_reader(int fd) noexcept {
+    const auto reader = std::find_if(readers_.begin(), readers_.end(), [fd](const Reader& r) { return r.fd == fd; });
+    if (reader == readers_.end()) return;  // removed by an earlier callback of this round
+    try {
+        // A copy: the callback may remove itself, destroying the stored function mid-call.
+        const std::function<void()> callback = reader->on_readable;
+        callback();
+    } catch (...) {
+        try {
+            const std::string line = "Exception in the reader of fd " + std::to_string(fd) + ": " +
+                                     describe(std::current_exception()) + "\n";
+            [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        } catch (...) {
+        }
+    }
 }
 
 }  // namespace sockserv

@@ -2,10 +2,12 @@
 #include <sockserv/socket.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace sockserv {
@@ -88,11 +90,63 @@ std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
     }
 }
 
+namespace {
+
+// A datagram socket may be non-blocking (a server's is: its loop must never hang in recvfrom), and
+// then a full send buffer is EAGAIN. The datagram is still wanted: wait until there is room.
+constexpr int send_buffer_patience_ms = 1000;
+
+bool wait_writable(int fd) {
+    pollfd entry{fd, POLLOUT, 0};
+    for (;;) {
+        const int rc = ::poll(&entry, 1, send_buffer_patience_ms);
+        if (rc > 0) return true;
+        if (rc == 0) return false;
+        if (errno != EINTR) return false;
+    }
+}
+
+}  // namespace
+
 void Socket::sendto(std::string_view data, const Address& to) const {
     for (;;) {
         if (::sendto(fd(), data.data(), data.size(), MSG_NOSIGNAL, to.data(), to.size()) >= 0) return;
-        if (errno != EINTR) throw_errno("sendto " + to.to_string());
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN && wait_writable(fd())) continue;
+        if (errno == EAGAIN) throw TimeoutError("sendto " + to.to_string() + ": send buffer full");
+        throw_errno("sendto " + to.to_string());
     }
+}
+
+std::size_t Socket::sendto_many(std::string_view data, std::span<const Address> to) const {
+    // sendmmsg: one system call for a batch of destinations instead of one each.
+    constexpr std::size_t batch = 64;
+    iovec payload{const_cast<char*>(data.data()), data.size()};
+    mmsghdr messages[batch];
+    std::size_t sent = 0;
+    std::size_t next = 0;
+    while (next < to.size()) {
+        const std::size_t count = std::min(batch, to.size() - next);
+        for (std::size_t i = 0; i < count; ++i) {
+            messages[i] = {};
+            messages[i].msg_hdr.msg_name = const_cast<sockaddr*>(to[next + i].data());
+            messages[i].msg_hdr.msg_namelen = to[next + i].size();
+            messages[i].msg_hdr.msg_iov = &payload;
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n = ::sendmmsg(fd(), messages, static_cast<unsigned>(count), MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += static_cast<std::size_t>(n);
+            next += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN && wait_writable(fd())) continue;
+        // This destination failed (gone, unreachable, or the buffer stayed full): the rest still
+        // get theirs.
+        ++next;
+    }
+    return sent;
 }
 
 std::size_t Socket::recvfrom(void* buffer, std::size_t size, Address& from, int flags) const {

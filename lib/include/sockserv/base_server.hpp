@@ -24,11 +24,16 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <poll.h>
 
 namespace sockserv {
 
@@ -61,6 +66,14 @@ public:
     /// The listening (stream) or bound (datagram) socket. Datagram handlers reply through it.
     const Socket& socket() const noexcept { return socket_; }
     int fileno() const noexcept { return socket_.fd(); }
+    /// Watches another fd in the serving loop (an admin console on stdin, a signalfd): on_readable
+    /// runs in the serving thread — the parent, in fork mode — whenever fd is readable or hung up,
+    /// until remove_reader(fd). An exception from it is reported on stderr; serving goes on. The fd
+    /// stays the caller's. Call before serving or from the serving thread (a callback included).
+    void add_reader(int fd, std::function<void()> on_readable);
+    /// Stops watching fd; safe from its own callback.
+    void remove_reader(int fd) noexcept;
+
     /// Bind the socket (Python's server_bind); called by the constructor unless !bind_and_activate.
     virtual void server_bind();
     /// Listen, for stream servers (Python's server_activate).
@@ -115,6 +128,7 @@ private:
     // One request: get_request, verify_request, process_request. False when there was none.
     bool handle_request_noblock();
     bool shutdown_requested() const noexcept;
+    void run_reader(int fd) noexcept;
 
     Address server_address_;
     ServerConfig config_;
@@ -125,6 +139,14 @@ private:
     // Lives in a MAP_SHARED page so a forked child's request_shutdown() reaches the parent.
     std::atomic<int>* shutdown_flag_ = nullptr;
     int owner_pid_;
+    std::uint64_t next_sequence_ = 0;
+
+    struct Reader {
+        int fd;
+        std::function<void()> on_readable;
+    };
+    std::vector<Reader> readers_;
+    std::vector<pollfd> poll_fds_;
 
     std::mutex serving_mutex_;
     std::condition_variable serving_done_;

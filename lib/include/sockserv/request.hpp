@@ -5,6 +5,7 @@
 #include <sockserv/socket.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace sockserv {
@@ -17,6 +18,10 @@ struct Request {
     /// Datagram servers: the datagram's real size on the wire.
     std::size_t packet_size = 0;
     Address client_address;
+    /// The request's number in arrival order (0, 1, 2, ... per server), given by the serving loop
+    /// to every request it passes to process_request(). Concurrent handlers restore arrival order
+    /// with it (ArrivalOrder).
+    std::uint64_t sequence = 0;
 
     /// A datagram larger than max_packet_size: packet holds only its head. Never silently cut.
     bool truncated() const noexcept { return packet_size > packet.size(); }

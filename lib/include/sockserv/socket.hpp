@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -43,8 +44,13 @@ public:
     void send_all(std::string_view data) const;
     /// One recv; 0 at EOF. Throws (TimeoutError when SO_RCVTIMEO expires).
     std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
-    /// One sendto; throws on failure.
+    /// One datagram to `to`; throws on failure. On a non-blocking socket with a full send buffer it
+    /// waits (up to 1 s, then TimeoutError) rather than drop the datagram.
     void sendto(std::string_view data, const Address& to) const;
+    /// The same datagram to every address, batched with sendmmsg (a fan-out of 100 is 2 system
+    /// calls, not 100). A destination that fails is skipped, not retried: the others still get
+    /// theirs. Returns how many were sent.
+    std::size_t sendto_many(std::string_view data, std::span<const Address> to) const;
     /// One datagram into buffer. Returns its real length, which may exceed size (then it was truncated).
     std::size_t recvfrom(void* buffer, std::size_t size, Address& from, int flags = 0) const;
 

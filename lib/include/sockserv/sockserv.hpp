@@ -2,13 +2,16 @@
 // Everything, for programs that want one include.
 
 #include <sockserv/address.hpp>
+#include <sockserv/arrival_order.hpp>
 #include <sockserv/base_server.hpp>
 #include <sockserv/cli.hpp>
 #include <sockserv/error.hpp>
 #include <sockserv/forking.hpp>
+#include <sockserv/process_mutex.hpp>
 #include <sockserv/request.hpp>
 #include <sockserv/request_handler.hpp>
 #include <sockserv/serve.hpp>
+#include <sockserv/shared_memory.hpp>
 #include <sockserv/socket.hpp>
 #include <sockserv/stream.hpp>
 #include <sockserv/tcp_server.hpp>

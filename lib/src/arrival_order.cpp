@@ -1,0 +1,71 @@
+#include <sockserv/arrival_order.hpp>
+#include <sockserv/error.hpp>
+
+#include <cerrno>
+#include <ctime>
+
+namespace sockserv {
+
+namespace {
+
+timespec deadline_after(std::chrono::milliseconds wait) {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const auto nanos = static_cast<long long>(now.tv_nsec) + std::chrono::nanoseconds(wait).count();
+    now.tv_sec += static_cast<time_t>(nanos / 1'000'000'000);
+    now.tv_nsec = static_cast<long>(nanos % 1'000'000'000);
+    return now;
+}
+
+}  // namespace
+
+ArrivalOrder::ArrivalOrder(std::chrono::milliseconds patience) : patience_(patience) {
+    pthread_condattr_t attributes;
+    ::pthread_condattr_init(&attributes);
+    ::pthread_condattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+    // Monotonic: a clock step must not turn `patience` into hours or nothing.
+    ::pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    const int rc = ::pthread_cond_init(&turn_changed_, &attributes);
+    ::pthread_condattr_destroy(&attributes);
+    if (rc != 0) throw_errno(rc, "pthread_cond_init");
+}
+
+ArrivalOrder::~ArrivalOrder() { ::pthread_cond_destroy(&turn_changed_); }
+
+void ArrivalOrder::lock_in_turn(std::uint64_t sequence) {
+    mutex_.lock();
+    while (next_ < sequence) {
+        const std::uint64_t seen = next_;
+        const timespec deadline = deadline_after(patience_);
+        int rc = 0;
+        while (next_ == seen && rc != ETIMEDOUT) {
+            rc = ::pthread_cond_timedwait(&turn_changed_, mutex_.native_handle(), &deadline);
+            // A waiter that died left the mutex to us; a holder that died left its turn unfinished.
+            if (rc == EOWNERDEAD) {
+                ::pthread_mutex_consistent(mutex_.native_handle());
+                rc = 0;
+            }
+        }
+        // No progress for `patience`: the request before us is never coming (its child died, or
+        // it never took its turn). Skip it rather than stall everyone behind it.
+        if (rc == ETIMEDOUT && next_ == seen) next_ = sequence;
+    }
+    holder_ = static_cast<std::int64_t>(sequence);
+}
+
+void ArrivalOrder::lock() {
+    mutex_.lock();
+    holder_ = -1;
+}
+
+void ArrivalOrder::unlock() noexcept {
+    if (holder_ >= 0) {
+        const auto after = static_cast<std::uint64_t>(holder_) + 1;
+        if (after > next_) next_ = after;
+        holder_ = -1;
+        ::pthread_cond_broadcast(&turn_changed_);
+    }
+    mutex_.unlock();
+}
+
+}  // namespace sockserv
