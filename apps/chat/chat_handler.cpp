@@ -1,0 +1,144 @@
+#include "chat_handler.hpp"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+#include <utility>
+
+namespace chat {
+
+namespace {
+
+template <class... F> struct Overloaded : F... { using F::operator()...; };
+
+void log_line(const std::string& line) {
+    const std::string out = line + "\n";
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, out.data(), out.size());
+}
+
+}  // namespace
+
+void ChatHandler::handle() {
+    // First thing, before anything can throw: every request takes its turn exactly once, so one
+    // sender's messages are relayed in the order they arrived in every mode.
+    sockserv::ArrivalOrder::Turn turn(room().order(), request().sequence);
+    if (truncated()) {
+        reply(refusal("datagram too long (max " + std::to_string(server().config().max_packet_size) + " bytes)"));
+        return;
+    }
+    std::visit(Overloaded{
+                   [&](const Malformed& bad) { reply(refusal(bad.reason)); },
+                   [&](const Login& command) { login(command.name); },
+                   [&](const Say& command) { say(command.name, command.text); },
+                   [&](const Quit& command) { quit(command.name); },
+                   [&](const Heartbeat& command) { heartbeat(command.name); },
+               },
+               parse(packet(), state().settings.max_message_bytes));
+}
+
+void ChatHandler::login(std::string_view name) {
+    switch (room().join(name, client_address(), Room::Clock::now())) {
+    case Room::Join::joined:
+        reply(ok());
+        detail::broadcast(server(), joined(name), room().others(client_address()));
+        return;
+    case Room::Join::again:
+        reply(ok());
+        return;
+    case Room::Join::name_taken:
+        reply(refusal("name is taken"));
+        return;
+    case Room::Join::address_taken:
+        reply(refusal("already in the room as " + room().name_at(client_address()).value_or("?")));
+        return;
+    case Room::Join::full:
+        reply(refusal("room is full (" + std::to_string(room().capacity()) + " members)"));
+        return;
+    }
+}
+
+void ChatHandler::say(std::string_view name, std::string_view text) {
+    if (!room().touch(name, client_address(), Room::Clock::now())) return room().has(name) ? ignore_spoof("C", name) : not_a_member();
+    detail::broadcast(server(), said(name, text), room().others(client_address()));
+}
+
+void ChatHandler::quit(std::string_view name) {
+    if (!room().leave(name, client_address())) return room().has(name) ? ignore_spoof("Q", name) : void();
+    detail::broadcast(server(), left(name), room().everyone());
+}
+
+void ChatHandler::heartbeat(std::string_view name) {
+    if (!room().touch(name, client_address(), Room::Clock::now())) return room().has(name) ? ignore_spoof("H", name) : not_a_member();
+}
+
+void ChatHandler::ignore_spoof(std::string_view what, std::string_view name) {
+    if (state().settings.verbose)
+        log_line("chat_server: ignored " + std::string(what) + " for " + std::string(name) + " from " +
+                 client_address().to_string() + ": not their address");
+}
+
+// Said to a sender the room does not know, so a client dropped for silence learns it.
+void ChatHandler::not_a_member() { reply(refusal("not in the room (send L NAME to join)")); }
+
+namespace detail {
+
+void broadcast(const sockserv::BaseServer& server, const std::string& line, const std::vector<sockserv::Address>& to) {
+    if (!to.empty()) server.socket().sendto_many(line, to);
+}
+
+void evict_idle(const sockserv::BaseServer& server, ChatState& state) {
+    std::lock_guard lock(state.room.order());
+    for (const std::string& name : state.room.evict_idle(Room::Clock::now(), state.settings.idle_timeout)) {
+        if (state.settings.verbose) log_line("chat_server: " + name + " dropped: silent for too long");
+        broadcast(server, left(name), state.room.everyone());
+    }
+}
+
+bool read_admin_input(const sockserv::BaseServer& server, ChatState& state, AdminInput& input) {
+    char buffer[4096];
+    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    if (n <= 0) return n < 0 && (errno == EINTR || errno == EAGAIN);
+    const std::size_t max = state.settings.max_message_bytes;
+    const std::string too_long = "chat_server: announcement not sent: message too long (max " + std::to_string(max) + " bytes)";
+    std::string& pending = input.pending;
+    pending.append(buffer, static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    for (std::size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
+        if (std::exchange(input.skipping, false)) continue;  // the tail of a refused line
+        std::string_view text(pending.data() + start, end - start);
+        if (text.ends_with('\r')) text.remove_suffix(1);
+        if (text.empty()) continue;
+        if (auto problem = text_problem(text, max)) {
+            log_line("chat_server: announcement not sent: " + *problem);
+            continue;
+        }
+        std::lock_guard lock(state.room.order());
+        broadcast(server, announcement(text), state.room.everyone());
+    }
+    pending.erase(0, start);
+    // A line longer than any message can be: refuse it now, and the rest of it when it comes,
+    // rather than buffer without bound or send its tail as if it were a line.
+    if (pending.size() > max + 1) {
+        if (!input.skipping) log_line(too_long);
+        input.skipping = true;
+        pending.clear();
+    }
+    return true;
+}
+
+std::chrono::milliseconds housekeeping_interval(std::chrono::milliseconds idle_timeout) {
+    // A quarter of the timeout: a silent member is gone within 1.25x the timeout.
+    return std::clamp(idle_timeout / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(5000));
+}
+
+bool admin_console_available() {
+    // A background job reading its terminal is stopped by SIGTTIN; only read it in the foreground.
+    if (!::isatty(STDIN_FILENO)) return true;
+    return ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
+}
+
+}  // namespace detail
+}  // namespace chat

@@ -1,0 +1,44 @@
+// chat_server: the course notes' UDP group chat, in any mode. Members join with L NAME, talk with
+// C NAME TEXT, leave with Q NAME; lines typed on the server's stdin go to everyone as admin: TEXT.
+//   chat_server --port 8888 --mode fork
+//   printf 'L alice\n' | nc -u -q1 127.0.0.1 8888
+
+#include "chat_handler.hpp"
+
+#include <sockserv/sockserv.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+    namespace po = boost::program_options;
+    sockserv::cli::Spec spec;
+    spec.default_port = 8888;
+    spec.summary = "UDP group chat: L NAME joins, C NAME TEXT talks, Q NAME leaves; stdin lines are announced.";
+    spec.options.add_options()
+        ("capacity", po::value<std::size_t>()->default_value(256), "most members at once (1..4096)")
+        ("max-message", po::value<std::size_t>()->default_value(1024), "longest message, in bytes (1..60000)")
+        ("idle-timeout", po::value<double>()->default_value(60.0), "seconds of silence before a member is dropped")
+        ("no-admin", "do not read announcements from standard input");
+    const auto options = sockserv::cli::parse(argc, argv, "chat_server", std::move(spec));
+
+    chat::Settings settings;
+    settings.max_message_bytes = options.values["max-message"].as<std::size_t>();
+    const double idle = options.values["idle-timeout"].as<double>();
+    settings.admin_console = options.values.count("no-admin") == 0;
+    settings.verbose = options.verbose;
+    const std::size_t capacity = options.values["capacity"].as<std::size_t>();
+    auto usage_error = [](const std::string& what) {
+        std::cerr << "chat_server: error: " << what << "\nTry 'chat_server --help'.\n";
+        return 2;
+    };
+    if (capacity < 1 || capacity > chat::Room::max_capacity) return usage_error("--capacity must be 1..4096");
+    if (settings.max_message_bytes < 1 || settings.max_message_bytes > 60000)
+        return usage_error("--max-message must be 1..60000");
+    if (!(idle > 0) || idle > 86400 * 365) return usage_error("--idle-timeout must be a positive number of seconds");
+    settings.idle_timeout = std::chrono::milliseconds(static_cast<long long>(idle * 1000));
+
+    // Before serving: the room is made once, in shared memory, and every mode uses the same one.
+    sockserv::Shared<chat::Room> room(capacity);
+    chat::ChatState state{*room, settings};
+    return sockserv::serve<chat::ChatServer, chat::ChatHandler>(options, state);
+}
