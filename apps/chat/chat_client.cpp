@@ -81,7 +81,7 @@ enum class Login { joined, refused, no_answer };
 // L NAME until the server answers: UDP may lose the request or the answer, and a repeated L from
 // the same address is answered OK again, so retrying is safe.
 Login log_in(const sockserv::Socket& socket, const std::string& name, std::string& reason) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
         socket.send_all(chat::login(name));
         const auto deadline = Clock::now() + 1s;
         while (Clock::now() < deadline) {
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
             const Login result = log_in(socket, settings.name, reason);
             if (result == Login::joined) break;
             if (result == Login::no_answer) {
-                console.print("chat_client: no answer from " + server.to_string());
+                std::cerr << "chat_client: no answer from " << server.to_string() << "\n";
                 return 1;
             }
             console.print("name refused: " + reason);

@@ -25,12 +25,19 @@ ArrivalOrder::ArrivalOrder(std::chrono::milliseconds patience) : patience_(patie
     ::pthread_condattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
     // Monotonic: a clock step must not turn `patience` into hours or nothing.
     ::pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    const int rc = ::pthread_cond_init(&turn_changed_, &attributes);
+    for (auto& condition : turn_changed_) {
+        const int rc = ::pthread_cond_init(&condition, &attributes);
+        if (rc != 0) {
+            ::pthread_condattr_destroy(&attributes);
+            throw_errno(rc, "pthread_cond_init");
+        }
+    }
     ::pthread_condattr_destroy(&attributes);
-    if (rc != 0) throw_errno(rc, "pthread_cond_init");
 }
 
-ArrivalOrder::~ArrivalOrder() { ::pthread_cond_destroy(&turn_changed_); }
+ArrivalOrder::~ArrivalOrder() {
+    for (auto& condition : turn_changed_) ::pthread_cond_destroy(&condition);
+}
 
 void ArrivalOrder::lock_in_turn(std::uint64_t sequence) {
     mutex_.lock();
@@ -39,7 +46,7 @@ void ArrivalOrder::lock_in_turn(std::uint64_t sequence) {
         const timespec deadline = deadline_after(patience_);
         int rc = 0;
         while (next_ == seen && rc != ETIMEDOUT) {
-            rc = ::pthread_cond_timedwait(&turn_changed_, mutex_.native_handle(), &deadline);
+            rc = ::pthread_cond_timedwait(&turn_changed_[sequence % slots], mutex_.native_handle(), &deadline);
             // A waiter that died left the mutex to us; a holder that died left its turn unfinished.
             if (rc == EOWNERDEAD) {
                 ::pthread_mutex_consistent(mutex_.native_handle());
@@ -48,7 +55,11 @@ void ArrivalOrder::lock_in_turn(std::uint64_t sequence) {
         }
         // No progress for `patience`: the request before us is never coming (its child died, or
         // it never took its turn). Skip it rather than stall everyone behind it.
-        if (rc == ETIMEDOUT && next_ == seen) next_ = sequence;
+        if (rc == ETIMEDOUT && next_ == seen) {
+            next_ = sequence;
+            // Rare: those skipped over along with the missing one are late now, whatever their slot.
+            for (auto& condition : turn_changed_) ::pthread_cond_broadcast(&condition);
+        }
     }
     holder_ = static_cast<std::int64_t>(sequence);
 }
@@ -61,9 +72,11 @@ void ArrivalOrder::lock() {
 void ArrivalOrder::unlock() noexcept {
     if (holder_ >= 0) {
         const auto after = static_cast<std::uint64_t>(holder_) + 1;
-        if (after > next_) next_ = after;
+        if (after > next_) {
+            next_ = after;
+            ::pthread_cond_broadcast(&turn_changed_[next_ % slots]);
+        }
         holder_ = -1;
-        ::pthread_cond_broadcast(&turn_changed_);
     }
     mutex_.unlock();
 }

@@ -56,6 +56,7 @@ Address Options::address(bool want_unix) const {
 ServerConfig Options::server_config() const {
     ServerConfig config;
     config.max_children = max_children;
+    config.max_threads = max_threads;
     config.dual_stack = dual_stack;
     config.verbose = verbose;
     return config;
@@ -67,6 +68,7 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     std::string port_text;
     std::string mode_text;
     std::string max_children_text;
+    std::string max_threads_text;
 
     po::options_description common("Server options");
     common.add_options()
@@ -81,6 +83,8 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
          "how requests run: sync (one at a time), thread (a thread each) or fork (a process each)")
         ("max-children", po::value(&max_children_text)->default_value(std::to_string(ServerConfig{}.max_children)),
          "fork mode: most children at once; beyond it new clients wait in the backlog")
+        ("max-threads", po::value(&max_threads_text)->default_value(std::to_string(ServerConfig{}.max_threads)),
+         "thread mode: most worker threads at once; beyond it new clients wait in the backlog")
         ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
@@ -110,6 +114,7 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
 
     options.port = static_cast<std::uint16_t>(parse_number(program, "port", port_text, 0, 65535));
     options.max_children = parse_number(program, "max-children", max_children_text, 1, 1'000'000);
+    options.max_threads = parse_number(program, "max-threads", max_threads_text, 1, 1'000'000);
     const auto mode = parse_mode(mode_text);
     if (!mode) fail(program, "invalid --mode '" + mode_text + "' (choose sync, thread or fork)");
     options.mode = *mode;

@@ -55,8 +55,12 @@ public:
     };
 
 private:
+    // One condition per residue of the sequence: handing the turn on wakes only the waiters whose
+    // turn it may be, not every waiter (with hundreds queued, a single broadcast condition made
+    // each hand-over wake them all: quadratic).
+    static constexpr std::size_t slots = 64;
     ProcessMutex mutex_;
-    pthread_cond_t turn_changed_;
+    pthread_cond_t turn_changed_[slots];
     std::chrono::milliseconds patience_;
     std::uint64_t next_ = 0;       // the sequence whose turn it is
     std::int64_t holder_ = -1;     // the sequence holding the lock in turn; -1 out of turn

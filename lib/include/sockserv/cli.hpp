@@ -1,6 +1,6 @@
 #pragma once
 // The command line every sockserv program shares, on Boost.Program_options:
-//   --host --port --unix --mode --max-children --dual-stack --verbose --help --version
+//   --host --port --unix --mode --max-children --max-threads --dual-stack --verbose --help --version
 // plus whatever options the app adds. A bad value is one line on stderr and exit status 2.
 
 #include <sockserv/address.hpp>
@@ -48,6 +48,7 @@ struct Options {
     std::string unix_path;
     Mode mode = Mode::thread;
     std::size_t max_children = ServerConfig{}.max_children;
+    std::size_t max_threads = ServerConfig{}.max_threads;
     bool dual_stack = false;
     bool verbose = false;
     /// Every option, the app's own included: values["directory"].as<std::string>().
@@ -58,7 +59,7 @@ struct Options {
 
     /// The address to serve on: unix_path when want_unix, else host and port.
     Address address(bool want_unix) const;
-    /// ServerConfig with the command line's max_children, dual_stack and verbose.
+    /// ServerConfig with the command line's max_children, max_threads, dual_stack and verbose.
     ServerConfig server_config() const;
 };
 

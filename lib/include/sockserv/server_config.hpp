@@ -25,6 +25,10 @@ struct ServerConfig {
     /// ForkingMixIn: children alive at once. At the limit the server stops accepting (the loop is
     /// never blocked) until a child exits.
     std::size_t max_children = 256;
+    /// ThreadingMixIn: worker threads alive at once. At the limit the server stops accepting (or
+    /// receiving) until one finishes: a flood queues in the backlog or the socket buffer instead of
+    /// growing threads without bound (Python has no limit, bpo-37193's cousin).
+    std::size_t max_threads = 1024;
     /// ForkingMixIn / ThreadingMixIn: server_close() waits for the children / threads.
     bool block_on_close = true;
     /// ThreadingMixIn: server_close() neither waits for nor joins workers (they are detached).

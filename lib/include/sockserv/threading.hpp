@@ -53,6 +53,9 @@ public:
     std::size_t active_threads() const noexcept { return workers_.count(); }
 
 protected:
+    bool accepting() const override {
+        return workers_.count() < this->config().max_threads && Server::accepting();
+    }
     /// A thread that has finished its request may still be exiting when the loop reaps; it is
     /// joined on a short retry rather than by blocking the loop.
     std::optional<std::chrono::milliseconds> service_due() const override {

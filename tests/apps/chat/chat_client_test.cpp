@@ -1,0 +1,201 @@
+// chat_client as a person uses it: in a real terminal (tmux), typing while messages arrive.
+
+#include "../../support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <sstream>
+
+using namespace std::chrono_literals;
+using sockserv::Address;
+using sockserv::Socket;
+
+namespace {
+
+std::string shell_quote(const std::string& word) {
+    std::string quoted = "'";
+    for (const char c : word) {
+        if (c == '\'') quoted += "'\\''";
+        else quoted += c;
+    }
+    return quoted + "'";
+}
+
+// Runs a command, returns its stdout; REQUIREs exit status 0.
+std::string run(const std::string& command) {
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string out;
+    char buffer[4096];
+    while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    REQUIRE(::pclose(pipe) == 0);
+    return out;
+}
+
+// A terminal with a program in it: a private tmux server (its own socket, no user config).
+class Terminal {
+public:
+    explicit Terminal(const std::string& command) {
+        static std::atomic<int> counter{0};
+        socket_ = "sockserv-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+        // The shell line after the program keeps the pane open and shows how the program ended.
+        const std::string line = command + "; echo \"[exited $?]\"; sleep 600";
+        run(tmux() + " -f /dev/null new-session -d -s chat -x 100 -y 20 " + shell_quote(line));
+    }
+    ~Terminal() { std::system((tmux() + " kill-server 2>/dev/null").c_str()); }
+
+    std::string screen() const { return run(tmux() + " capture-pane -p -t chat"); }
+    /// Types text as is.
+    void type(const std::string& text) const { run(tmux() + " send-keys -t chat -l " + shell_quote(text)); }
+    /// Presses keys by tmux name: Enter, BSpace, C-d.
+    void press(const std::string& keys) const { run(tmux() + " send-keys -t chat " + keys); }
+    /// Waits until the screen shows text; returns the screen.
+    std::string wait_for(const std::string& text, std::chrono::milliseconds timeout = 10s) const {
+        std::string shown;
+        // The screen has no event to wait on: poll it, until it shows what a person would wait for.
+        const bool found = test::eventually([&] {
+            shown = screen();
+            return shown.find(text) != std::string::npos;
+        }, timeout);
+        INFO("screen:\n" << shown);
+        REQUIRE(found);
+        return shown;
+    }
+
+private:
+    std::string tmux() const { return "tmux -u -L " + socket_; }
+    std::string socket_;
+};
+
+std::vector<std::string> lines_of(const std::string& screen) {
+    std::vector<std::string> lines;
+    std::istringstream in(screen);
+    for (std::string line; std::getline(in, line);) {
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        if (!line.empty()) lines.push_back(line);
+    }
+    return lines;
+}
+
+// A member on a plain socket: the other side of the conversation.
+struct Peer {
+    explicit Peer(Address server) : server(std::move(server)), socket(AF_INET, SOCK_DGRAM) {
+        socket.bind(Address("127.0.0.1", 0));
+        socket.set_timeout(10s);
+    }
+    void send(std::string_view datagram) const { socket.sendto(datagram, server); }
+    std::string next() const {
+        char buffer[2048];
+        Address from;
+        const std::size_t n = socket.recvfrom(buffer, sizeof buffer, from);
+        return {buffer, std::min(n, sizeof buffer)};
+    }
+    Address server;
+    Socket socket;
+};
+
+std::string client_command(const Address& server, const std::string& extra) {
+    return shell_quote(test::binary("chat_client")) + " --port " + std::to_string(server.port()) + " " + extra;
+}
+
+}  // namespace
+
+TEST_CASE("chat_client in a terminal: a taken name is asked again - incoming messages never cut the typed line - q leaves",
+          "[app][chat][client][thread]") {
+    test::Process server({test::binary("chat_server"), "--port", "0", "--mode", "thread", "--idle-timeout", "0.5"});
+    const Address address = server.wait_until_serving();
+    Peer bob(address);
+    bob.send("L bob");
+    REQUIRE(bob.next() == "OK\n");
+
+    Terminal terminal(client_command(address, "--name bob --heartbeat 0.1"));
+    terminal.wait_for("name refused: name is taken");
+    terminal.wait_for("name:");
+    terminal.type("alice");
+    terminal.press("Enter");
+    terminal.wait_for("joined as alice");
+    CHECK(bob.next() == "alice joined\n");
+
+    // Half a line typed, then a message arrives: it is printed above, the typed line stays whole.
+    terminal.type("hello wor");
+    terminal.wait_for("alice> hello wor");
+    bob.send("C bob interrupting you");
+    const auto lines = lines_of(terminal.wait_for("bob: interrupting you"));
+    REQUIRE(lines.size() >= 2);
+    CHECK(lines[lines.size() - 2] == "bob: interrupting you");
+    CHECK(lines.back() == "alice> hello wor");
+    terminal.type("ld");
+    terminal.press("Enter");
+    CHECK(bob.next() == "alice: hello world\n");
+
+    // Editing: backspace removes whole characters, UTF-8 included.
+    terminal.type("helo");
+    terminal.press("BSpace BSpace");
+    terminal.type("llo 你好吗");
+    terminal.press("BSpace");
+    terminal.press("Enter");
+    CHECK(bob.next() == "alice: hello 你好\n");
+
+    // Idle for three idle-timeouts: the client's heartbeats keep alice in the room.
+    const auto idle_until = std::chrono::steady_clock::now() + 1500ms;
+    while (std::chrono::steady_clock::now() < idle_until) {
+        bob.send("H bob");
+        std::this_thread::sleep_for(100ms);  // bob's own heartbeat pace, not a readiness wait
+    }
+    bob.send("C bob still there?");
+    terminal.wait_for("bob: still there?");
+
+    terminal.type("q");
+    terminal.press("Enter");
+    CHECK(bob.next() == "alice left\n");
+    terminal.wait_for("[exited 0]");
+}
+
+TEST_CASE("chat_client leaves with Ctrl-D - and reports an unknown command reply", "[app][chat][client][thread]") {
+    test::Process server({test::binary("chat_server"), "--port", "0", "--mode", "thread", "--max-message", "10"});
+    const Address address = server.wait_until_serving();
+    Peer bob(address);
+    bob.send("L bob");
+    REQUIRE(bob.next() == "OK\n");
+    Terminal terminal(client_command(address, "--name carol"));
+    terminal.wait_for("joined as carol");
+    CHECK(bob.next() == "carol joined\n");
+    terminal.type("this is far too long");
+    terminal.press("Enter");
+    terminal.wait_for("! message too long (max 10 bytes)");
+    terminal.press("C-d");
+    CHECK(bob.next() == "carol left\n");
+    terminal.wait_for("[exited 0]");
+}
+
+TEST_CASE("chat_client reads plain lines from a pipe", "[app][chat][client][thread]") {
+    test::Process server({test::binary("chat_server"), "--port", "0", "--mode", "fork"});
+    const Address address = server.wait_until_serving();
+    Peer bob(address);
+    bob.send("L bob");
+    REQUIRE(bob.next() == "OK\n");
+    test::Process client({test::binary("chat_client"), "--port", std::to_string(address.port()), "--name", "dave"}, true);
+    CHECK(bob.next() == "dave joined\n");
+    client.write_stdin("hello from a pipe\nq\n");
+    CHECK(bob.next() == "dave: hello from a pipe\n");
+    CHECK(bob.next() == "dave left\n");
+    CHECK(WEXITSTATUS(client.wait()) == 0);
+}
+
+TEST_CASE("chat_client says so when nobody answers", "[app][chat][client][thread]") {
+    // A port with nothing behind it: bind one, note it, close it.
+    std::uint16_t port = 0;
+    {
+        Socket probe(AF_INET, SOCK_DGRAM);
+        probe.bind(Address("127.0.0.1", 0));
+        port = probe.local_address().port();
+    }
+    test::Process client({test::binary("chat_client"), "--port", std::to_string(port), "--name", "eve"}, true);
+    CHECK(WEXITSTATUS(client.wait(30s)) == 1);
+    CHECK_THAT(client.stderr_text(), Catch::Contains("chat_client: no answer from 127.0.0.1:" + std::to_string(port)));
+}
