@@ -120,9 +120,15 @@ void receive_until_stopped(const sockserv::Socket& socket, const sockserv::Waker
         try {
             const std::size_t n = socket.recv(buffer, sizeof buffer, MSG_DONTWAIT);
             unreachable = false;
-            const std::string line = chat::displayable({buffer, n});
-            if (line.starts_with("ERR ")) console.print("! " + line.substr(4));
-            else if (line != "OK") console.print(line);
+            // Under load the server sends several lines in one datagram.
+            std::string_view rest(buffer, n);
+            while (!rest.empty()) {
+                const auto end = rest.find('\n');
+                const std::string line = chat::displayable(rest.substr(0, end));
+                rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+                if (line.starts_with("ERR ")) console.print("! " + line.substr(4));
+                else if (line != "OK") console.print(line);
+            }
         } catch (const sockserv::TimeoutError&) {
         } catch (const std::system_error&) {
             // ECONNREFUSED: an ICMP port unreachable came back for something we sent.

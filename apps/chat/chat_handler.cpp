@@ -43,7 +43,7 @@ void ChatHandler::login(std::string_view name) {
     switch (room().join(name, client_address(), Room::Clock::now())) {
     case Room::Join::joined:
         reply(ok());
-        detail::broadcast(server(), joined(name), room().others(client_address()));
+        detail::relay(server(), room(), joined(name), client_address());
         return;
     case Room::Join::again:
         reply(ok());
@@ -62,12 +62,12 @@ void ChatHandler::login(std::string_view name) {
 
 void ChatHandler::say(std::string_view name, std::string_view text) {
     if (!room().touch(name, client_address(), Room::Clock::now())) return room().has(name) ? ignore_spoof("C", name) : not_a_member();
-    detail::broadcast(server(), said(name, text), room().others(client_address()));
+    detail::relay(server(), room(), said(name, text), client_address());
 }
 
 void ChatHandler::quit(std::string_view name) {
     if (!room().leave(name, client_address())) return room().has(name) ? ignore_spoof("Q", name) : void();
-    detail::broadcast(server(), left(name), room().everyone());
+    detail::relay(server(), room(), left(name), sockserv::Address{});
 }
 
 void ChatHandler::heartbeat(std::string_view name) {
@@ -85,16 +85,35 @@ void ChatHandler::not_a_member() { reply(refusal("not in the room (send L NAME t
 
 namespace detail {
 
-void broadcast(const sockserv::BaseServer& server, const std::string& line, const std::vector<sockserv::Address>& to) {
-    if (!to.empty()) server.socket().sendto_many(line, to);
+void relay(const sockserv::BaseServer& server, Room& room, const std::string& line, const sockserv::Address& except) {
+    const std::vector<Room::Datagram> now = room.queue(line, except);
+    for (const Room::Datagram& datagram : now) {
+        try {
+            server.socket().sendto(datagram.data, datagram.to);
+        } catch (const std::system_error&) {
+            // One member's address failing (gone, unreachable) must not cost the others theirs.
+        }
+    }
 }
 
-void evict_idle(const sockserv::BaseServer& server, ChatState& state) {
+void flush(const sockserv::BaseServer& server, Room& room) {
+    const auto outgoing = room.outgoing();
+    if (outgoing.empty()) return;
+    server.socket().send_datagrams(outgoing);
+    room.clear_outboxes();
+}
+
+void housekeeping(const sockserv::BaseServer& server, ChatState& state, Room::Clock::time_point& next_eviction) {
     std::lock_guard lock(state.room.order());
-    for (const std::string& name : state.room.evict_idle(Room::Clock::now(), state.settings.idle_timeout)) {
-        if (state.settings.verbose) log_line("chat_server: " + name + " dropped: silent for too long");
-        broadcast(server, left(name), state.room.everyone());
+    const auto now = Room::Clock::now();
+    if (now >= next_eviction) {
+        next_eviction = now + housekeeping_interval(state.settings.idle_timeout);
+        for (const std::string& name : state.room.evict_idle(now, state.settings.idle_timeout)) {
+            if (state.settings.verbose) log_line("chat_server: " + name + " dropped: silent for too long");
+            relay(server, state.room, left(name), sockserv::Address{});
+        }
     }
+    flush(server, state.room);
 }
 
 bool read_admin_input(const sockserv::BaseServer& server, ChatState& state, AdminInput& input) {
@@ -116,7 +135,7 @@ bool read_admin_input(const sockserv::BaseServer& server, ChatState& state, Admi
             continue;
         }
         std::lock_guard lock(state.room.order());
-        broadcast(server, announcement(text), state.room.everyone());
+        relay(server, state.room, announcement(text), sockserv::Address{});  // flushed after this wake-up
     }
     pending.erase(0, start);
     // A line longer than any message can be: refuse it now, and the rest of it when it comes,

@@ -47,10 +47,13 @@ private:
 };
 
 namespace detail {
-/// Sends line to every address, through the server's socket.
-void broadcast(const sockserv::BaseServer& server, const std::string& line, const std::vector<sockserv::Address>& to);
-/// service_actions' share: drops idle members and tells the others.
-void evict_idle(const sockserv::BaseServer& server, ChatState& state);
+/// Queues line for every member but `except` (Address{}: everyone); sends at once only what does
+/// not fit in an outbox. The caller holds the room's lock.
+void relay(const sockserv::BaseServer& server, Room& room, const std::string& line, const sockserv::Address& except);
+/// Sends every outbox, batched. The caller holds the room's lock.
+void flush(const sockserv::BaseServer& server, Room& room);
+/// service_actions' share: drops idle members when due and tells the others, then flushes.
+void housekeeping(const sockserv::BaseServer& server, ChatState& state, Room::Clock::time_point& next_eviction);
 /// The admin's console: lines typed on the server's stdin, broadcast as announcements.
 struct AdminInput {
     std::string pending;    // a line not yet complete
@@ -77,11 +80,12 @@ public:
             });
     }
 
-    /// Runs in the serving loop (the parent, in fork mode): the room is in shared memory, so the
-    /// members children added are there to evict.
+    /// Runs in the serving loop (the parent, in fork mode) after every burst of requests — and, in
+    /// thread and fork modes, when a worker finishes: flushes what the handlers queued (the room
+    /// is in shared memory, so children's lines are there to send) and drops idle members.
     void service_actions() override {
-        detail::evict_idle(*this, state_);
         sockserv::UDPServer<Handler>::service_actions();
+        detail::housekeeping(*this, state_, next_eviction_);
     }
 
 private:
@@ -94,6 +98,7 @@ private:
     }
     ChatState& state_;
     detail::AdminInput admin_input_;
+    Room::Clock::time_point next_eviction_{};
 };
 
 }  // namespace chat

@@ -1,6 +1,7 @@
 #include "room.hpp"
 
 #include <algorithm>
+#include <new>
 #include <stdexcept>
 
 namespace chat {
@@ -16,7 +17,7 @@ Room::Room(std::size_t capacity) : capacity_(capacity) {
 
 Room::Member* Room::find(std::string_view name) {
     for (std::size_t i = 0; i < size_; ++i)
-        if (members_[i].view() == name) return &members_[i];
+        if (at(i).view() == name) return &at(i);
     return nullptr;
 }
 
@@ -31,11 +32,12 @@ Room::Join Room::join(std::string_view name, const sockserv::Address& address, C
     if (name_at(address)) return Join::address_taken;
     if (size_ >= capacity_) return Join::full;
     if (name.size() > max_name_bytes) throw std::invalid_argument("name too long for the room");
-    Member& member = members_[size_];
+    Member& member = *::new (&slots_[size_].member) Member{};
     std::copy(name.begin(), name.end(), member.name.begin());
     member.name_size = static_cast<std::uint8_t>(name.size());
     member.address = address;
     member.last_seen = ticks(now);
+    member.outbox_size = 0;
     // Counted only once complete: a process that dies mid-join (the mutex is robust) leaves no
     // half-written member behind.
     ++size_;
@@ -44,15 +46,14 @@ Room::Join Room::join(std::string_view name, const sockserv::Address& address, C
 
 void Room::remove(std::size_t index) {
     // Shift, not swap: joining order is kept, so fan-out order is stable.
-    std::move(members_.begin() + static_cast<long>(index) + 1, members_.begin() + static_cast<long>(size_),
-              members_.begin() + static_cast<long>(index));
+    for (std::size_t i = index; i + 1 < size_; ++i) at(i) = at(i + 1);
     --size_;
 }
 
 bool Room::leave(std::string_view name, const sockserv::Address& address) {
     const Member* member = find(name);
     if (!member || !(member->address == address)) return false;
-    remove(static_cast<std::size_t>(member - members_.data()));
+    remove(static_cast<std::size_t>(reinterpret_cast<const Slot*>(member) - slots_.data()));
     return true;
 }
 
@@ -67,7 +68,7 @@ bool Room::has(std::string_view name) const { return find(name) != nullptr; }
 
 std::optional<std::string> Room::name_at(const sockserv::Address& address) const {
     for (std::size_t i = 0; i < size_; ++i)
-        if (members_[i].address == address) return std::string(members_[i].view());
+        if (at(i).address == address) return std::string(at(i).view());
     return std::nullopt;
 }
 
@@ -75,18 +76,51 @@ std::vector<sockserv::Address> Room::others(const sockserv::Address& except) con
     std::vector<sockserv::Address> addresses;
     addresses.reserve(size_);
     for (std::size_t i = 0; i < size_; ++i)
-        if (!(members_[i].address == except)) addresses.push_back(members_[i].address);
+        if (!(at(i).address == except)) addresses.push_back(at(i).address);
     return addresses;
 }
 
 std::vector<sockserv::Address> Room::everyone() const { return others(sockserv::Address{}); }
 
+std::vector<Room::Datagram> Room::queue(std::string_view line, const sockserv::Address& except) {
+    std::vector<Datagram> now;
+    for (std::size_t i = 0; i < size_; ++i) {
+        Member& member = at(i);
+        if (member.address == except) continue;
+        if (member.outbox_size + line.size() > outbox_bytes && member.outbox_size > 0) {
+            // Full: what waits goes first, then this line starts the outbox afresh.
+            now.push_back({member.address, std::string(member.outbox.data(), member.outbox_size)});
+            member.outbox_size = 0;
+        }
+        if (line.size() > outbox_bytes) {
+            now.push_back({member.address, std::string(line)});
+            continue;
+        }
+        std::copy(line.begin(), line.end(), member.outbox.begin() + member.outbox_size);
+        member.outbox_size = static_cast<std::uint16_t>(member.outbox_size + line.size());
+    }
+    return now;
+}
+
+std::vector<sockserv::OutgoingDatagram> Room::outgoing() const {
+    std::vector<sockserv::OutgoingDatagram> datagrams;
+    for (std::size_t i = 0; i < size_; ++i) {
+        const Member& member = at(i);
+        if (member.outbox_size > 0) datagrams.push_back({{member.outbox.data(), member.outbox_size}, &member.address});
+    }
+    return datagrams;
+}
+
+void Room::clear_outboxes() noexcept {
+    for (std::size_t i = 0; i < size_; ++i) at(i).outbox_size = 0;
+}
+
 std::vector<std::string> Room::evict_idle(Clock::time_point now, std::chrono::milliseconds idle) {
     std::vector<std::string> evicted;
     const std::int64_t limit = ticks(now) - std::chrono::duration_cast<Clock::duration>(idle).count();
     for (std::size_t i = 0; i < size_;) {
-        if (members_[i].last_seen < limit) {
-            evicted.emplace_back(members_[i].view());
+        if (at(i).last_seen < limit) {
+            evicted.emplace_back(at(i).view());
             remove(i);
         } else {
             ++i;

@@ -3,6 +3,11 @@
 // holds nothing that points into ordinary memory, so it can live in shared memory
 // (sockserv::Shared<Room>): in fork mode a join handled by one child is seen by the next.
 //
+// Relayed lines are not sent one datagram each: they wait in each member's outbox and the server
+// flushes the outboxes after every burst of requests (outgoing(), then clear_outboxes()). Under
+// light load a burst is one request and nothing waits; under load one datagram carries several
+// lines, and the kernel's per-datagram cost — nearly all of a chat server's work — is shared.
+//
 // Locking: the caller holds order() for every call. Handlers take it in arrival order
 // (ArrivalOrder::Turn with the request's sequence), so one sender's messages are relayed in the order
 // they arrived whatever the mode; the serving loop takes it plainly for housekeeping.
@@ -11,6 +16,7 @@
 
 #include <sockserv/address.hpp>
 #include <sockserv/arrival_order.hpp>
+#include <sockserv/socket.hpp>
 
 #include <array>
 #include <chrono>
@@ -19,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace chat {
@@ -51,6 +58,22 @@ public:
     /// Everyone's addresses but `except`'s, in joining order.
     std::vector<sockserv::Address> others(const sockserv::Address& except) const;
     std::vector<sockserv::Address> everyone() const;
+    /// Bytes one outbox holds, so one datagram carries at most: below a 1500-byte Ethernet MTU, so a
+    /// batch of lines is never IP-fragmented.
+    static constexpr std::size_t outbox_bytes = 1400;
+    struct Datagram {
+        sockserv::Address to;
+        std::string data;
+    };
+    /// Queues line for every member but `except` (an empty Address: everyone). Returns what must
+    /// be sent now, in this order, because it did not fit: a fuller outbox, or a line too long for
+    /// any outbox.
+    std::vector<Datagram> queue(std::string_view line, const sockserv::Address& except);
+    /// The outboxes holding lines, as datagrams to send, in joining order. They point into the
+    /// room: send them before anything else changes it, then clear_outboxes().
+    std::vector<sockserv::OutgoingDatagram> outgoing() const;
+    void clear_outboxes() noexcept;
+
     /// Removes the members not seen for longer than idle; returns their names.
     std::vector<std::string> evict_idle(Clock::time_point now, std::chrono::milliseconds idle);
 
@@ -64,6 +87,8 @@ private:
         std::uint8_t name_size;
         sockserv::Address address;
         std::int64_t last_seen;  // Clock ticks since its epoch
+        std::uint16_t outbox_size;
+        std::array<char, outbox_bytes> outbox;  // lines waiting for the next flush
         std::string_view view() const noexcept { return {name.data(), name_size}; }
     };
     Member* find(std::string_view name);
@@ -74,7 +99,16 @@ private:
     std::size_t capacity_;
     std::size_t size_ = 0;
     // Members are kept packed at the front, in joining order: iteration touches only real members.
-    std::array<Member, max_capacity> members_;
+    // Slots are raw storage, built on join: constructing all max_capacity of them up front would
+    // fault in every page of the mapping (megabytes) for a room that may hold three people.
+    union Slot {
+        Slot() noexcept {}
+        Member member;
+    };
+    static_assert(std::is_trivially_destructible_v<Member> && std::is_trivially_copyable_v<Member>);
+    std::array<Slot, max_capacity> slots_;
+    Member& at(std::size_t i) noexcept { return slots_[i].member; }
+    const Member& at(std::size_t i) const noexcept { return slots_[i].member; }
 };
 
 }  // namespace chat

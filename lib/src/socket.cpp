@@ -118,35 +118,55 @@ void Socket::sendto(std::string_view data, const Address& to) const {
     }
 }
 
-std::size_t Socket::sendto_many(std::string_view data, std::span<const Address> to) const {
-    // sendmmsg: one system call for a batch of destinations instead of one each.
+namespace {
+
+// sendmmsg over `count` datagrams described by fill(i, message, iov): one system call per batch of
+// 64 instead of one per datagram. A destination that fails (gone, unreachable, or the buffer stayed
+// full) is skipped: the rest still get theirs. Returns how many were sent.
+template <class Fill>
+std::size_t send_batched(int fd, std::size_t count, Fill fill) {
     constexpr std::size_t batch = 64;
-    iovec payload{const_cast<char*>(data.data()), data.size()};
     mmsghdr messages[batch];
+    iovec payloads[batch];
     std::size_t sent = 0;
     std::size_t next = 0;
-    while (next < to.size()) {
-        const std::size_t count = std::min(batch, to.size() - next);
-        for (std::size_t i = 0; i < count; ++i) {
+    while (next < count) {
+        const std::size_t n_batch = std::min(batch, count - next);
+        for (std::size_t i = 0; i < n_batch; ++i) {
             messages[i] = {};
-            messages[i].msg_hdr.msg_name = const_cast<sockaddr*>(to[next + i].data());
-            messages[i].msg_hdr.msg_namelen = to[next + i].size();
-            messages[i].msg_hdr.msg_iov = &payload;
+            fill(next + i, messages[i].msg_hdr, payloads[i]);
+            messages[i].msg_hdr.msg_iov = &payloads[i];
             messages[i].msg_hdr.msg_iovlen = 1;
         }
-        const int n = ::sendmmsg(fd(), messages, static_cast<unsigned>(count), MSG_NOSIGNAL);
+        const int n = ::sendmmsg(fd, messages, static_cast<unsigned>(n_batch), MSG_NOSIGNAL);
         if (n > 0) {
             sent += static_cast<std::size_t>(n);
             next += static_cast<std::size_t>(n);
             continue;
         }
         if (errno == EINTR) continue;
-        if (errno == EAGAIN && wait_writable(fd())) continue;
-        // This destination failed (gone, unreachable, or the buffer stayed full): the rest still
-        // get theirs.
+        if (errno == EAGAIN && wait_writable(fd)) continue;
         ++next;
     }
     return sent;
+}
+
+}  // namespace
+
+std::size_t Socket::sendto_many(std::string_view data, std::span<const Address> to) const {
+    return send_batched(fd(), to.size(), [&](std::size_t i, msghdr& header, iovec& payload) {
+        header.msg_name = const_cast<sockaddr*>(to[i].data());
+        header.msg_namelen = to[i].size();
+        payload = {const_cast<char*>(data.data()), data.size()};
+    });
+}
+
+std::size_t Socket::send_datagrams(std::span<const OutgoingDatagram> datagrams) const {
+    return send_batched(fd(), datagrams.size(), [&](std::size_t i, msghdr& header, iovec& payload) {
+        header.msg_name = const_cast<sockaddr*>(datagrams[i].to->data());
+        header.msg_namelen = datagrams[i].to->size();
+        payload = {const_cast<char*>(datagrams[i].data.data()), datagrams[i].data.size()};
+    });
 }
 
 std::size_t Socket::recvfrom(void* buffer, std::size_t size, Address& from, int flags) const {

@@ -1,6 +1,7 @@
 // The chat benchmark's load: MEMBERS members join a chat server, then MESSAGES messages are sent
 // round-robin from them at RATE messages/s (0: as fast as possible) while every member's socket is
-// drained. Prints deliveries (one message reaching one member), loss, and delivered messages/s.
+// drained. Prints deliveries (one message — one line — reaching one member), loss, and delivered
+// messages/s.
 //   chat_load HOST PORT MEMBERS MESSAGES RATE
 // Plain sockets, no sockserv: the load must not share code with what it measures.
 
@@ -115,7 +116,9 @@ int main(int argc, char** argv) {
         if (n <= 0) break;
         for (int e = 0; e < n; ++e) {
             const int fd = sockets[events[e].data.u32];
-            while (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) > 0) ++delivered;
+            // A delivery is a line: the server may pack several into one datagram.
+            for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT)) > 0;)
+                for (ssize_t i = 0; i < n; ++i) delivered += buffer[i] == '\n';
         }
         last = Clock::now();
     }

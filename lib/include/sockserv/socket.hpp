@@ -15,6 +15,12 @@
 
 namespace sockserv {
 
+/// One datagram of a batch (Socket::send_datagrams): its bytes and where it goes.
+struct OutgoingDatagram {
+    std::string_view data;
+    const Address* to;
+};
+
 class Socket {
 public:
     Socket() noexcept = default;
@@ -51,6 +57,8 @@ public:
     /// calls, not 100). A destination that fails is skipped, not retried: the others still get
     /// theirs. Returns how many were sent.
     std::size_t sendto_many(std::string_view data, std::span<const Address> to) const;
+    /// Different datagrams to different addresses, batched the same way, in order.
+    std::size_t send_datagrams(std::span<const OutgoingDatagram> datagrams) const;
     /// One datagram into buffer. Returns its real length, which may exceed size (then it was truncated).
     std::size_t recvfrom(void* buffer, std::size_t size, Address& from, int flags = 0) const;
 

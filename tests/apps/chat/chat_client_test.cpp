@@ -89,14 +89,23 @@ struct Peer {
         socket.set_timeout(10s);
     }
     void send(std::string_view datagram) const { socket.sendto(datagram, server); }
-    std::string next() const {
-        char buffer[2048];
-        Address from;
-        const std::size_t n = socket.recvfrom(buffer, sizeof buffer, from);
-        return {buffer, std::min(n, sizeof buffer)};
+    /// The next line from the server, with its newline (several may come in one datagram).
+    std::string next() {
+        if (pending.empty()) {
+            char buffer[2048];
+            Address from;
+            const std::size_t n = socket.recvfrom(buffer, sizeof buffer, from);
+            pending.assign(buffer, std::min(n, sizeof buffer));
+        }
+        const auto end = pending.find('\n');
+        const std::size_t stop = end == std::string::npos ? pending.size() : end + 1;
+        std::string line = pending.substr(0, stop);
+        pending.erase(0, stop);
+        return line;
     }
     Address server;
     Socket socket;
+    std::string pending;
 };
 
 std::string client_command(const Address& server, const std::string& extra) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
 #include <mutex>
 
 using namespace chat;
@@ -21,7 +22,8 @@ const auto t0 = Room::Clock::now();
 }  // namespace
 
 TEST_CASE("room: join - duplicates - rejoin from the same address", "[chat][room]") {
-    Room room(8);
+    auto owned = std::make_unique<Room>(8);  // megabytes: not on the stack
+    Room& room = *owned;
     CHECK(room.join("alice", client(1001), t0) == Room::Join::joined);
     CHECK(room.join("alice", client(1002), t0) == Room::Join::name_taken);
     CHECK(room.join("alice", client(1001), t0) == Room::Join::again);  // its OK got lost
@@ -35,7 +37,8 @@ TEST_CASE("room: join - duplicates - rejoin from the same address", "[chat][room
 }
 
 TEST_CASE("room: only the member's own address can leave or speak for it", "[chat][room]") {
-    Room room(8);
+    auto owned = std::make_unique<Room>(8);  // megabytes: not on the stack
+    Room& room = *owned;
     room.join("alice", client(1001), t0);
     CHECK_FALSE(room.leave("alice", client(6666)));
     CHECK_FALSE(room.touch("alice", client(6666), t0));
@@ -46,19 +49,21 @@ TEST_CASE("room: only the member's own address can leave or speak for it", "[cha
 }
 
 TEST_CASE("room: a full room refuses - and has room again after a leave", "[chat][room]") {
-    Room room(3);
+    auto owned = std::make_unique<Room>(3);  // megabytes: not on the stack
+    Room& room = *owned;
     for (std::uint16_t i = 0; i < 3; ++i) CHECK(room.join(std::string("m").append(std::to_string(i)), client(2000 + i), t0) == Room::Join::joined);
     CHECK(room.join("late", client(2100), t0) == Room::Join::full);
     CHECK(room.leave("m1", client(2001)));
     CHECK(room.join("late", client(2100), t0) == Room::Join::joined);
     // Joining order is kept across removals.
     CHECK(room.everyone() == std::vector{client(2000), client(2002), client(2100)});
-    CHECK_THROWS(Room(0));
-    CHECK_THROWS(Room(Room::max_capacity + 1));
+    CHECK_THROWS(std::make_unique<Room>(0));
+    CHECK_THROWS(std::make_unique<Room>(Room::max_capacity + 1));
 }
 
 TEST_CASE("room: evicts members silent for longer than the idle time - touch keeps one", "[chat][room]") {
-    Room room(8);
+    auto owned = std::make_unique<Room>(8);  // megabytes: not on the stack
+    Room& room = *owned;
     room.join("quiet", client(1001), t0);
     room.join("chatty", client(1002), t0);
     room.join("late", client(1003), t0 + 50s);
@@ -87,4 +92,41 @@ TEST_CASE("room in shared memory: joins made in forked children are seen by the 
     }
     CHECK(room->size() == 20);
     CHECK(room->name_at(client(3019)) == "m19");
+}
+
+TEST_CASE("room: relayed lines wait in outboxes - several to a datagram - never over outbox_bytes", "[chat][room]") {
+    auto owned = std::make_unique<Room>(8);
+    Room& room = *owned;
+    room.join("alice", client(1001), t0);
+    room.join("bob", client(1002), t0);
+    room.join("carol", client(1003), t0);
+    CHECK(room.queue("alice: one\n", client(1001)).empty());
+    CHECK(room.queue("bob: two\n", client(1002)).empty());
+    CHECK(room.queue("admin: all\n", Address{}).empty());
+    auto outgoing = room.outgoing();
+    REQUIRE(outgoing.size() == 3);
+    CHECK(*outgoing[0].to == client(1001));
+    CHECK(outgoing[0].data == "bob: two\nadmin: all\n");
+    CHECK(outgoing[1].data == "alice: one\nadmin: all\n");
+    CHECK(outgoing[2].data == "alice: one\nbob: two\nadmin: all\n");
+    room.clear_outboxes();
+    CHECK(room.outgoing().empty());
+
+    // A full outbox is handed back to send now, before the line that did not fit.
+    const std::string line(600, 'x');
+    CHECK(room.queue(line + "\n", client(1001)).empty());
+    CHECK(room.queue(line + "\n", client(1001)).empty());
+    const auto now = room.queue(line + "\n", client(1001));
+    REQUIRE(now.size() == 2);
+    CHECK(now[0].to == client(1002));
+    CHECK(now[0].data == line + "\n" + line + "\n");
+    for (const auto& datagram : room.outgoing()) CHECK(datagram.data.size() <= Room::outbox_bytes);
+    // A line longer than any outbox goes out alone, after what waited.
+    room.clear_outboxes();
+    room.queue("short\n", client(1001));
+    const auto big = room.queue(std::string(Room::outbox_bytes + 1, 'y'), client(1001));
+    REQUIRE(big.size() == 4);
+    CHECK(big[0].data == "short\n");
+    CHECK(big[1].data.size() == Room::outbox_bytes + 1);
+    CHECK(room.outgoing().empty());
 }
