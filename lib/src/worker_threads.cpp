@@ -30,7 +30,12 @@ void WorkerThreads::launch(int connection_fd, std::unique_ptr<Job> job) {
     }
     // Created outside the lock: clone() is slow, and finishing workers need the lock meanwhile.
     // Only this thread (the loop) reads self->thread, in reap() and join_all().
-    if (const int error = ::pthread_create(&self->thread, nullptr, &WorkerThreads::thread_main, &*self)) {
+    pthread_attr_t attributes;
+    ::pthread_attr_init(&attributes);
+    if (stack_size_ > 0) ::pthread_attr_setstacksize(&attributes, stack_size_);
+    const int error = ::pthread_create(&self->thread, &attributes, &WorkerThreads::thread_main, &*self);
+    ::pthread_attr_destroy(&attributes);
+    if (error) {
         std::lock_guard lock(mutex_);
         running_.erase(self);  // destroys the job, and with it the request it owned
         throw_errno(error, "pthread_create");

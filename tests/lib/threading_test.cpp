@@ -82,3 +82,63 @@ TEST_CASE("block_on_close joins workers that are mid-response", "[thread]") {
     CHECK(server.active_threads() == 0);
     CHECK(test::recv_all(client) == "done\n");
 }
+
+namespace {
+// Greets, then holds its thread until the client hangs up.
+struct HoldingGreeter : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        wfile().write("hi\n");
+        wfile().flush();
+        std::string rest;
+        while (rfile().readline(rest)) {
+        }
+    }
+};
+
+struct StackReporter : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        pthread_attr_t attributes;
+        std::size_t size = 0;
+        if (::pthread_getattr_np(::pthread_self(), &attributes) == 0) {
+            ::pthread_attr_getstacksize(&attributes, &size);
+            ::pthread_attr_destroy(&attributes);
+        }
+        wfile().write(std::to_string(size) + "\n");
+    }
+};
+}  // namespace
+
+TEST_CASE("max_threads pauses accepting until a worker finishes", "[thread]") {
+    ServerConfig config;
+    config.max_threads = 2;
+    ThreadingTCPServer<HoldingGreeter> server{loopback4, config};
+    test::Running running(server);
+    const Address address = server.server_address();
+    auto first = test::connect_stream(address);
+    auto second = test::connect_stream(address);
+    CHECK(test::recv_exactly(first, 3) == "hi\n");
+    CHECK(test::recv_exactly(second, 3) == "hi\n");
+
+    auto third = test::connect_stream(address, 300ms);  // queued in the backlog, no thread yet
+    char byte;
+    CHECK_THROWS_AS(third.recv(&byte, 1), TimeoutError);
+    CHECK(server.active_threads() == 2);
+
+    first.close();  // its worker finishes: the loop reaps and accepts again
+    third.set_timeout(10s);
+    CHECK(test::recv_exactly(third, 3) == "hi\n");
+    second.close();
+    third.close();
+}
+
+TEST_CASE("workers run on stacks of thread_stack_size", "[thread]") {
+    ServerConfig config;
+    config.thread_stack_size = 1024 * 1024;
+    ThreadingTCPServer<StackReporter> server{loopback4, config};
+    test::Running running(server);
+    auto client = test::connect_stream(server.server_address());
+    client.shutdown(SHUT_WR);
+    CHECK(test::recv_all(client) == "1048576\n");
+}

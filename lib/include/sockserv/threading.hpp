@@ -64,7 +64,7 @@ protected:
     }
 
 private:
-    WorkerThreads workers_{this->waker()};
+    WorkerThreads workers_{this->waker(), this->config().thread_stack_size};
 };
 
 template <class H> using ThreadingTCPServer = ThreadingMixIn<TCPServer<H>>;

@@ -38,7 +38,9 @@ private:
     using Iterator = std::list<Worker>::iterator;
 
 public:
-    explicit WorkerThreads(const Waker& waker) noexcept : waker_(waker) {}
+    /// stack_size: each worker's stack in bytes (0: the system default).
+    explicit WorkerThreads(const Waker& waker, std::size_t stack_size = 0) noexcept
+        : waker_(waker), stack_size_(stack_size) {}
     /// Unblocks and joins whatever still runs.
     ~WorkerThreads();
     WorkerThreads(const WorkerThreads&) = delete;
@@ -89,6 +91,7 @@ private:
     void finished(Iterator self) noexcept;
 
     const Waker& waker_;
+    std::size_t stack_size_;
     mutable std::mutex mutex_;
     std::condition_variable done_;
     std::list<Worker> running_;
