@@ -25,21 +25,28 @@ std::atomic<int> handlers_running{0};
 std::mutex install_mutex;
 bool sigchld_installed = false;
 struct sigaction previous_sigchld {};
+// The process the handlers work for. A forked child inherits the handlers; they check the pid and
+// stand aside there, so the child need not reset anything after fork() — every write it made would
+// cost a copy-on-write page fault, on every request.
+std::atomic<pid_t> sigchld_owner{0};
 
 std::atomic<BaseServer*> stop_target{nullptr};
+std::atomic<pid_t> stop_owner{0};
 std::atomic<int> stop_signals_seen{0};
-std::atomic<std::uint64_t> stop_signal_mask{0};
 
 void on_sigchld(int signal, siginfo_t* info, void* context) {
     const int saved_errno = errno;
-    handlers_running.fetch_add(1);
-    for (const auto& slot : child_wakeup_fds) {
-        const int fd = slot.load() - 1;
-        if (fd < 0) continue;
-        const std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+    // In a forked child the wakers are the parent's (the eventfds are shared): wake nobody there.
+    if (::getpid() == sigchld_owner.load()) {
+        handlers_running.fetch_add(1);
+        for (const auto& slot : child_wakeup_fds) {
+            const int fd = slot.load() - 1;
+            if (fd < 0) continue;
+            const std::uint64_t one = 1;
+            [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+        }
+        handlers_running.fetch_sub(1);
     }
-    handlers_running.fetch_sub(1);
     if (previous_sigchld.sa_flags & SA_SIGINFO) {
         if (previous_sigchld.sa_sigaction) previous_sigchld.sa_sigaction(signal, info, context);
     } else if (previous_sigchld.sa_handler != SIG_DFL && previous_sigchld.sa_handler != SIG_IGN) {
@@ -50,7 +57,12 @@ void on_sigchld(int signal, siginfo_t* info, void* context) {
 
 void on_stop_signal(int signal) {
     const int saved_errno = errno;
-    if (stop_signals_seen.fetch_add(1) > 0) {
+    if (::getpid() != stop_owner.load()) {
+        // A forked child: the signal ends it, as if no handler were installed. It must not stop
+        // the parent's server (request_shutdown reaches the parent through shared memory).
+        ::signal(signal, SIG_DFL);
+        ::raise(signal);
+    } else if (stop_signals_seen.fetch_add(1) > 0) {
         // Second Ctrl-C: the graceful stop is taking too long for the user; die as they asked.
         ::signal(signal, SIG_DFL);
         ::raise(signal);
@@ -70,6 +82,7 @@ ChildWakeup::ChildWakeup(const Waker& waker) : slot_(-1) {
             action.sa_sigaction = on_sigchld;
             action.sa_flags = SA_SIGINFO | SA_RESTART | SA_NOCLDSTOP;
             sigemptyset(&action.sa_mask);
+            sigchld_owner.store(::getpid());
             if (::sigaction(SIGCHLD, &action, &previous_sigchld) != 0) throw_errno("sigaction SIGCHLD");
             sigchld_installed = true;
         }
@@ -93,6 +106,7 @@ ChildWakeup::~ChildWakeup() {
 
 StopOnSignals::StopOnSignals(BaseServer& server, std::initializer_list<int> signals) {
     stop_signals_seen.store(0);
+    stop_owner.store(::getpid());
     stop_target.store(&server);
     for (const int signal : signals) {
         struct sigaction action {};
@@ -102,26 +116,14 @@ StopOnSignals::StopOnSignals(BaseServer& server, std::initializer_list<int> sign
         struct sigaction previous {};
         if (::sigaction(signal, &action, &previous) != 0) throw_errno("sigaction");
         previous_.emplace_back(signal, previous);
-        stop_signal_mask.fetch_or(std::uint64_t{1} << signal);
     }
 }
 
 StopOnSignals::~StopOnSignals() {
     for (const auto& [signal, previous] : previous_) {
         ::sigaction(signal, &previous, nullptr);
-        stop_signal_mask.fetch_and(~(std::uint64_t{1} << signal));
     }
     stop_target.store(nullptr);
-}
-
-void reset_in_child() noexcept {
-    const std::uint64_t mask = stop_signal_mask.load();
-    for (int signal = 1; signal < 64; ++signal)
-        if (mask & (std::uint64_t{1} << signal)) ::signal(signal, SIG_DFL);
-    stop_target.store(nullptr);
-    // Read before writing: a write would copy the page (copy-on-write) in every child.
-    for (auto& slot : child_wakeup_fds)
-        if (slot.load(std::memory_order_relaxed) != 0) slot.store(0);
 }
 
 void ignore_sigpipe() noexcept {

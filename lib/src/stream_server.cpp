@@ -62,8 +62,10 @@ std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
 
 void StreamServer::after_fork_in_child() {
     // The child serves one connection; holding the listener would keep the port open after the
-    // parent closed it. A plain close: the parent still listens on it.
-    mutable_socket().close();
+    // parent closed it. A plain close: the parent still listens on it. The fd only, not the Socket
+    // object: writing to the server object would copy its page (a fault per request), and a child
+    // _exits without running destructors, so nothing closes it twice.
+    ::close(socket().fd());
 }
 
 void StreamServer::shutdown_request(Request& request) {

@@ -27,8 +27,9 @@ public:
         if (children_.fork() == 0) {
             // Fork point: this child handles one request and _exits. Only the forking thread exists
             // here. _exit, not exit: the parent's atexit handlers and stdio buffers are not ours to
-            // run or flush twice.
-            signals::reset_in_child();
+            // run or flush twice. Nothing to undo for signals: sockserv's handlers know their pid
+            // and take the default action in a child (and every page written here is a
+            // copy-on-write fault, per request).
             this->after_fork_in_child();
             const bool ok = this->finish_request_guarded(request);
             this->shutdown_request(request);

@@ -29,7 +29,8 @@ private:
 
 /// While alive, the given signals call server.request_shutdown(); a second one of them restores the
 /// default action and re-raises (press Ctrl-C twice to force a stop). The previous handlers come
-/// back on destruction. One at a time per process.
+/// back on destruction. One at a time per process. In a forked child the handlers take the
+/// default action instead (a Ctrl-C ends the child; a SIGTERM to a child never stops the parent).
 class StopOnSignals {
 public:
     explicit StopOnSignals(BaseServer& server, std::initializer_list<int> signals = {SIGINT, SIGTERM});
@@ -40,10 +41,6 @@ public:
 private:
     std::vector<std::pair<int, struct sigaction>> previous_;
 };
-
-/// For a forked child: the stop signals get their default action back (a Ctrl-C ends the child;
-/// a SIGTERM to a child must not stop the parent's server) and SIGCHLD wakes nobody.
-void reset_in_child() noexcept;
 
 /// SIGPIPE ignored, once per process, unless the program installed its own handler: sendfile() and
 /// write() have no MSG_NOSIGNAL, and a vanished peer must never kill a server.

@@ -146,3 +146,20 @@ TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client i
     server.signal(SIGTERM);
     CHECK(WEXITSTATUS(server.wait()) == 0);
 }
+
+TEST_CASE("a SIGTERM to a forked child ends that child only - the server keeps serving", "[app][echo][fork]") {
+    test::Process server({test::binary("echo_server"), "--port", "0", "--mode", "fork"});
+    const Address address = server.wait_until_serving();
+    auto client = test::connect_stream(address);
+    client.send_all("x\n");
+    CHECK(test::recv_exactly(client, 2) == "x\n");  // its child is up, blocked reading
+    std::ifstream children("/proc/" + std::to_string(server.pid()) + "/task/" + std::to_string(server.pid()) + "/children");
+    pid_t child = 0;
+    REQUIRE(children >> child);
+    // The child inherited the server's SIGTERM handler; it must die of it, not stop the server.
+    REQUIRE(::kill(child, SIGTERM) == 0);
+    CHECK(test::recv_all(client).empty());  // EOF: the child is gone
+    test::echo_once(address);               // the server is not
+    server.signal(SIGTERM);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+}
