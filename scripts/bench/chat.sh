@@ -6,12 +6,9 @@
 #   scripts/bench/chat.sh [SECONDS per step, default 2] [MEMBERS, default 100]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-"$root/scripts/setup.sh"
-"$root/scripts/build.sh" release >/dev/null
-bin="$root/build/release/bin"
 seconds="${1:-2}"
 members="${2:-100}"
-source "$root/scripts/bench/common.sh"
+source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
 servers=(sync thread fork python)
 declare -A command=(

@@ -1,5 +1,10 @@
-# Shared by the benchmark scripts: start a server in the background and learn its port from the
-# "serving on ADDR:PORT" line it prints, and stop every server on exit.
+# Shared by the benchmark scripts (source it after setting $root): installs what is missing, builds
+# the release flavour, sets $bin; starts servers in the background and learns each one's port from
+# the "serving on ADDR:PORT" line it prints; stops every server on exit.
+
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh" release >/dev/null
+bin="$root/build/release/bin"
 
 bench_pids=()
 bench_logs=()

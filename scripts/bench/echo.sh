@@ -5,11 +5,8 @@
 #   scripts/bench/echo.sh [SECONDS per measurement, default 3]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-"$root/scripts/setup.sh"
-"$root/scripts/build.sh" release >/dev/null
-bin="$root/build/release/bin"
 seconds="${1:-3}"
-source "$root/scripts/bench/common.sh"
+source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
 servers=(reference thread fork sync py-thread py-fork)
 declare -A command=(

@@ -64,19 +64,7 @@ TEST_CASE("max_children pauses accepting instead of blocking the loop", "[fork]"
     ForkingTCPServer<Greeter> server{loopback4, config};
     test::Running running(server);
     const Address address = server.server_address();
-
-    auto first = test::connect_stream(address);
-    auto second = test::connect_stream(address);
-    CHECK(test::recv_exactly(first, 3) == "hi\n");
-    CHECK(test::recv_exactly(second, 3) == "hi\n");
-
-    auto third = test::connect_stream(address, 300ms);  // connects (backlog) but is not served yet
-    char byte;
-    CHECK_THROWS_AS(third.recv(&byte, 1), TimeoutError);
-
-    test::hang_up(first);  // a child exits: SIGCHLD wakes the loop, which reaps and accepts again
-    third.set_timeout(10s);
-    CHECK(test::recv_exactly(third, 3) == "hi\n");
+    auto [second, third] = test::check_third_client_waits_for_a_worker(address);
 
     // At the limit the loop still answers shutdown at once.
     auto fourth = test::connect_stream(address);

@@ -115,22 +115,8 @@ TEST_CASE("max_threads pauses accepting until a worker finishes", "[thread]") {
     config.max_threads = 2;
     ThreadingTCPServer<HoldingGreeter> server{loopback4, config};
     test::Running running(server);
-    const Address address = server.server_address();
-    auto first = test::connect_stream(address);
-    auto second = test::connect_stream(address);
-    CHECK(test::recv_exactly(first, 3) == "hi\n");
-    CHECK(test::recv_exactly(second, 3) == "hi\n");
-
-    auto third = test::connect_stream(address, 300ms);  // queued in the backlog, no thread yet
-    char byte;
-    CHECK_THROWS_AS(third.recv(&byte, 1), TimeoutError);
+    auto [second, third] = test::check_third_client_waits_for_a_worker(server.server_address());
     CHECK(server.active_threads() == 2);
-
-    first.close();  // its worker finishes: the loop reaps and accepts again
-    third.set_timeout(10s);
-    CHECK(test::recv_exactly(third, 3) == "hi\n");
-    second.close();
-    third.close();
 }
 
 TEST_CASE("workers run on stacks of thread_stack_size", "[thread]") {

@@ -77,6 +77,20 @@ void echo_once(const sockserv::Address& address) {
     REQUIRE(recv_all(client) == "ping\n");
 }
 
+std::pair<sockserv::Socket, sockserv::Socket> check_third_client_waits_for_a_worker(const sockserv::Address& address) {
+    auto first = connect_stream(address);
+    auto second = connect_stream(address);
+    CHECK(recv_exactly(first, 3) == "hi\n");
+    CHECK(recv_exactly(second, 3) == "hi\n");
+    auto third = connect_stream(address, 300ms);  // connects (backlog) but is not served yet
+    char byte;
+    CHECK_THROWS_AS(third.recv(&byte, 1), sockserv::TimeoutError);
+    hang_up(first);  // its worker ends; the loop notices, and accepts again
+    third.set_timeout(10s);
+    CHECK(recv_exactly(third, 3) == "hi\n");
+    return {std::move(second), std::move(third)};
+}
+
 int open_fd_count() {
     int count = 0;
     for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;

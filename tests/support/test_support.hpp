@@ -55,6 +55,12 @@ std::string datagram_roundtrip(const sockserv::Socket& client, const sockserv::A
 /// One connection to an echo server: a line out, the same line back, EOF. REQUIREs it.
 void echo_once(const sockserv::Address& address);
 
+/// For a server limited to two workers whose handler writes "hi\n" and then holds the connection
+/// until the client hangs up: two clients are served; a third is accepted by the kernel (backlog)
+/// but not served until the first hangs up, and then is. Returns the second and third clients,
+/// still connected.
+std::pair<sockserv::Socket, sockserv::Socket> check_third_client_waits_for_a_worker(const sockserv::Address& address);
+
 /// Number of open fds of this process.
 int open_fd_count();
 /// Children of this process in state Z.

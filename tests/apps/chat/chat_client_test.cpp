@@ -112,16 +112,30 @@ std::string client_command(const Address& server, const std::string& extra) {
     return shell_quote(test::binary("chat_client")) + " --port " + std::to_string(server.port()) + " " + extra;
 }
 
+// A chat_server with bob (a plain socket) already in the room.
+struct RoomWithBob {
+    explicit RoomWithBob(std::vector<std::string> options)
+        : server(argv(std::move(options))), address(server.wait_until_serving()), bob(address) {
+        bob.send("L bob");
+        REQUIRE(bob.next() == "OK\n");
+    }
+    static std::vector<std::string> argv(std::vector<std::string> options) {
+        std::vector<std::string> args{test::binary("chat_server"), "--port", "0"};
+        args.insert(args.end(), options.begin(), options.end());
+        return args;
+    }
+    test::Process server;
+    Address address;
+    Peer bob;
+};
+
 }  // namespace
 
 TEST_CASE("chat_client in a terminal: a taken name is asked again - incoming messages never cut the typed line - q leaves",
           "[app][chat][client][thread]") {
-    test::Process server({test::binary("chat_server"), "--port", "0", "--mode", "thread", "--idle-timeout", "0.5"});
-    const Address address = server.wait_until_serving();
-    Peer bob(address);
-    bob.send("L bob");
-    REQUIRE(bob.next() == "OK\n");
-
+    RoomWithBob room({"--mode", "thread", "--idle-timeout", "0.5"});
+    const Address& address = room.address;
+    Peer& bob = room.bob;
     Terminal terminal(client_command(address, "--name bob --heartbeat 0.1"));
     terminal.wait_for("name refused: name is taken");
     terminal.wait_for("name:");
@@ -166,11 +180,9 @@ TEST_CASE("chat_client in a terminal: a taken name is asked again - incoming mes
 }
 
 TEST_CASE("chat_client leaves with Ctrl-D - and reports an unknown command reply", "[app][chat][client][thread]") {
-    test::Process server({test::binary("chat_server"), "--port", "0", "--mode", "thread", "--max-message", "10"});
-    const Address address = server.wait_until_serving();
-    Peer bob(address);
-    bob.send("L bob");
-    REQUIRE(bob.next() == "OK\n");
+    RoomWithBob room({"--mode", "thread", "--max-message", "10"});
+    const Address& address = room.address;
+    Peer& bob = room.bob;
     Terminal terminal(client_command(address, "--name carol"));
     terminal.wait_for("joined as carol");
     CHECK(bob.next() == "carol joined\n");
@@ -183,11 +195,9 @@ TEST_CASE("chat_client leaves with Ctrl-D - and reports an unknown command reply
 }
 
 TEST_CASE("chat_client reads plain lines from a pipe", "[app][chat][client][thread]") {
-    test::Process server({test::binary("chat_server"), "--port", "0", "--mode", "fork"});
-    const Address address = server.wait_until_serving();
-    Peer bob(address);
-    bob.send("L bob");
-    REQUIRE(bob.next() == "OK\n");
+    RoomWithBob room({"--mode", "fork"});
+    const Address& address = room.address;
+    Peer& bob = room.bob;
     test::Process client({test::binary("chat_client"), "--port", std::to_string(address.port()), "--name", "dave"}, true);
     CHECK(bob.next() == "dave joined\n");
     client.write_stdin("hello from a pipe\nq\n");
