@@ -61,17 +61,28 @@ void ChatHandler::login(std::string_view name) {
 }
 
 void ChatHandler::say(std::string_view name, std::string_view text) {
-    if (!room().touch(name, client_address(), Room::Clock::now())) return room().has(name) ? ignore_spoof("C", name) : not_a_member();
-    detail::relay(server(), room(), said(name, text), client_address());
+    if (room().touch(name, client_address(), Room::Clock::now()))
+        detail::relay(server(), room(), said(name, text), client_address());
+    else if (room().has(name))
+        ignore_spoof("C", name);
+    else
+        not_a_member();
 }
 
 void ChatHandler::quit(std::string_view name) {
-    if (!room().leave(name, client_address())) return room().has(name) ? ignore_spoof("Q", name) : void();
-    detail::relay(server(), room(), left(name), sockserv::Address{});
+    if (room().leave(name, client_address()))
+        detail::relay(server(), room(), left(name), sockserv::Address{});
+    else if (room().has(name))
+        ignore_spoof("Q", name);
+    // Not a member: nothing to leave, and nothing to say to someone who is leaving.
 }
 
 void ChatHandler::heartbeat(std::string_view name) {
-    if (!room().touch(name, client_address(), Room::Clock::now())) return room().has(name) ? ignore_spoof("H", name) : not_a_member();
+    if (room().touch(name, client_address(), Room::Clock::now())) return;
+    if (room().has(name))
+        ignore_spoof("H", name);
+    else
+        not_a_member();  // dropped for silence (a laptop lid closed): the client learns it
 }
 
 void ChatHandler::ignore_spoof(std::string_view what, std::string_view name) {

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
         std::cerr << "chat_server: error: " << what << "\nTry 'chat_server --help'.\n";
         return 2;
     };
+    if (!options.unix_path.empty()) return usage_error("--unix: chat_server serves UDP (--host, --port) only");
     if (capacity < 1 || capacity > chat::Room::max_capacity) return usage_error("--capacity must be 1..4096");
     if (settings.max_message_bytes < 1 || settings.max_message_bytes > 60000)
         return usage_error("--max-message must be 1..60000");

@@ -298,7 +298,7 @@ TEST_CASE("chat_server refuses a join when the room is full - in fork mode the r
 TEST_CASE("chat_server bad options are one line and exit status 2", "[app][chat][cli]") {
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
              {"--capacity", "0"}, {"--capacity", "5000"}, {"--max-message", "0"}, {"--idle-timeout", "-1"},
-             {"--idle-timeout", "soon"}, {"--mode", "bogus"}}) {
+             {"--idle-timeout", "soon"}, {"--mode", "bogus"}, {"--unix", "/tmp/chat.sock"}}) {
         std::vector<std::string> argv{test::binary("chat_server")};
         argv.insert(argv.end(), args.begin(), args.end());
         test::Process process(argv);
