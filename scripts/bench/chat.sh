@@ -17,7 +17,7 @@ declare -A command=(
   [fork]="$bin/chat_server --port 0 --mode fork --no-admin"
   [python]="python3 $root/scripts/bench/py_chat.py"
 )
-rates=(250 500 1000 1500 2000 3000 4000 6000 8000 10000 15000 20000 25000 30000 40000)
+rates=(250 500 1000 1500 2000 3000 4000 6000 8000 10000 15000 20000 25000 30000 40000 50000 60000)
 declare -A best_rate best_delivered
 
 for server in "${servers[@]}"; do
