@@ -8,9 +8,10 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-servers=(reference thread fork sync py-thread py-fork)
+servers=(reference thread ref-fork fork sync py-thread py-fork)
 declare -A command=(
   [reference]="$bin/reference_echo"
+  [ref-fork]="$bin/reference_echo --fork"
   [thread]="$bin/echo_server --port 0 --mode thread"
   [fork]="$bin/echo_server --port 0 --mode fork"
   [sync]="$bin/echo_server --port 0 --mode sync"
@@ -50,5 +51,5 @@ for server in "${servers[@]}"; do
 done
 echo
 echo "columns: rate, ratio to the hand-written reference, connections that got an answer"
-echo "fork vs Python fork, connection rate: $(awk -v a="${rate[fork,connrate 4]}" -v b="${rate[py-fork,connrate 4]}" 'BEGIN{ printf "%.1fx", a/b }')"
+echo "fork vs Python fork, connection rate: $(awk -v a="${rate[fork,connrate 4]}" -v b="${rate[py-fork,connrate 4]}" 'BEGIN{ printf "%.1fx", a/b }') (the hand-written fork server: $(awk -v a="${rate[ref-fork,connrate 4]}" -v b="${rate[py-fork,connrate 4]}" 'BEGIN{ printf "%.1fx", a/b }'); fork mode / hand-written fork: $(awk -v a="${rate[fork,connrate 4]}" -v b="${rate[ref-fork,connrate 4]}" 'BEGIN{ printf "%.2f", a/b }'))"
 echo "thread vs reference: ping-pong c=16 $(awk -v a="${rate[thread,pingpong 16]}" -v b="${rate[reference,pingpong 16]}" 'BEGIN{ printf "%.2f", a/b }'), connection rate $(awk -v a="${rate[thread,connrate 4]}" -v b="${rate[reference,connrate 4]}" 'BEGIN{ printf "%.2f", a/b }')"

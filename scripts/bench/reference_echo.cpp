@@ -1,7 +1,9 @@
-// reference_echo: the "zero-overhead" baseline of the echo benchmark. A hand-written
+// reference_echo: the "zero-overhead" baselines of the echo benchmark. A hand-written
 // thread-per-connection echo server with no framework: blocking accept, a detached thread per
-// connection echoing bytes as they come. Prints "serving on 127.0.0.1:PORT" like echo_server.
-//   reference_echo [PORT]
+// connection echoing bytes as they come; with --fork, a process per connection instead (the
+// least a fork server can do: SIGCHLD ignored so the kernel reaps, no bookkeeping at all).
+// Prints "serving on 127.0.0.1:PORT" like echo_server.
+//   reference_echo [--fork] [PORT]
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,9 +13,25 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
+namespace {
+void echo(int fd) {
+    char buffer[16384];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;)
+        if (::send(fd, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
+    ::close(fd);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+    const bool fork_mode = argc > 1 && std::strcmp(argv[1], "--fork") == 0;
+    if (fork_mode) {
+        --argc;
+        ++argv;
+        std::signal(SIGCHLD, SIG_IGN);
+    }
     std::signal(SIGPIPE, SIG_IGN);
     const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
     const int one = 1;
@@ -33,11 +51,15 @@ int main(int argc, char** argv) {
     for (;;) {
         const int fd = ::accept(listener, nullptr, nullptr);
         if (fd < 0) continue;
-        std::thread([fd] {
-            char buffer[16384];
-            for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;)
-                if (::send(fd, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
-            ::close(fd);
-        }).detach();
+        if (!fork_mode) {
+            std::thread(echo, fd).detach();
+            continue;
+        }
+        if (::fork() == 0) {
+            ::close(listener);
+            echo(fd);
+            ::_exit(0);
+        }
+        ::close(fd);
     }
 }
