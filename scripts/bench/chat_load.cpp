@@ -77,15 +77,17 @@ int main(int argc, char** argv) {
         }
         sockets.push_back(fd);
     }
-    // Drain the join notices.
-    for (const int fd : sockets)
-        while (!receive(fd, 0).empty()) {
+    // Drain the join notices: member i hears of every member that joined after it. They may come
+    // several to a datagram, so count lines.
+    for (int i = 0; i < members; ++i) {
+        int notices = 0;
+        for (std::string datagram; notices < members - 1 - i && !(datagram = receive(sockets[static_cast<std::size_t>(i)], 2000)).empty();)
+            for (const char c : datagram) notices += c == '\n';
+        if (notices < members - 1 - i) {
+            std::fprintf(stderr, "chat_load: m%d heard %d of %d join notices\n", i, notices, members - 1 - i);
+            return 1;
         }
-    // Let the last notices land (the server may still be relaying them), then drain again.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    for (const int fd : sockets)
-        while (!receive(fd, 0).empty()) {
-        }
+    }
 
     const int epoll = ::epoll_create1(0);
     for (int i = 0; i < members; ++i) {

@@ -142,11 +142,14 @@ TEST_CASE("ArrivalOrder's plain lock excludes turns without taking one", "[share
     ArrivalOrder order;
     order.lock();
     std::atomic<bool> entered{false};
+    std::atomic<pid_t> tid{0};
     std::thread first([&] {
+        tid = test::current_tid();
         ArrivalOrder::Turn turn(order, 0);
         entered = true;
     });
-    std::this_thread::sleep_for(50ms);  // not a readiness wait: proving the thread stays out
+    REQUIRE(test::eventually([&] { return tid.load() != 0; }));
+    CHECK(test::blocked_in_futex(tid));  // waiting on the lock, not past it
     CHECK_FALSE(entered);
     order.unlock();
     first.join();

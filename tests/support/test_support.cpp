@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -259,17 +260,25 @@ std::string binary(const std::string& name) {
 
 pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
-bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout) {
+namespace {
+bool blocked_in(pid_t tid, std::chrono::milliseconds timeout, std::initializer_list<long> calls) {
     const std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
     return eventually(
         [&] {
             std::istringstream fields(read_file(path));
             long number = -1;
             fields >> number;
-            return number == SYS_poll || number == SYS_ppoll;
+            return std::find(calls.begin(), calls.end(), number) != calls.end();
         },
         timeout);
 }
+}  // namespace
+
+bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout) {
+    return blocked_in(tid, timeout, {SYS_poll, SYS_ppoll});
+}
+
+bool blocked_in_futex(pid_t tid, std::chrono::milliseconds timeout) { return blocked_in(tid, timeout, {SYS_futex}); }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -122,6 +122,8 @@ pid_t current_tid();
 /// Waits until thread `tid` of this process is blocked in poll()/ppoll() (read from
 /// /proc/self/task/TID/syscall): a server loop that is really waiting, not merely started.
 bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout = 10s);
+/// The same for a thread waiting on a lock (futex).
+bool blocked_in_futex(pid_t tid, std::chrono::milliseconds timeout = 10s);
 
 /// Polls `condition` until true or the time-out; for state with no event to wait on (a counter in
 /// /proc). Returns the last result.
