@@ -98,13 +98,10 @@ namespace detail {
 
 void relay(const sockserv::BaseServer& server, Room& room, const std::string& line, const sockserv::Address& except) {
     const std::vector<Room::Datagram> now = room.queue(line, except);
-    for (const Room::Datagram& datagram : now) {
-        try {
-            server.socket().sendto(datagram.data, datagram.to);
-        } catch (const std::system_error&) {
-            // One member's address failing (gone, unreachable) must not cost the others theirs.
-        }
-    }
+    if (now.empty()) return;
+    std::vector<sockserv::OutgoingDatagram> batch;
+    for (const Room::Datagram& datagram : now) batch.push_back({datagram.data, &datagram.to});
+    server.socket().send_datagrams(batch);  // a member's address failing costs the others nothing
 }
 
 void flush(const sockserv::BaseServer& server, Room& room) {

@@ -47,13 +47,20 @@ bool is_valid_utf8(std::string_view text) noexcept {
     return true;
 }
 
+namespace {
+// Bytes of the control character starting at text[i]: C0 except tab, DEL (1), or a C1 control
+// U+0080..U+009F, which UTF-8 spells 0xC2 0x80..0x9F (2). 0 for anything else.
+std::size_t control_at(std::string_view text, std::size_t i) noexcept {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7F) return 1;
+    if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F) return 2;
+    return 0;
+}
+}  // namespace
+
 bool has_control_characters(std::string_view text) noexcept {
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
-        // C1 controls are U+0080..U+009F: 0xC2 0x80..0x9F in UTF-8.
-        if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F) return true;
-    }
+    for (std::size_t i = 0; i < text.size(); ++i)
+        if (control_at(text, i) > 0) return true;
     return false;
 }
 
@@ -128,11 +135,8 @@ std::string displayable(std::string_view datagram) {
         for (char& c : out)
             if (static_cast<unsigned char>(c) >= 0x80) c = '?';
     }
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        const auto c = static_cast<unsigned char>(out[i]);
-        if ((c < 0x20 && c != '\t') || c == 0x7F) out[i] = '?';
-        if (c == 0xC2 && i + 1 < out.size() && static_cast<unsigned char>(out[i + 1]) <= 0x9F) out[i] = out[i + 1] = '?';
-    }
+    for (std::size_t i = 0; i < out.size(); ++i)
+        for (std::size_t n = control_at(out, i); n > 0; --n) out[i + n - 1] = '?';
     return out;
 }
 

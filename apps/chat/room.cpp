@@ -72,15 +72,12 @@ std::optional<std::string> Room::name_at(const sockserv::Address& address) const
     return std::nullopt;
 }
 
-std::vector<sockserv::Address> Room::others(const sockserv::Address& except) const {
-    std::vector<sockserv::Address> addresses;
-    addresses.reserve(size_);
-    for (std::size_t i = 0; i < size_; ++i)
-        if (!(at(i).address == except)) addresses.push_back(at(i).address);
-    return addresses;
+std::vector<sockserv::Address> Room::addresses() const {
+    std::vector<sockserv::Address> all;
+    all.reserve(size_);
+    for (std::size_t i = 0; i < size_; ++i) all.push_back(at(i).address);
+    return all;
 }
-
-std::vector<sockserv::Address> Room::everyone() const { return others(sockserv::Address{}); }
 
 std::vector<Room::Datagram> Room::queue(std::string_view line, const sockserv::Address& except) {
     std::vector<Datagram> now;

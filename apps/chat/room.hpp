@@ -55,9 +55,8 @@ public:
     /// The name the member at address has, if any.
     std::optional<std::string> name_at(const sockserv::Address& address) const;
 
-    /// Everyone's addresses but `except`'s, in joining order.
-    std::vector<sockserv::Address> others(const sockserv::Address& except) const;
-    std::vector<sockserv::Address> everyone() const;
+    /// The members' addresses, in joining order.
+    std::vector<sockserv::Address> addresses() const;
     /// Bytes one outbox holds, so one datagram carries at most: below a 1500-byte Ethernet MTU, so a
     /// batch of lines is never IP-fragmented.
     static constexpr std::size_t outbox_bytes = 1400;

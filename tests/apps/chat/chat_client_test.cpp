@@ -1,5 +1,6 @@
 // chat_client as a person uses it: in a real terminal (tmux), typing while messages arrive.
 
+#include "chat_member.hpp"
 #include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -82,32 +83,6 @@ std::vector<std::string> lines_of(const std::string& screen) {
     return lines;
 }
 
-// A member on a plain socket: the other side of the conversation.
-struct Peer {
-    explicit Peer(Address server) : server(std::move(server)), socket(AF_INET, SOCK_DGRAM) {
-        socket.bind(Address("127.0.0.1", 0));
-        socket.set_timeout(10s);
-    }
-    void send(std::string_view datagram) const { socket.sendto(datagram, server); }
-    /// The next line from the server, with its newline (several may come in one datagram).
-    std::string next() {
-        if (pending.empty()) {
-            char buffer[2048];
-            Address from;
-            const std::size_t n = socket.recvfrom(buffer, sizeof buffer, from);
-            pending.assign(buffer, std::min(n, sizeof buffer));
-        }
-        const auto end = pending.find('\n');
-        const std::size_t stop = end == std::string::npos ? pending.size() : end + 1;
-        std::string line = pending.substr(0, stop);
-        pending.erase(0, stop);
-        return line;
-    }
-    Address server;
-    Socket socket;
-    std::string pending;
-};
-
 std::string client_command(const Address& server, const std::string& extra) {
     return shell_quote(test::binary("chat_client")) + " --port " + std::to_string(server.port()) + " " + extra;
 }
@@ -116,8 +91,7 @@ std::string client_command(const Address& server, const std::string& extra) {
 struct RoomWithBob {
     explicit RoomWithBob(std::vector<std::string> options)
         : server(argv(std::move(options))), address(server.wait_until_serving()), bob(address) {
-        bob.send("L bob");
-        REQUIRE(bob.next() == "OK\n");
+        bob.join("bob");
     }
     static std::vector<std::string> argv(std::vector<std::string> options) {
         std::vector<std::string> args{test::binary("chat_server"), "--port", "0"};
@@ -126,7 +100,7 @@ struct RoomWithBob {
     }
     test::Process server;
     Address address;
-    Peer bob;
+    chat_test::Member bob;
 };
 
 }  // namespace
@@ -135,7 +109,7 @@ TEST_CASE("chat_client in a terminal: a taken name is asked again - incoming mes
           "[app][chat][client][thread]") {
     RoomWithBob room({"--mode", "thread", "--idle-timeout", "0.5"});
     const Address& address = room.address;
-    Peer& bob = room.bob;
+    chat_test::Member& bob = room.bob;
     Terminal terminal(client_command(address, "--name bob --heartbeat 0.1"));
     terminal.wait_for("name refused: name is taken");
     terminal.wait_for("name:");
@@ -147,7 +121,7 @@ TEST_CASE("chat_client in a terminal: a taken name is asked again - incoming mes
     // Half a line typed, then a message arrives: it is printed above, the typed line stays whole.
     terminal.type("hello wor");
     terminal.wait_for("alice> hello wor");
-    bob.send("C bob interrupting you");
+    bob.say("interrupting you");
     const auto lines = lines_of(terminal.wait_for("bob: interrupting you"));
     REQUIRE(lines.size() >= 2);
     CHECK(lines[lines.size() - 2] == "bob: interrupting you");
@@ -170,7 +144,7 @@ TEST_CASE("chat_client in a terminal: a taken name is asked again - incoming mes
         bob.send("H bob");
         std::this_thread::sleep_for(100ms);  // bob's own heartbeat pace, not a readiness wait
     }
-    bob.send("C bob still there?");
+    bob.say("still there?");
     terminal.wait_for("bob: still there?");
 
     terminal.type("q");
@@ -182,7 +156,7 @@ TEST_CASE("chat_client in a terminal: a taken name is asked again - incoming mes
 TEST_CASE("chat_client leaves with Ctrl-D - and reports an unknown command reply", "[app][chat][client][thread]") {
     RoomWithBob room({"--mode", "thread", "--max-message", "10"});
     const Address& address = room.address;
-    Peer& bob = room.bob;
+    chat_test::Member& bob = room.bob;
     Terminal terminal(client_command(address, "--name carol"));
     terminal.wait_for("joined as carol");
     CHECK(bob.next() == "carol joined\n");
@@ -197,7 +171,7 @@ TEST_CASE("chat_client leaves with Ctrl-D - and reports an unknown command reply
 TEST_CASE("chat_client reads plain lines from a pipe", "[app][chat][client][thread]") {
     RoomWithBob room({"--mode", "fork"});
     const Address& address = room.address;
-    Peer& bob = room.bob;
+    chat_test::Member& bob = room.bob;
     test::Process client({test::binary("chat_client"), "--port", std::to_string(address.port()), "--name", "dave"}, true);
     CHECK(bob.next() == "dave joined\n");
     client.write_stdin("hello from a pipe\nq\n");

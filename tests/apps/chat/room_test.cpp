@@ -32,8 +32,7 @@ TEST_CASE("room: join - duplicates - rejoin from the same address", "[chat][room
     CHECK(room.size() == 2);
     CHECK(room.name_at(client(1002)) == "bob");
     CHECK_FALSE(room.name_at(client(1003)));
-    CHECK(room.others(client(1001)) == std::vector{client(1002)});
-    CHECK(room.everyone() == std::vector{client(1001), client(1002)});
+    CHECK(room.addresses() == std::vector{client(1001), client(1002)});
 }
 
 TEST_CASE("room: only the member's own address can leave or speak for it", "[chat][room]") {
@@ -56,7 +55,7 @@ TEST_CASE("room: a full room refuses - and has room again after a leave", "[chat
     CHECK(room.leave("m1", client(2001)));
     CHECK(room.join("late", client(2100), t0) == Room::Join::joined);
     // Joining order is kept across removals.
-    CHECK(room.everyone() == std::vector{client(2000), client(2002), client(2100)});
+    CHECK(room.addresses() == std::vector{client(2000), client(2002), client(2100)});
     CHECK_THROWS(std::make_unique<Room>(0));
     CHECK_THROWS(std::make_unique<Room>(Room::max_capacity + 1));
 }
@@ -71,7 +70,7 @@ TEST_CASE("room: evicts members silent for longer than the idle time - touch kee
     CHECK(room.evict_idle(t0 + 59s, 60s).empty());
     CHECK(room.evict_idle(t0 + 61s, 60s) == std::vector<std::string>{"quiet"});
     CHECK(room.evict_idle(t0 + 101s, 60s) == std::vector<std::string>{"chatty"});
-    CHECK(room.everyone() == std::vector{client(1003)});
+    CHECK(room.addresses() == std::vector{client(1003)});
 }
 
 TEST_CASE("room in shared memory: joins made in forked children are seen by the parent and the next child", "[chat][room][fork]") {
