@@ -1,7 +1,12 @@
 #include "protocol.hpp"
 
+#include <sockserv/text.hpp>
 
 namespace chat {
+
+using sockserv::control_at;
+using sockserv::has_control_characters;
+using sockserv::is_valid_utf8;
 
 namespace {
 
@@ -19,50 +24,6 @@ std::string line(std::string_view a, std::string_view b = {}, std::string_view c
 }
 
 }  // namespace
-
-bool is_valid_utf8(std::string_view text) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-    const auto* end = p + text.size();
-    while (p < end) {
-        const unsigned char c = *p;
-        if (c < 0x80) {
-            ++p;
-            continue;
-        }
-        std::size_t length = 0;
-        char32_t code = 0, min = 0;
-        if ((c & 0xE0) == 0xC0) length = 2, code = c & 0x1F, min = 0x80;
-        else if ((c & 0xF0) == 0xE0) length = 3, code = c & 0x0F, min = 0x800;
-        else if ((c & 0xF8) == 0xF0) length = 4, code = c & 0x07, min = 0x10000;
-        else return false;  // a continuation byte first, or 0xF8..0xFF
-        if (static_cast<std::size_t>(end - p) < length) return false;  // cut short
-        for (std::size_t i = 1; i < length; ++i) {
-            if ((p[i] & 0xC0) != 0x80) return false;
-            code = (code << 6) | (p[i] & 0x3F);
-        }
-        // Overlong forms, surrogates and beyond U+10FFFF are invalid UTF-8 (RFC 3629).
-        if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
-        p += length;
-    }
-    return true;
-}
-
-namespace {
-// Bytes of the control character starting at text[i]: C0 except tab, DEL (1), or a C1 control
-// U+0080..U+009F, which UTF-8 spells 0xC2 0x80..0x9F (2). 0 for anything else.
-std::size_t control_at(std::string_view text, std::size_t i) noexcept {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if ((c < 0x20 && c != '\t') || c == 0x7F) return 1;
-    if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F) return 2;
-    return 0;
-}
-}  // namespace
-
-bool has_control_characters(std::string_view text) noexcept {
-    for (std::size_t i = 0; i < text.size(); ++i)
-        if (control_at(text, i) > 0) return true;
-    return false;
-}
 
 std::optional<std::string> name_problem(std::string_view name) {
     if (name.empty()) return "name is empty";

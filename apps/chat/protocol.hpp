@@ -44,10 +44,6 @@ std::optional<std::string> name_problem(std::string_view name);
 /// (which would let a sender forge lines or drive other members' terminals).
 std::optional<std::string> text_problem(std::string_view text, std::size_t max_message_bytes);
 
-bool is_valid_utf8(std::string_view text) noexcept;
-/// C0 controls except tab, DEL, and C1 controls (U+0080..U+009F). Assumes valid UTF-8.
-bool has_control_characters(std::string_view text) noexcept;
-
 // Server -> client.
 std::string ok();
 std::string refusal(std::string_view reason);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -68,9 +69,9 @@ Socket Socket::accept(Address* peer) {
 
 void Socket::shutdown(int how) const noexcept { ::shutdown(fd(), how); }
 
-void Socket::send_all(std::string_view data) const {
+void Socket::send_all(std::string_view data, int flags) const {
     while (!data.empty()) {
-        const ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL);
+        const ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL | flags);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) throw TimeoutError("send to " + peer_address().to_string() + " timed out");
@@ -78,6 +79,23 @@ void Socket::send_all(std::string_view data) const {
         }
         data.remove_prefix(static_cast<std::size_t>(n));
     }
+}
+
+std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t count) const {
+    off_t position = static_cast<off_t>(offset);
+    std::size_t sent = 0;
+    while (sent < count) {
+        // sendfile moves at most ~2 GiB a call; a blocking socket takes what fits and we go on.
+        const ssize_t n = ::sendfile(fd(), file_fd, &position, count - sent);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) throw TimeoutError("sendfile to " + peer_address().to_string() + " timed out");
+            throw_errno("sendfile");
+        }
+        if (n == 0) break;  // the file is shorter than it was: nothing more to send
+        sent += static_cast<std::size_t>(n);
+    }
+    return sent;
 }
 
 std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
@@ -192,15 +210,29 @@ void Socket::set_nonblocking(bool on) const {
         throw_errno("fcntl O_NONBLOCK");
 }
 
-void Socket::set_timeout(std::optional<std::chrono::milliseconds> timeout) const {
+namespace {
+timeval to_timeval(std::optional<std::chrono::milliseconds> timeout) noexcept {
     timeval tv{};
     if (timeout) {
         tv.tv_sec = static_cast<time_t>(timeout->count() / 1000);
         tv.tv_usec = static_cast<suseconds_t>((timeout->count() % 1000) * 1000);
-        if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;  // zero would mean "forever"
+        if (tv.tv_sec <= 0 && tv.tv_usec <= 0) tv = {0, 1};  // zero would mean "forever"
     }
-    set_option(SOL_SOCKET, SO_RCVTIMEO, tv);
-    set_option(SOL_SOCKET, SO_SNDTIMEO, tv);
+    return tv;
+}
+}  // namespace
+
+void Socket::set_timeout(std::optional<std::chrono::milliseconds> timeout) const {
+    set_receive_timeout(timeout);
+    set_send_timeout(timeout);
+}
+
+void Socket::set_receive_timeout(std::optional<std::chrono::milliseconds> timeout) const {
+    set_option(SOL_SOCKET, SO_RCVTIMEO, to_timeval(timeout));
+}
+
+void Socket::set_send_timeout(std::optional<std::chrono::milliseconds> timeout) const {
+    set_option(SOL_SOCKET, SO_SNDTIMEO, to_timeval(timeout));
 }
 
 Address Socket::local_address() const {

@@ -1,6 +1,12 @@
 #include <sockserv/stream.hpp>
 
+#include <sockserv/error.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace sockserv {
@@ -28,6 +34,27 @@ void SocketWriter::flush() {
     const std::size_t pending = size_;
     size_ = 0;
     socket_->send_all({storage(), pending});
+}
+
+std::size_t SocketWriter::sendfile(int file_fd, std::uint64_t offset, std::size_t count) {
+    if (size_ > 0) {
+        const std::size_t pending = size_;
+        size_ = 0;
+        socket_->send_all({storage(), pending}, count > 0 ? MSG_MORE : 0);
+    }
+    return count > 0 ? socket_->sendfile(file_fd, offset, count) : 0;
+}
+
+std::size_t SocketReader::fill_before(std::chrono::steady_clock::time_point deadline) {
+    if (tied_) tied_->flush();
+    for (;;) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) throw TimeoutError("recv: deadline passed");
+        pollfd entry{socket_->fd(), POLLIN, 0};
+        const int ready = ::poll(&entry, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+        if (ready > 0) return fill();
+        if (ready < 0 && errno != EINTR) throw_errno("poll");
+    }
 }
 
 std::size_t SocketReader::fill() {

@@ -5,9 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 using namespace sockserv;
 using namespace std::chrono_literals;
@@ -101,4 +103,85 @@ TEST_CASE("large writes go straight out - in order with buffered ones", "[stream
     writer.write("end");
     writer.flush();
     reader_thread.join();
+}
+
+TEST_CASE("fill_before ends a peer that trickles a byte at a time once the deadline passes", "[stream]") {
+    auto [a, b] = Socket::pair();
+    a.set_receive_timeout(5s);  // each byte arrives well inside the per-recv timeout...
+    std::atomic<bool> stop{false};
+    std::thread trickler([&b = b, &stop] {
+        while (!stop) {
+            b.send_all("x");
+            std::this_thread::sleep_for(20ms);
+        }
+    });
+    SocketReader reader(a);
+    const auto deadline = std::chrono::steady_clock::now() + 300ms;
+    std::size_t received = 0;
+    bool timed_out = false;
+    try {
+        for (;;) received += reader.fill_before(deadline);  // ...but the total is bounded
+    } catch (const TimeoutError&) {
+        timed_out = true;
+    }
+    stop = true;
+    trickler.join();
+    CHECK(timed_out);
+    CHECK(received > 0);
+    CHECK(std::chrono::steady_clock::now() - deadline < 2s);
+}
+
+TEST_CASE("fill_before returns what arrives before the deadline", "[stream]") {
+    auto [a, b] = Socket::pair();
+    b.send_all("ready");
+    SocketReader reader(a);
+    CHECK(reader.fill_before(std::chrono::steady_clock::now() + 5s) == 5);
+    CHECK(reader.buffered() == "ready");
+    CHECK_THROWS_AS(reader.fill_before(std::chrono::steady_clock::now() - 1ms), TimeoutError);
+}
+
+TEST_CASE("SocketWriter::sendfile sends what is queued and then the file's range in order", "[stream]") {
+    char name[] = "/tmp/sockserv-sendfile-XXXXXX";
+    const int fd = ::mkstemp(name);
+    REQUIRE(fd >= 0);
+    UniqueFd file(fd);
+    ::unlink(name);
+    std::string content;
+    for (int i = 0; i < 300'000; ++i) content.push_back(static_cast<char>('a' + i % 26));
+    REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+
+    auto [a, b] = Socket::pair();
+    std::string received;
+    std::thread reader([&b = b, &received] {
+        char buffer[65536];
+        for (;;) {
+            const std::size_t n = b.recv(buffer, sizeof buffer);
+            if (n == 0) break;
+            received.append(buffer, n);
+        }
+    });
+    SocketWriter writer(a);
+    writer.write("header\n");
+    CHECK(writer.sendfile(fd, 1000, 250'000) == 250'000);
+    writer.write("|");
+    CHECK(writer.sendfile(fd, content.size() - 10, 100) == 10);  // the file ends first: 10 bytes
+    writer.flush();
+    a.shutdown(SHUT_WR);
+    reader.join();
+    CHECK(received == "header\n" + content.substr(1000, 250'000) + "|" + content.substr(content.size() - 10));
+}
+
+TEST_CASE("a receive time-out and a send time-out are separate", "[stream]") {
+    auto [a, b] = Socket::pair();
+    a.set_receive_timeout(50ms);
+    a.set_send_timeout(std::nullopt);
+    char byte;
+    CHECK_THROWS_AS(a.recv(&byte, 1), TimeoutError);
+    a.set_send_timeout(50ms);
+    a.set_receive_timeout(std::nullopt);
+    const std::string chunk(1 << 16, 'x');
+    const auto fill_until_stuck = [&a = a, &chunk] {
+        for (;;) a.send_all(chunk);  // nobody reads b
+    };
+    CHECK_THROWS_AS(fill_until_stuck(), TimeoutError);
 }

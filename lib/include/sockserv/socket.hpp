@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,8 +47,14 @@ public:
     /// shutdown(2); ENOTCONN (peer already gone) is not an error.
     void shutdown(int how) const noexcept;
 
-    /// Sends everything or throws (TimeoutError when SO_SNDTIMEO expires).
-    void send_all(std::string_view data) const;
+    /// Sends everything or throws (TimeoutError when SO_SNDTIMEO expires). `flags` are added to
+    /// MSG_NOSIGNAL: MSG_MORE says more follows at once, so a header and the file after it share
+    /// segments instead of the header leaving alone.
+    void send_all(std::string_view data, int flags = 0) const;
+    /// sendfile(2): `count` bytes of the file from `offset`, copied by the kernel, never through user
+    /// space. Returns the bytes sent, fewer than count only when the file ended first (it shrank
+    /// while being sent). Throws like send_all (TimeoutError when SO_SNDTIMEO expires).
+    std::size_t sendfile(int file_fd, std::uint64_t offset, std::size_t count) const;
     /// One recv; 0 at EOF. Throws (TimeoutError when SO_RCVTIMEO expires).
     std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
     /// One datagram to `to`; throws on failure. On a non-blocking socket with a full send buffer it
@@ -67,6 +74,10 @@ public:
     void set_nonblocking(bool on) const;
     /// SO_RCVTIMEO and SO_SNDTIMEO; nullopt blocks forever.
     void set_timeout(std::optional<std::chrono::milliseconds> timeout) const;
+    /// SO_RCVTIMEO only (a client may idle less long than a download may stall).
+    void set_receive_timeout(std::optional<std::chrono::milliseconds> timeout) const;
+    /// SO_SNDTIMEO only.
+    void set_send_timeout(std::optional<std::chrono::milliseconds> timeout) const;
     Address local_address() const;
     Address peer_address() const;
     /// Connected pair (socketpair) for tests and in-process plumbing.

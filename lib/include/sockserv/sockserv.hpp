@@ -15,5 +15,6 @@
 #include <sockserv/socket.hpp>
 #include <sockserv/stream.hpp>
 #include <sockserv/tcp_server.hpp>
+#include <sockserv/text.hpp>
 #include <sockserv/threading.hpp>
 #include <sockserv/udp_server.hpp>

@@ -7,7 +7,9 @@
 
 #include <sockserv/socket.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +30,10 @@ public:
     void write(std::string_view data);
     /// Sends everything queued.
     void flush();
+    /// Sends what is queued, then `count` bytes of a file from `offset` with sendfile(2): zero copy,
+    /// and the queued bytes go out with MSG_MORE so a small header shares a segment with the file's
+    /// start. Returns the file bytes sent (fewer only when the file was shorter than count).
+    std::size_t sendfile(int file_fd, std::uint64_t offset, std::size_t count);
     std::size_t pending() const noexcept { return size_; }
 
 private:
@@ -64,6 +70,10 @@ public:
     void consume(std::size_t n) noexcept;
     /// Receives more into the buffer; returns the number of new bytes (0 at EOF).
     std::size_t fill();
+    /// The same, but throws TimeoutError once `deadline` has passed with nothing received. A
+    /// socket timeout bounds each wait; a deadline bounds the total, so a peer trickling a byte at a
+    /// time still runs out (the slowloris attack).
+    std::size_t fill_before(std::chrono::steady_clock::time_point deadline);
 
 private:
     Socket* socket_;
