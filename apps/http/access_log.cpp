@@ -1,0 +1,62 @@
+#include "access_log.hpp"
+
+#include <sockserv/text.hpp>
+
+#include <cerrno>
+#include <cstdio>
+
+#include <unistd.h>
+
+namespace http_app {
+
+namespace {
+
+// Python's log_date_time_string: local time, "23/Nov/2026 06:30:00".
+std::string log_date(std::time_t when) {
+    std::tm parts{};
+    ::localtime_r(&when, &parts);
+    static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char text[48];
+    const int n = std::snprintf(text, sizeof text, "%02d/%s/%04d %02d:%02d:%02d", parts.tm_mday, months[parts.tm_mon],
+                                parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec);
+    return {text, static_cast<std::size_t>(n)};
+}
+
+std::string prefix(std::string_view client, std::time_t when) {
+    return std::string(client).append(" - - [").append(log_date(when)).append("] ");
+}
+
+}  // namespace
+
+std::string access_line(std::string_view client, std::time_t when, std::string_view request_line, unsigned status,
+                        long long size) {
+    return prefix(client, when)
+        .append("\"")
+        .append(sockserv::escape_control_characters(request_line))
+        .append("\" ")
+        .append(std::to_string(status))
+        .append(" ")
+        .append(size < 0 ? std::string("-") : std::to_string(size))
+        .append("\n");
+}
+
+std::string error_line(std::string_view client, std::time_t when, unsigned status, std::string_view message) {
+    return prefix(client, when)
+        .append("code ")
+        .append(std::to_string(status))
+        .append(", message ")
+        .append(sockserv::escape_control_characters(message))
+        .append("\n");
+}
+
+void write_log(std::string_view line) noexcept {
+    while (!line.empty()) {
+        const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // stderr closed or full: the log is not worth stopping for
+        line.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace http_app

@@ -1,0 +1,135 @@
+#include "http_handler.hpp"
+#include "access_log.hpp"
+
+#include <sockserv/error.hpp>
+
+#include <chrono>
+#include <ctime>
+
+namespace http_app {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+// Bodies up to this size are read and dropped to keep the connection; larger ones close it.
+constexpr std::uint64_t max_skipped_body = 64 * 1024;
+
+BadRequest refusal(HeadScan::State state, std::string_view received) {
+    const std::string line(first_line(received));
+    switch (state) {
+    case HeadScan::request_line_too_long: return {414, "Request-URI Too Long", line};
+    case HeadScan::header_line_too_long: return {431, "Line too long", line};
+    case HeadScan::too_many_headers: return {431, "Too many headers", line};
+    default: return {431, "Request header fields too large", line};
+    }
+}
+
+// A client seen through a dual-stack socket is ::ffff:a.b.c.d; the log shows a.b.c.d.
+std::string client_host(const sockserv::Address& address) {
+    std::string host = address.host();
+    if (host.starts_with("::ffff:") && host.find('.') != std::string::npos) host.erase(0, 7);
+    return host;
+}
+
+}  // namespace
+
+void HttpHandler::setup() {
+    StreamRequestHandler::setup();
+    // Idle waits are bounded by the socket's receive time-out (no extra system call per request);
+    // the head's total time by fill_before's deadline; a stalled download by the send time-out.
+    connection().set_receive_timeout(state().options().idle_timeout);
+    connection().set_send_timeout(state().options().send_timeout);
+}
+
+void HttpHandler::handle() {
+    for (;;) {
+        auto next = read_request();
+        if (std::holds_alternative<Closed>(next)) return;
+        if (auto* bad = std::get_if<BadRequest>(&next)) {
+            // After a malformed head nothing that follows can be trusted to start a request.
+            Response response = error_response(bad->status, bad->message);
+            response.head.keep_alive(false);
+            send(response, false);
+            log(bad->request_line, response, false);
+            return;
+        }
+        const RequestHead& request = std::get<RequestHead>(next);
+        const bool head_only = request.method == "HEAD";
+        Response response = state().respond(request);
+
+        const bool body_skippable = !request.chunked && request.content_length.value_or(0) <= max_skipped_body;
+        bool keep_alive = state().options().keep_alive && request.keep_alive && body_skippable &&
+                          response.status() != 501;  // a 501 request's body is not ours to parse
+        response.head.version(request.version >= 11 ? 11 : 10);
+        response.head.keep_alive(keep_alive);
+        keep_alive = send(response, head_only) && keep_alive;
+        log(request.request_line, response, head_only);
+        if (!keep_alive || !skip_body(request)) return;
+    }
+}
+
+std::variant<RequestHead, BadRequest, HttpHandler::Closed> HttpHandler::read_request() {
+    sockserv::SocketReader& in = rfile();
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    for (;;) {
+        const HeadScan scan = scan_head(in.buffered(), state().options().limits);
+        if (scan.state == HeadScan::complete) {
+            auto parsed = parse_head(in.buffered().substr(0, scan.size));
+            in.consume(scan.size);
+            if (auto* request = std::get_if<RequestHead>(&parsed)) return std::move(*request);
+            return std::get<BadRequest>(std::move(parsed));
+        }
+        if (scan.state != HeadScan::incomplete) return refusal(scan.state, in.buffered());
+
+        std::size_t received = 0;
+        try {
+            received = deadline ? in.fill_before(*deadline) : in.fill();
+        } catch (const sockserv::TimeoutError&) {
+            if (in.buffered().empty()) return Closed{};  // an idle keep-alive or preconnect: just close
+            return BadRequest{408, "Request Timeout", std::string(first_line(in.buffered()))};
+        }
+        if (received == 0) return Closed{};  // the peer closed (a half-sent head is not worth an answer)
+        if (!deadline) deadline = std::chrono::steady_clock::now() + state().options().header_timeout;
+    }
+}
+
+bool HttpHandler::skip_body(const RequestHead& request) {
+    std::uint64_t left = request.content_length.value_or(0);
+    const auto deadline = std::chrono::steady_clock::now() + state().options().header_timeout;
+    try {
+        while (left > 0) {
+            if (rfile().buffered().empty() && rfile().fill_before(deadline) == 0) return false;
+            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, rfile().buffered().size()));
+            rfile().consume(n);
+            left -= n;
+        }
+    } catch (const sockserv::TimeoutError&) {
+        return false;
+    }
+    return true;
+}
+
+bool HttpHandler::send(Response& response, bool head_only) {
+    wfile().write(serialize_head(response));
+    if (head_only || response.status() == 304) return true;
+    if (!response.file) {
+        wfile().write(response.body);
+        return true;
+    }
+    // A file that shrank since fstat leaves the response short of its Content-Length: the client
+    // can only tell if the connection closes.
+    return wfile().sendfile(response.file.get(), response.offset, response.length) == response.length;
+}
+
+void HttpHandler::log(std::string_view request_line, const Response& response, bool head_only) {
+    const std::time_t now = std::time(nullptr);
+    const std::string client = client_host(client_address());
+    std::string lines;
+    if (!response.error_message.empty()) lines = error_line(client, now, response.status(), response.error_message);
+    const long long size = head_only || response.status() == 304 ? -1 : static_cast<long long>(response.body_size());
+    lines.append(access_line(client, now, request_line, response.status(), size));
+    write_log(lines);
+}
+
+}  // namespace http_app

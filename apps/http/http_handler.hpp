@@ -1,0 +1,38 @@
+#pragma once
+// HttpHandler: one connection, many requests. Its handle() is the whole HTTP/1.1 session in one
+// loop: wait for a request (idle time-out), read its head (header deadline, size limits), let the
+// Site answer, send, log, and go round again while the connection may be kept alive.
+
+#include "request_head.hpp"
+#include "response.hpp"
+#include "site.hpp"
+
+#include <sockserv/request_handler.hpp>
+
+#include <variant>
+
+namespace http_app {
+
+class HttpHandler : public sockserv::WithState<sockserv::StreamRequestHandler, Site> {
+public:
+    using WithState::WithState;
+
+    void setup() override;
+    void handle() override;
+
+protected:
+    bool disable_nagle_algorithm() const override { return true; }
+
+private:
+    /// The peer closed, or stayed silent past the idle time-out: end without a word.
+    struct Closed {};
+    std::variant<RequestHead, BadRequest, Closed> read_request();
+    /// Drops a request body the site does not read, so the next request starts where it should.
+    /// False when the connection cannot go on (chunked, too large, the peer went quiet).
+    bool skip_body(const RequestHead& request);
+    /// Sends the response; false when its body could not be sent whole (the file shrank).
+    bool send(Response& response, bool head_only);
+    void log(std::string_view request_line, const Response& response, bool head_only);
+};
+
+}  // namespace http_app

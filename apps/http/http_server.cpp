@@ -1,0 +1,97 @@
+// http_server: a static file server, `python3 -m http.server` with keep-alive, ranges,
+// conditional requests, sendfile and time-outs, under any --mode.
+//   http_server [PORT] [-b ADDRESS] [-d DIRECTORY] [--mode thread|fork|sync]
+
+#include "http_handler.hpp"
+#include "site.hpp"
+
+#include <sockserv/sockserv.hpp>
+
+#include <cmath>
+#include <iostream>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+std::chrono::milliseconds seconds_option(const sockserv::cli::Options& options, const char* name) {
+    const double seconds = options.values[name].as<double>();
+    if (!(seconds > 0) || seconds > 86400) {
+        std::cerr << options.program << ": error: --" << name << " must be between 0 and 86400 seconds (try --help)\n";
+        std::exit(2);
+    }
+    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
+}
+
+bool ipv6_available() {
+    const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+}
+
+// Python's banner: "Serving HTTP on :: port 8000 (http://[::]:8000/) ..."
+void announce(const sockserv::BaseServer& server, const sockserv::cli::Options& options) {
+    const sockserv::Address& address = server.server_address();
+    std::string line;
+    if (address.is_unix()) {
+        line = "Serving HTTP on " + address.path() + " (curl --unix-socket " + address.path() + " http://localhost/)";
+    } else {
+        const std::string host = address.host();
+        const std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+        line = "Serving HTTP on " + host + " port " + std::to_string(address.port()) + " (http://" + url_host + ":" +
+               std::to_string(address.port()) + "/)";
+    }
+    line += " ... mode " + std::string(sockserv::to_string(options.mode)) + "\n";
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    sockserv::cli::Spec spec;
+    spec.summary = "Serves the files of a directory over HTTP/1.1, as python3 -m http.server does.";
+    spec.default_host = "";
+    spec.default_port = 8000;
+    spec.options.add_options()
+        ("bind,b", boost::program_options::value<std::string>(),
+         "address to bind (default: every interface, IPv6 and IPv4)")
+        ("directory,d", boost::program_options::value<std::string>()->default_value("."), "directory to serve")
+        ("follow-symlinks", "serve symlinks that lead out of the directory (off: 403)")
+        ("idle-timeout", boost::program_options::value<double>()->default_value(5),
+         "seconds a connection may wait for its next request")
+        ("header-timeout", boost::program_options::value<double>()->default_value(10),
+         "seconds a request's head may take once it has begun")
+        ("send-timeout", boost::program_options::value<double>()->default_value(60),
+         "seconds a send may stall on a client that stopped reading");
+    spec.positional.add("port", 1);
+    auto options = sockserv::cli::parse(argc, argv, "http_server", std::move(spec));
+
+    if (options.values.count("bind")) {
+        options.host = options.values["bind"].as<std::string>();
+    } else if (options.values["host"].defaulted()) {
+        // Python's default: every interface, both families when the machine has IPv6.
+        options.host = ipv6_available() ? "::" : "0.0.0.0";
+        options.dual_stack = true;
+    }
+
+    http_app::SiteOptions site_options;
+    site_options.directory = options.values["directory"].as<std::string>();
+    site_options.follow_symlinks = options.values.count("follow-symlinks") > 0;
+    site_options.keep_alive = options.mode != sockserv::Mode::sync;
+    site_options.idle_timeout = seconds_option(options, "idle-timeout");
+    site_options.header_timeout = seconds_option(options, "header-timeout");
+    site_options.send_timeout = seconds_option(options, "send-timeout");
+
+    std::optional<http_app::Site> site;
+    try {
+        site.emplace(std::move(site_options));
+    } catch (const std::exception& error) {
+        std::cerr << "http_server: " << error.what() << "\n";
+        return 1;
+    }
+    options.on_ready = announce;
+    if (!options.unix_path.empty()) return sockserv::serve<sockserv::UnixStreamServer, http_app::HttpHandler>(options, *site);
+    return sockserv::serve<sockserv::TCPServer, http_app::HttpHandler>(options, *site);
+}

@@ -1,0 +1,138 @@
+#include "mime.hpp"
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+namespace http_app {
+
+namespace {
+
+// The types a static site is made of. Sorted by extension for binary search.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 70> embedded{{
+    {"7z", "application/x-7z-compressed"},
+    {"aac", "audio/aac"},
+    {"avif", "image/avif"},
+    {"bin", "application/octet-stream"},
+    {"bmp", "image/bmp"},
+    {"bz2", "application/x-bzip2"},
+    {"c", "text/plain"},
+    {"cc", "text/plain"},
+    {"conf", "text/plain"},
+    {"cpp", "text/plain"},
+    {"css", "text/css"},
+    {"csv", "text/csv"},
+    {"deb", "application/vnd.debian.binary-package"},
+    {"epub", "application/epub+zip"},
+    {"flac", "audio/flac"},
+    {"gif", "image/gif"},
+    {"gz", "application/gzip"},
+    {"h", "text/plain"},
+    {"hpp", "text/plain"},
+    {"htm", "text/html"},
+    {"html", "text/html"},
+    {"ico", "image/vnd.microsoft.icon"},
+    {"ics", "text/calendar"},
+    {"ini", "text/plain"},
+    {"jpeg", "image/jpeg"},
+    {"jpg", "image/jpeg"},
+    {"js", "text/javascript"},
+    {"json", "application/json"},
+    {"jsonld", "application/ld+json"},
+    {"log", "text/plain"},
+    {"m4a", "audio/mp4"},
+    {"manifest", "application/manifest+json"},
+    {"map", "application/json"},
+    {"md", "text/markdown"},
+    {"mjs", "text/javascript"},
+    {"mkv", "video/x-matroska"},
+    {"mov", "video/quicktime"},
+    {"mp3", "audio/mpeg"},
+    {"mp4", "video/mp4"},
+    {"mpeg", "video/mpeg"},
+    {"oga", "audio/ogg"},
+    {"ogg", "audio/ogg"},
+    {"ogv", "video/ogg"},
+    {"otf", "font/otf"},
+    {"pdf", "application/pdf"},
+    {"png", "image/png"},
+    {"py", "text/x-python"},
+    {"rs", "text/plain"},
+    {"rss", "application/rss+xml"},
+    {"sh", "text/x-sh"},
+    {"svg", "image/svg+xml"},
+    {"tar", "application/x-tar"},
+    {"tgz", "application/gzip"},
+    {"tif", "image/tiff"},
+    {"tiff", "image/tiff"},
+    {"toml", "text/plain"},
+    {"ts", "video/mp2t"},
+    {"ttf", "font/ttf"},
+    {"txt", "text/plain"},
+    {"wasm", "application/wasm"},
+    {"wav", "audio/wav"},
+    {"webm", "video/webm"},
+    {"webmanifest", "application/manifest+json"},
+    {"webp", "image/webp"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"xml", "application/xml"},
+    {"xz", "application/x-xz"},
+    {"yaml", "application/yaml"},
+    {"zip", "application/zip"},
+}};
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    });
+    return out;
+}
+
+}  // namespace
+
+MimeTypes::MimeTypes(const std::filesystem::path& system_table) {
+    std::ifstream in(system_table);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line.front() == '#') continue;
+        std::istringstream words(line);
+        std::string type, extension;
+        if (!(words >> type) || type.find('/') == std::string::npos) continue;
+        while (words >> extension) system_.emplace(lower(extension), type);  // the first one wins
+    }
+}
+
+std::string_view MimeTypes::type_of(std::string_view file_name) const {
+    constexpr std::string_view fallback = "application/octet-stream";
+    if (const auto slash = file_name.rfind('/'); slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
+    const auto dot = file_name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == file_name.size()) return fallback;  // ".bashrc"
+    const std::string extension = lower(file_name.substr(dot + 1));
+    const auto found = std::lower_bound(embedded.begin(), embedded.end(), extension,
+                                        [](const auto& entry, const std::string& key) { return entry.first < key; });
+    if (found != embedded.end() && found->first == extension) return found->second;
+    if (const auto system = system_.find(extension); system != system_.end()) return system->second;
+    return fallback;
+}
+
+std::string MimeTypes::content_type(std::string_view file_name) const {
+    const std::string_view type = type_of(file_name);
+    std::string out(type);
+    if (is_text_type(type)) out.append("; charset=utf-8");
+    return out;
+}
+
+bool is_text_type(std::string_view type) noexcept {
+    if (type.starts_with("text/")) return true;
+    for (const std::string_view text : {"application/json", "application/ld+json", "application/manifest+json",
+                                        "application/xml", "application/rss+xml", "application/yaml",
+                                        "image/svg+xml", "application/javascript"})
+        if (type == text) return true;
+    return false;
+}
+
+}  // namespace http_app

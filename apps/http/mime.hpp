@@ -1,0 +1,31 @@
+#pragma once
+// Content types by file extension: an embedded table first (so a server answers the same on every
+// machine), the system's /etc/mime.types as the fallback, application/octet-stream otherwise.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace http_app {
+
+class MimeTypes {
+public:
+    /// Reads the fallback table now (once: handlers only read it, from any thread). A missing or
+    /// unreadable file leaves just the embedded table.
+    explicit MimeTypes(const std::filesystem::path& system_table = "/etc/mime.types");
+
+    /// The type for a file name, by its last extension, case-insensitively (".tar.gz" is
+    /// application/gzip, as in Python's http.server). Text types carry "; charset=utf-8".
+    std::string content_type(std::string_view file_name) const;
+    /// The bare type, without charset.
+    std::string_view type_of(std::string_view file_name) const;
+
+private:
+    std::unordered_map<std::string, std::string> system_;
+};
+
+/// text/*, and the application types that are text (JavaScript, JSON, XML, SVG, ...).
+bool is_text_type(std::string_view type) noexcept;
+
+}  // namespace http_app

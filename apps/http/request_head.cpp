@@ -1,0 +1,132 @@
+#include "request_head.hpp"
+
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include <limits>
+
+namespace http_app {
+
+namespace http = boost::beast::http;
+
+std::string_view first_line(std::string_view received, std::size_t limit) {
+    while (received.starts_with("\r\n") || received.starts_with("\n"))
+        received.remove_prefix(received.front() == '\r' ? 2 : 1);
+    std::string_view line = received.substr(0, std::min(received.find('\n'), limit));
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    return line;
+}
+
+HeadScan scan_head(std::string_view received, const HeadLimits& limits) {
+    std::size_t position = 0;
+    // Empty lines before the request line are skipped (RFC 9112 2.2: "SHOULD ignore at least one").
+    while (position < received.size() && (received[position] == '\n' || received.substr(position, 2) == "\r\n"))
+        position += received[position] == '\n' ? 1 : 2;
+    if (position > 64) return {HeadScan::head_too_large, 0};  // a stream of blank lines is not a request
+
+    std::size_t lines = 0;
+    for (;;) {
+        const std::size_t limit = lines == 0 ? limits.request_line : limits.header_line;
+        const auto newline = received.find('\n', position);
+        const std::size_t end = newline == std::string_view::npos ? received.size() : newline;
+        std::size_t length = end - position;
+        if (newline != std::string_view::npos && length > 0 && received[end - 1] == '\r') --length;
+        // Unterminated bytes count against the limit too (minus a CR that may start the CRLF).
+        if (newline == std::string_view::npos && length > 0 && received.back() == '\r') --length;
+        if (length > limit) {
+            if (lines == 0) return {HeadScan::request_line_too_long, 0};
+            return {HeadScan::header_line_too_long, 0};
+        }
+        if (newline == std::string_view::npos) {
+            if (received.size() > limits.head) return {HeadScan::head_too_large, 0};
+            return {HeadScan::incomplete, 0};
+        }
+        position = newline + 1;
+        if (position > limits.head) return {HeadScan::head_too_large, 0};
+        if (length == 0 && lines > 0) return {HeadScan::complete, position};
+        if (length == 0) continue;  // only reachable for a bare "\r\n" after the skipped ones
+        if (++lines > limits.header_count + 1) return {HeadScan::too_many_headers, 0};
+    }
+}
+
+namespace {
+
+// Beast wants CRLF line ends; the scan accepted bare LF too. Rewrite only when needed.
+std::string with_crlf(std::string_view head) {
+    std::string out;
+    out.reserve(head.size() + 16);
+    for (std::size_t i = 0; i < head.size(); ++i) {
+        if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) out.push_back('\r');
+        out.push_back(head[i]);
+    }
+    return out;
+}
+
+bool has_bare_lf(std::string_view head) {
+    for (std::size_t i = 0; i < head.size(); ++i)
+        if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) return true;
+    return false;
+}
+
+std::string field(const http::request_parser<http::empty_body>& parser, http::field name) {
+    const auto found = parser.get().find(name);
+    return found == parser.get().end() ? std::string{} : std::string(found->value());
+}
+
+}  // namespace
+
+std::variant<RequestHead, BadRequest> parse_head(std::string_view head) {
+    const std::string_view line = first_line(head, std::numeric_limits<std::size_t>::max());
+    std::string rewritten;
+    if (has_bare_lf(head)) {
+        rewritten = with_crlf(head);
+        head = rewritten;
+    }
+    while (head.starts_with("\r\n")) head.remove_prefix(2);
+
+    http::request_parser<http::empty_body> parser;
+    parser.eager(false);
+    parser.header_limit(static_cast<std::uint32_t>(head.size() + 1));
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    boost::beast::error_code error;
+    parser.put(boost::asio::buffer(head.data(), head.size()), error);
+    if (!error && !parser.is_header_done()) error = http::error::partial_message;
+    if (error) {
+        std::string message = "Bad request syntax";
+        if (error == http::error::bad_version) {
+            message = "Bad request version";
+        } else if (error == http::error::bad_method) {
+            message = "Bad request method";
+        } else if (error == http::error::bad_target) {
+            message = "Bad request target";
+        } else if (error == http::error::bad_content_length || error == http::error::bad_transfer_encoding) {
+            message = "Bad message framing";
+        } else if (error == http::error::bad_field || error == http::error::bad_value ||
+                   error == http::error::bad_line_ending) {
+            message = "Bad header field";
+        }
+        return BadRequest{400, message + " ('" + std::string(line.substr(0, 200)) + "')", std::string(line)};
+    }
+
+    const auto& request = parser.get();
+    RequestHead out;
+    out.version = request.version();
+    out.request_line = std::string(line);
+    if (out.version / 10 != 1)  // HTTP/1.x only; a 1.2 client is answered as 1.1 (RFC 9110 2.5)
+        return BadRequest{505, "Invalid HTTP version (" + std::to_string(out.version / 10) + "." +
+                                   std::to_string(out.version % 10) + ")",
+                          out.request_line};
+    out.method = std::string(request.method_string());
+    out.target = std::string(request.target());
+    out.keep_alive = parser.keep_alive();
+    if (const auto length = parser.content_length()) out.content_length = *length;
+    out.chunked = parser.chunked();
+    out.if_modified_since = field(parser, http::field::if_modified_since);
+    out.has_if_none_match = request.find(http::field::if_none_match) != request.end();
+    out.if_none_match = field(parser, http::field::if_none_match);
+    out.range = field(parser, http::field::range);
+    out.if_range = field(parser, http::field::if_range);
+    return out;
+}
+
+}  // namespace http_app

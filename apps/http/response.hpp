@@ -1,0 +1,40 @@
+#pragma once
+// A response as the site decides it: status and header fields (a Beast header), and a body that is
+// either a page in memory or a range of an open file (sent with sendfile).
+
+#include <sockserv/unique_fd.hpp>
+
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace http_app {
+
+struct Response {
+    boost::beast::http::response<boost::beast::http::empty_body> head;
+    /// A page the server wrote (listing, error), or...
+    std::string body;
+    /// ...a file's bytes [offset, offset + length).
+    sockserv::UniqueFd file;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    /// For Python's error log line ("code 404, message File not found"); empty on success.
+    std::string error_message;
+
+    unsigned status() const noexcept { return head.result_int(); }
+    /// Body bytes a GET gets (Content-Length).
+    std::uint64_t body_size() const noexcept { return file ? length : body.size(); }
+};
+
+/// status, Server, Date; more fields are the caller's.
+Response make_response(unsigned status);
+/// Python's send_error: the HTML error page, text/html; charset=utf-8.
+Response error_response(unsigned status, std::string_view message);
+
+/// The status line and fields, serialized by Beast, ready to send.
+std::string serialize_head(Response& response);
+
+}  // namespace http_app

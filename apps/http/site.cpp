@@ -1,0 +1,115 @@
+#include "site.hpp"
+#include "pages.hpp"
+#include "ranges.hpp"
+#include "url.hpp"
+#include "validators.hpp"
+
+#include <string>
+
+namespace http_app {
+
+namespace http = boost::beast::http;
+
+Site::Site(SiteOptions options)
+    : options_(std::move(options)), directory_(options_.directory, options_.follow_symlinks, options_.resolver) {}
+
+Response Site::respond(const RequestHead& request) const {
+    if (request.method != "GET" && request.method != "HEAD")
+        return error_response(501, "Unsupported method ('" + request.method.substr(0, 64) + "')");
+    const auto target = split_target(request.target);
+    if (!target) return error_response(400, "Bad request path");
+    const auto local = translate_path(target->path);
+    if (!local) return error_response(400, "Bad request path (NUL byte)");
+
+    auto opened = directory_.open(local->relative);
+    if (const auto* refused = std::get_if<ServedDirectory::Refused>(&opened)) {
+        switch (*refused) {
+        case ServedDirectory::Refused::outside: return error_response(403, "Symlink leads out of the served directory");
+        case ServedDirectory::Refused::forbidden: return error_response(403, "Access denied");
+        case ServedDirectory::Refused::not_found: return error_response(404, "File not found");
+        }
+    }
+    auto& found = std::get<ServedDirectory::Opened>(opened);
+
+    if (S_ISDIR(found.status.st_mode)) {
+        if (!target->path.ends_with('/')) {
+            // Relative links in the listing or index.html only work under the slash-ended URL.
+            Response response = make_response(301);
+            std::string location = std::string(target->path) + "/";
+            if (target->has_query) location.append("?").append(target->query);
+            response.head.set(http::field::location, location);
+            response.head.set(http::field::content_length, "0");
+            return response;
+        }
+        for (const char* index : {"index.html", "index.htm"}) {
+            const std::string path = local->relative.empty() ? index : local->relative + "/" + index;
+            auto index_file = directory_.open(path);
+            if (auto* file = std::get_if<ServedDirectory::Opened>(&index_file); file && S_ISREG(file->status.st_mode))
+                return serve_file(std::move(*file), index, request);
+        }
+        return serve_listing(found, target->path);
+    }
+    if (local->trailing_slash) return error_response(404, "File not found");  // "/file.txt/"
+    return serve_file(std::move(found), local->relative, request);
+}
+
+Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, const RequestHead& request) const {
+    const std::uint64_t size = static_cast<std::uint64_t>(file.status.st_size);
+    const std::time_t modified = file.status.st_mtim.tv_sec;
+    const std::string etag = weak_etag(file.status);
+
+    // If-None-Match wins over If-Modified-Since when both are present (RFC 9110 13.2.2).
+    bool not_modified = false;
+    if (request.has_if_none_match) {
+        not_modified = none_match_hits(request.if_none_match, etag);
+    } else if (!request.if_modified_since.empty()) {
+        const auto since = parse_http_date(request.if_modified_since);
+        not_modified = since && modified <= *since;
+    }
+    if (not_modified) {
+        Response response = make_response(304);
+        response.head.set(http::field::etag, etag);
+        response.head.set(http::field::last_modified, format_http_date(modified));
+        return response;
+    }
+
+    RangeRequest range = WholeFile{};
+    if (!request.range.empty() && (request.if_range.empty() || if_range_holds(request.if_range, modified)))
+        range = parse_range(request.range, size);
+    if (std::holds_alternative<Unsatisfiable>(range)) {
+        Response response = error_response(416, "Requested Range Not Satisfiable");
+        response.head.set(http::field::content_range, "bytes */" + std::to_string(size));
+        return response;
+    }
+
+    const auto* part = std::get_if<ByteRange>(&range);
+    Response response = make_response(part ? 206 : 200);
+    response.head.set(http::field::content_type, mime_.content_type(name));
+    response.head.set(http::field::last_modified, format_http_date(modified));
+    response.head.set(http::field::etag, etag);
+    response.head.set(http::field::accept_ranges, "bytes");
+    response.offset = part ? part->first : 0;
+    response.length = part ? part->length() : size;
+    if (part)
+        response.head.set(http::field::content_range, "bytes " + std::to_string(part->first) + "-" +
+                                                          std::to_string(part->last) + "/" + std::to_string(size));
+    response.head.set(http::field::content_length, std::to_string(response.length));
+    response.file = std::move(file.fd);
+    return response;
+}
+
+Response Site::serve_listing(const ServedDirectory::Opened& directory, std::string_view url_path) const {
+    std::vector<ListingEntry> entries;
+    try {
+        entries = directory_.list(directory.fd.get());
+    } catch (const std::system_error&) {
+        return error_response(404, "No permission to list directory");  // Python's words
+    }
+    Response response = make_response(200);
+    response.body = directory_listing(percent_decode(url_path), std::move(entries));
+    response.head.set(http::field::content_type, "text/html; charset=utf-8");
+    response.head.set(http::field::content_length, std::to_string(response.body.size()));
+    return response;
+}
+
+}  // namespace http_app
