@@ -3,6 +3,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <cctype>
 #include <limits>
 
 namespace http_app {
@@ -84,6 +85,24 @@ std::variant<RequestHead, BadRequest> parse_head(std::string_view head) {
     }
     while (head.starts_with("\r\n")) head.remove_prefix(2);
 
+    // Beast knows HTTP/1.0 and 1.1 only. Another major version is a 505 (Python's answer); a newer
+    // 1.x is answered as 1.1 (RFC 9110 2.5), so its version is read as 1.1.
+    const std::size_t line_end = head.find("\r\n");
+    const std::size_t space = head.substr(0, line_end).rfind(' ');
+    if (space != std::string_view::npos && line_end - space == 9 && head.substr(space + 1, 5) == "HTTP/" &&
+        std::isdigit(static_cast<unsigned char>(head[space + 6])) && head[space + 7] == '.' &&
+        std::isdigit(static_cast<unsigned char>(head[space + 8]))) {
+        const char major = head[space + 6], minor = head[space + 8];
+        if (major != '1')
+            return BadRequest{505, std::string("Invalid HTTP version (") + major + "." + minor + ")", std::string(line)};
+        if (minor > '1') {
+            if (rewritten.empty()) rewritten.assign(head);
+            else rewritten.erase(0, rewritten.size() - head.size());
+            rewritten[space + 8] = '1';
+            head = rewritten;
+        }
+    }
+
     http::request_parser<http::empty_body> parser;
     parser.eager(false);
     parser.header_limit(static_cast<std::uint32_t>(head.size() + 1));
@@ -112,10 +131,6 @@ std::variant<RequestHead, BadRequest> parse_head(std::string_view head) {
     RequestHead out;
     out.version = request.version();
     out.request_line = std::string(line);
-    if (out.version / 10 != 1)  // HTTP/1.x only; a 1.2 client is answered as 1.1 (RFC 9110 2.5)
-        return BadRequest{505, "Invalid HTTP version (" + std::to_string(out.version / 10) + "." +
-                                   std::to_string(out.version % 10) + ")",
-                          out.request_line};
     out.method = std::string(request.method_string());
     out.target = std::string(request.target());
     out.keep_alive = parser.keep_alive();

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -181,6 +182,7 @@ Process::Process(std::vector<std::string> argv, bool pipe_stdin) {
 
 Process::~Process() {
     if (!status_) {
+        ::kill(-pid_, SIGKILL);  // its whole group: a forking server's children too
         ::kill(pid_, SIGKILL);
         int status;
         ::waitpid(pid_, &status, 0);
@@ -251,6 +253,33 @@ std::string Process::stderr_text() {
     while (read_stderr(0ms)) {
     }
     return stderr_text_;
+}
+
+std::string shell_quote(const std::string& word) {
+    std::string quoted = "'";
+    for (const char c : word) {
+        if (c == '\'') quoted += "'\\''";
+        else quoted += c;
+    }
+    return quoted + "'";
+}
+
+CommandResult run_command(const std::string& command) {
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (pipe == nullptr) throw std::runtime_error("popen " + command);
+    CommandResult result{-1, {}};
+    char buffer[4096];
+    while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
+    const int status = ::pclose(pipe);
+    if (WIFEXITED(status)) result.status = WEXITSTATUS(status);
+    return result;
+}
+
+std::string run(const std::string& command) {
+    CommandResult result = run_command(command);
+    INFO(command);
+    REQUIRE(result.status == 0);
+    return std::move(result.output);
 }
 
 std::string binary(const std::string& name) {

@@ -114,6 +114,17 @@ private:
     std::optional<int> status_;
 };
 
+/// A word quoted for /bin/sh.
+std::string shell_quote(const std::string& word);
+/// What a shell command printed on stdout, and its exit status.
+struct CommandResult {
+    int status;  // the exit status; -1 when it did not exit normally
+    std::string output;
+};
+CommandResult run_command(const std::string& command);
+/// Runs a command and returns its stdout; REQUIREs exit status 0.
+std::string run(const std::string& command);
+
 /// Path of a built program, from the build system (e.g. binary("echo_server")).
 std::string binary(const std::string& name);
 

@@ -15,28 +15,10 @@
 using namespace std::chrono_literals;
 using sockserv::Address;
 using sockserv::Socket;
+using test::run;
+using test::shell_quote;
 
 namespace {
-
-std::string shell_quote(const std::string& word) {
-    std::string quoted = "'";
-    for (const char c : word) {
-        if (c == '\'') quoted += "'\\''";
-        else quoted += c;
-    }
-    return quoted + "'";
-}
-
-// Runs a command, returns its stdout; REQUIREs exit status 0.
-std::string run(const std::string& command) {
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string out;
-    char buffer[4096];
-    while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    REQUIRE(::pclose(pipe) == 0);
-    return out;
-}
 
 // A terminal with a program in it: a private tmux server (its own socket, no user config).
 class Terminal {

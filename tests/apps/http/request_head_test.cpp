@@ -1,0 +1,176 @@
+// Request heads without a socket: where they end, the limits (414, 431), and parsing by Beast
+// (400, 505), with malformed, truncated, oversized and random input.
+
+#include "request_head.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+
+using namespace http_app;
+
+namespace {
+RequestHead parsed(std::string_view head) {
+    auto result = parse_head(head);
+    if (auto* bad = std::get_if<BadRequest>(&result)) FAIL("refused: " << bad->status << " " << bad->message);
+    return std::get<RequestHead>(result);
+}
+BadRequest refused(std::string_view head) {
+    auto result = parse_head(head);
+    REQUIRE(std::holds_alternative<BadRequest>(result));
+    return std::get<BadRequest>(result);
+}
+}  // namespace
+
+TEST_CASE("scan_head finds the end of a head with CRLF or bare LF", "[http][head]") {
+    const std::string crlf = "GET / HTTP/1.1\r\nHost: x\r\n\r\nNEXT";
+    CHECK(scan_head(crlf).state == HeadScan::complete);
+    CHECK(scan_head(crlf).size == crlf.size() - 4);
+    const std::string lf = "GET / HTTP/1.0\n\n";
+    CHECK(scan_head(lf).state == HeadScan::complete);
+    CHECK(scan_head(lf).size == lf.size());
+    CHECK(scan_head("\r\n\r\nGET / HTTP/1.1\r\n\r\n").state == HeadScan::complete);  // leading blank lines
+}
+
+TEST_CASE("scan_head waits for more of a truncated head", "[http][head]") {
+    const std::string head = "GET /index.html HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n";
+    for (std::size_t cut = 0; cut < head.size(); ++cut) {
+        INFO(cut);
+        CHECK(scan_head(head.substr(0, cut)).state == HeadScan::incomplete);
+    }
+}
+
+TEST_CASE("scan_head refuses an over-long request line as soon as it is over", "[http][head]") {
+    HeadLimits limits;
+    limits.request_line = 100;
+    const std::string long_line = "GET /" + std::string(200, 'a');  // no line end yet
+    CHECK(scan_head(long_line, limits).state == HeadScan::request_line_too_long);
+    CHECK(scan_head("GET /" + std::string(95, 'a') + " HTTP/1.1\r\n\r\n", limits).state ==
+          HeadScan::request_line_too_long);
+    CHECK(scan_head("GET /" + std::string(80, 'a') + " HTTP/1.1\r\n\r\n", limits).state == HeadScan::complete);
+}
+
+TEST_CASE("scan_head refuses over-long header lines - too many headers and huge heads", "[http][head]") {
+    HeadLimits limits;
+    limits.header_line = 100;
+    limits.header_count = 5;
+    limits.head = 1000;
+    CHECK(scan_head("GET / HTTP/1.1\r\nX: " + std::string(200, 'v'), limits).state == HeadScan::header_line_too_long);
+    std::string many = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 6; ++i) many += std::string("X-").append(std::to_string(i)).append(": v\r\n");
+    CHECK(scan_head(many + "\r\n", limits).state == HeadScan::too_many_headers);
+    std::string five = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < 5; ++i) five += std::string("X-").append(std::to_string(i)).append(": v\r\n");
+    CHECK(scan_head(five + "\r\n", limits).state == HeadScan::complete);
+    limits.header_count = 100;
+    std::string big = "GET / HTTP/1.1\r\n";
+    while (big.size() < 1100) big += "X-Filler: " + std::string(80, 'f') + "\r\n";
+    CHECK(scan_head(big, limits).state == HeadScan::head_too_large);
+    CHECK(scan_head(std::string(100, '\n'), limits).state == HeadScan::head_too_large);  // endless blank lines
+}
+
+TEST_CASE("parse_head reads method - target - version and the fields the server uses", "[http][head]") {
+    const RequestHead head = parsed(
+        "GET /a?b HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"t\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+        "Range: bytes=0-1\r\nIf-Range: \"t\"\r\n\r\n");
+    CHECK(head.method == "GET");
+    CHECK(head.target == "/a?b");
+    CHECK(head.version == 11);
+    CHECK(head.keep_alive);
+    CHECK(head.has_if_none_match);
+    CHECK(head.if_none_match == "\"t\"");
+    CHECK(head.if_modified_since == "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK(head.range == "bytes=0-1");
+    CHECK(head.if_range == "\"t\"");
+    CHECK(head.request_line == "GET /a?b HTTP/1.1");
+}
+
+TEST_CASE("parse_head follows HTTP/1.0 and HTTP/1.1 keep-alive rules", "[http][head]") {
+    CHECK_FALSE(parsed("GET / HTTP/1.0\r\n\r\n").keep_alive);
+    CHECK(parsed("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    CHECK_FALSE(parsed("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
+    CHECK(parsed("GET / HTTP/1.0\n\n").version == 10);  // bare LF, as typed into nc
+    CHECK(parsed("\r\nGET / HTTP/1.1\r\n\r\n").method == "GET");
+}
+
+TEST_CASE("parse_head reports the request's body framing", "[http][head]") {
+    CHECK(parsed("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n").content_length == 5u);
+    CHECK(parsed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").chunked);
+    CHECK_FALSE(parsed("GET / HTTP/1.1\r\n\r\n").content_length);
+    CHECK(parsed("BREW /pot HTTP/1.1\r\n\r\n").method == "BREW");  // unknown methods parse; the site says 501
+}
+
+TEST_CASE("parse_head answers 505 for other major versions", "[http][head]") {
+    CHECK(refused("GET / HTTP/2.0\r\n\r\n").status == 505);
+    CHECK(refused("GET / HTTP/9.9\r\n\r\n").message == "Invalid HTTP version (9.9)");
+    CHECK(refused("GET / HTTP/0.9\r\n\r\n").status == 505);
+    CHECK(parsed("GET / HTTP/1.2\r\n\r\n").version == 11);  // a newer 1.x is answered as 1.1
+}
+
+TEST_CASE("parse_head answers 400 for malformed request lines and fields", "[http][head]") {
+    for (const char* head : {
+             "GET\r\n\r\n",                                  // no target, no version
+             "GET /\r\n\r\n",                                // HTTP/0.9 simple request
+             "GET / HTTP/1.1 extra\r\n\r\n",
+             "GET  / HTTP/1.1\r\n\r\n",                      // double space
+             "GET / http/1.1\r\n\r\n",
+             "GET / HTTP/1.10\r\n\r\n",
+             "GET / HTTP/x.y\r\n\r\n",
+             "G(T / HTTP/1.1\r\n\r\n",                       // not a token
+             "GET /\x01 HTTP/1.1\r\n\r\n",                   // control character in the target
+             "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+             "GET / HTTP/1.1\r\nBad Name: v\r\n\r\n",
+             "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+             "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+             "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+             "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+             "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+             "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+             "GET / HTTP/1.1\r\n folded: continuation\r\n\r\n",
+             "GET / HTTP/1.1\rX: y\r\n\r\n",
+         }) {
+        INFO(head);
+        const BadRequest bad = refused(head);
+        CHECK(bad.status == 400);
+        CHECK(bad.message.starts_with("Bad "));
+    }
+}
+
+TEST_CASE("no random head makes the scanner or the parser misbehave", "[http][head]") {
+    std::mt19937 random(20261123);
+    const std::string alphabet = "GET /HTP1.0\r\n: \x00\x7f\xff%?#abc";
+    const std::string valid = "GET /x HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\n\r\n";
+    for (int round = 0; round < 20000; ++round) {
+        std::string head;
+        if (round % 2 == 0) {  // pure noise
+            const std::size_t length = random() % 80;
+            for (std::size_t i = 0; i < length; ++i) head.push_back(alphabet[random() % alphabet.size()]);
+        } else {  // a valid head with a few bytes flipped, cut or duplicated
+            head = valid;
+            for (int edits = 1 + static_cast<int>(random() % 3); edits > 0; --edits) {
+                const std::size_t at = random() % head.size();
+                switch (random() % 3) {
+                case 0: head[at] = static_cast<char>(random() % 256); break;
+                case 1: head.erase(at, 1 + random() % 4); break;
+                default: {
+                    const std::string copy = head.substr(at, 1 + random() % 8);
+                    head.insert(at, copy);
+                    break;
+                }
+                }
+                if (head.empty()) head.push_back('x');
+            }
+        }
+        const HeadScan scan = scan_head(head);
+        if (scan.state != HeadScan::complete) continue;
+        REQUIRE(scan.size <= head.size());
+        const auto result = parse_head(std::string_view(head).substr(0, scan.size));
+        if (const auto* bad = std::get_if<BadRequest>(&result)) {
+            CHECK((bad->status == 400 || bad->status == 505));
+        } else {
+            const auto& request = std::get<RequestHead>(result);
+            CHECK(request.version / 10 == 1);
+            CHECK_FALSE(request.method.empty());
+        }
+    }
+}
