@@ -1,6 +1,8 @@
 #include <sockserv/child_processes.hpp>
 #include <sockserv/error.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,11 +12,26 @@
 
 namespace sockserv {
 
-pid_t ChildProcesses::fork() {
+pid_t ChildProcesses::fork(int connection_fd) {
+    // Duplicated before the fork: the child must not inherit a second copy of its own connection.
+    const int kept = connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1;
     const pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork");
-    if (pid > 0) pids_.push_back(pid);
+    if (pid < 0) {
+        const int error = errno;
+        if (kept >= 0) ::close(kept);
+        throw_errno(error, "fork");
+    }
+    if (pid == 0) {
+        if (kept >= 0) ::close(kept);
+        return 0;
+    }
+    children_.push_back({pid, kept});
     return pid;
+}
+
+void ChildProcesses::unblock_connections() const noexcept {
+    for (const Child& child : children_)
+        if (child.connection_fd >= 0) ::shutdown(child.connection_fd, SHUT_RD);
 }
 
 bool ChildProcesses::reap(pid_t pid, int options) noexcept {
@@ -24,15 +41,17 @@ bool ChildProcesses::reap(pid_t pid, int options) noexcept {
     while (rc < 0 && errno == EINTR);
     if (rc == 0) return false;  // still running
     // Exited, or ECHILD: gone already (SIGCHLD set to SIG_IGN lets the kernel reap it).
-    if (const auto it = std::find(pids_.begin(), pids_.end(), pid); it != pids_.end()) {
-        *it = pids_.back();
-        pids_.pop_back();
+    const auto it = std::find_if(children_.begin(), children_.end(), [pid](const Child& c) { return c.pid == pid; });
+    if (it != children_.end()) {
+        if (it->connection_fd >= 0) ::close(it->connection_fd);
+        *it = children_.back();
+        children_.pop_back();
     }
     return true;
 }
 
 void ChildProcesses::collect() noexcept {
-    if (pids_.empty()) return;
+    if (children_.empty()) return;
     // Ask the kernel which child has exited without reaping it (WNOWAIT); reap it if it is ours.
     // That costs one call per exited child instead of one per live child. A foreign child must
     // stay waitable for its owner, so when one shows up, ask about each of ours instead.
@@ -43,17 +62,22 @@ void ChildProcesses::collect() noexcept {
         if (!ours(info.si_pid)) break;
         reap(info.si_pid, 0);
     }
-    const std::vector<pid_t> ours(pids_.begin(), pids_.end());
-    for (const pid_t pid : ours) reap(pid, WNOHANG);
+    for (const pid_t pid : pids()) reap(pid, WNOHANG);
+}
+
+std::vector<pid_t> ChildProcesses::pids() const {
+    std::vector<pid_t> out;
+    out.reserve(children_.size());
+    for (const Child& child : children_) out.push_back(child.pid);
+    return out;
 }
 
 bool ChildProcesses::ours(pid_t pid) const noexcept {
-    return std::find(pids_.begin(), pids_.end(), pid) != pids_.end();
+    return std::any_of(children_.begin(), children_.end(), [pid](const Child& c) { return c.pid == pid; });
 }
 
 void ChildProcesses::wait_all() noexcept {
-    const std::vector<pid_t> ours(pids_.begin(), pids_.end());
-    for (const pid_t pid : ours) reap(pid, 0);
+    for (const pid_t pid : pids()) reap(pid, 0);
 }
 
 }  // namespace sockserv

@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
+
+#include <thread>
 #include <unistd.h>
 
 using namespace sockserv;
@@ -94,20 +96,52 @@ TEST_CASE("a forked child closes the listener: the port is free once the parent 
     server.reset();
 }
 
-TEST_CASE("server_close with block_on_close waits for the children", "[fork]") {
-    ForkingTCPServer<Greeter> server{loopback4};
-    auto running = std::make_unique<test::Running<ForkingTCPServer<Greeter>>>(server);
+TEST_CASE("server_close with block_on_close waits for children that are mid-response", "[fork]") {
+    struct Slow : StreamRequestHandler {
+        using StreamRequestHandler::StreamRequestHandler;
+        void handle() override {
+            std::string line;
+            rfile().readline(line);
+            std::this_thread::sleep_for(300ms);  // a response being computed when the server stops
+            wfile().write("done\n");
+        }
+    };
+    ForkingTCPServer<Slow> server{loopback4};
+    std::thread loop([&] { server.serve_forever(); });
     auto client = test::connect_stream(server.server_address());
-    CHECK(test::recv_exactly(client, 3) == "hi\n");
-    std::atomic<bool> closed{false};
-    std::thread closer([&] {
-        running.reset();  // blocks: the child still serves the client
-        closed = true;
-    });
-    std::this_thread::sleep_for(100ms);  // a window in which the close must still be waiting
-    CHECK_FALSE(closed);
-    test::hang_up(client);  // the child exits, and the wait ends
-    closer.join();
-    CHECK(closed);
+    client.send_all("go\n");
+    REQUIRE(test::eventually([&] { return server.active_children() == 1; }));
+    server.shutdown();
+    loop.join();
+    server.server_close();  // waits for the child; its response still completes (SHUT_RD only)
     CHECK(server.active_children() == 0);
+    CHECK(test::recv_all(client) == "done\n");
+    test::hang_up(client);
+}
+
+TEST_CASE("server_close unblocks a child reading from an idle client", "[fork][shutdown]") {
+    ForkingTCPServer<Greeter> server{loopback4};
+    std::thread loop([&] { server.serve_forever(); });
+    auto idle = test::connect_stream(server.server_address());
+    CHECK(test::recv_exactly(idle, 3) == "hi\n");  // the child now blocks reading this client
+    const auto begin = std::chrono::steady_clock::now();
+    server.shutdown();
+    loop.join();
+    server.server_close();  // block_on_close: waits for the child, which must have been unblocked
+    CHECK(std::chrono::steady_clock::now() - begin < 1s);
+    CHECK(server.active_children() == 0);
+    CHECK(test::recv_all(idle).empty());  // the client sees EOF
+    test::hang_up(idle);
+}
+
+TEST_CASE("the parent holds no child's connection once the child is reaped", "[fork]") {
+    ForkingTCPServer<Greeter> server{loopback4};
+    test::Running running(server);
+    const int fds_before = test::open_fd_count();
+    for (int i = 0; i < 20; ++i) {
+        auto client = test::connect_stream(server.server_address());
+        CHECK(test::recv_exactly(client, 3) == "hi\n");
+        test::hang_up(client);
+    }
+    CHECK(test::eventually([&] { return server.active_children() == 0 && test::open_fd_count() == fds_before; }));
 }

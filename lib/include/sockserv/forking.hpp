@@ -24,7 +24,7 @@ public:
     ~ForkingMixIn() override { children_.collect(); }
 
     void process_request(Request& request) override {
-        if (children_.fork() == 0) {
+        if (children_.fork(request.connection ? request.connection.fd() : -1) == 0) {
             // Fork point: this child handles one request and _exits. Only the forking thread exists
             // here. _exit, not exit: the parent's atexit handlers and stdio buffers are not ours to
             // run or flush twice. Nothing to undo for signals: sockserv's handlers know their pid
@@ -45,8 +45,10 @@ public:
         Server::service_actions();
     }
 
-    /// Closes the socket, then waits for the children when block_on_close.
+    /// Unblocks children reading from idle clients, closes the socket, then waits for the
+    /// children when block_on_close.
     void server_close() override {
+        children_.unblock_connections();
         Server::server_close();
         if (this->config().block_on_close) children_.wait_all();
         else children_.collect();
