@@ -1,6 +1,7 @@
 # Shared by the benchmark scripts (source it after setting $root): installs what is missing, builds
 # the release flavour, sets $bin; starts servers in the background and learns each one's port from
-# the "serving on ADDR:PORT" line it prints; stops every server on exit.
+# the line it prints ("serving on ADDR:PORT", or "Serving HTTP on ADDR port PORT" as http_server and
+# Python's http.server say it); stops every server on exit.
 
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" release >/dev/null
@@ -20,11 +21,12 @@ start_server() {
   local log
   log=$(mktemp)
   bench_logs+=("$log")
-  "$@" 2>"$log" >/dev/null &
+  "$@" >"$log" 2>&1 &
   server_pid=$!
   bench_pids+=("$server_pid")
   for _ in $(seq 1 200); do
-    port=$(grep -oE 'serving on [^ ]*:[0-9]+' "$log" | head -1 | sed -E 's/.*:([0-9]+)$/\1/') || true
+    port=$(grep -oE 'serving on [^ ]*:[0-9]+|Serving HTTP on [^ ]+ port [0-9]+' "$log" | head -1 |
+      sed -E 's/.*[: ]([0-9]+)$/\1/') || true
     [ -n "$port" ] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
     # inotifywait is not in the base image; a short poll of a log file is the wait here.
