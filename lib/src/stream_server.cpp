@@ -72,6 +72,14 @@ void StreamServer::shutdown_request(Request& request) {
     // Half-close first, so the client sees EOF after everything we wrote, even if another process
     // (a child forked later for another request) still shares the fd.
     request.connection.shutdown(SHUT_WR);
+    // Closing a socket with unread input makes the kernel answer with RST, and an RST that reaches
+    // the client first destroys the response it has not read yet. Drop what already arrived (no
+    // waiting: a handler that expects more must read it, or linger, itself).
+    char sink[4096];
+    for (int i = 0; i < 64; ++i) {
+        const ssize_t n = ::recv(request.connection.fd(), sink, sizeof sink, MSG_DONTWAIT);
+        if (n <= 0) break;
+    }
     close_request(request);
 }
 

@@ -295,6 +295,40 @@ TEST_CASE("http_server answers hostile bytes with an error and keeps serving", "
     CHECK(curl(q(server.url("/hello.txt"))).output == "hello world\n");
 }
 
+TEST_CASE("a client still sending an oversized request reads its 414 - not a reset", "[http][app]") {
+    Content content;
+    Server server(content.dir.path(), "thread");
+    for (int round = 0; round < 5; ++round) {
+        auto client = test::connect_stream(server.address(), 20s);
+        std::thread sender([&client] {
+            try {  // 4 MB of request line, sent while the server has long answered and half-closed
+                const std::string chunk(64 * 1024, 'a');
+                client.send_all("GET /");
+                for (int i = 0; i < 64; ++i) client.send_all(chunk);
+                client.shutdown(SHUT_WR);
+            } catch (const std::exception&) {
+                // the server may stop reading once its linger is over
+            }
+        });
+        std::string answer;
+        try {
+            char buffer[4096];
+            while (answer.find("</html>\n") == std::string::npos) {
+                const std::size_t n = client.recv(buffer, sizeof buffer);
+                if (n == 0) break;
+                answer.append(buffer, n);
+            }
+        } catch (const std::exception& error) {
+            INFO("receiving failed: " << error.what());
+        }
+        sender.join();
+        CHECK(status_of(answer) == 414);
+        CHECK(answer.find("</html>\n") != std::string::npos);
+        test::hang_up(client);
+    }
+    CHECK(curl(q(server.url("/hello.txt"))).output == "hello world\n");
+}
+
 TEST_CASE("http_server binds IPv6 and every interface by default - and serves a Unix socket", "[http][app]") {
     Content content;
     {
