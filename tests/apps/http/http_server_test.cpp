@@ -296,32 +296,32 @@ TEST_CASE("http_server answers hostile bytes with an error and keeps serving", "
 }
 
 TEST_CASE("a client still sending an oversized request reads its 414 - not a reset", "[http][app]") {
+    // Like most clients, this one sends its whole request before reading. The server answers 414
+    // after 8 KiB and must neither reset the connection before its answer is out nor stop serving.
+    // (On loopback Linux keeps data already received readable after an RST, so this passes even
+    // without http_server's lingering close; the linger matters on real networks, where a close
+    // with unread input discards the answer still queued to send.)
     Content content;
     Server server(content.dir.path(), "thread");
-    for (int round = 0; round < 5; ++round) {
+    for (int round = 0; round < 3; ++round) {
         auto client = test::connect_stream(server.address(), 20s);
-        std::thread sender([&client] {
-            try {  // 4 MB of request line, sent while the server has long answered and half-closed
-                const std::string chunk(64 * 1024, 'a');
-                client.send_all("GET /");
-                for (int i = 0; i < 64; ++i) client.send_all(chunk);
-                client.shutdown(SHUT_WR);
-            } catch (const std::exception&) {
-                // the server may stop reading once its linger is over
-            }
-        });
+        const std::string chunk(64 * 1024, 'a');
+        std::string failure;
+        try {
+            client.send_all("GET /");
+            for (int i = 0; i < 32; ++i) client.send_all(chunk);  // 2 MB of request line
+            client.send_all(" HTTP/1.1\r\n\r\n");
+            client.shutdown(SHUT_WR);
+        } catch (const std::exception& error) {
+            failure = std::string("send: ") + error.what();
+        }
         std::string answer;
         try {
-            char buffer[4096];
-            while (answer.find("</html>\n") == std::string::npos) {
-                const std::size_t n = client.recv(buffer, sizeof buffer);
-                if (n == 0) break;
-                answer.append(buffer, n);
-            }
+            answer = test::recv_all(client);
         } catch (const std::exception& error) {
-            INFO("receiving failed: " << error.what());
+            failure += std::string(" recv: ") + error.what();
         }
-        sender.join();
+        INFO(failure);
         CHECK(status_of(answer) == 414);
         CHECK(answer.find("</html>\n") != std::string::npos);
         test::hang_up(client);
