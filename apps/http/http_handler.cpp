@@ -36,6 +36,14 @@ std::string client_host(const sockserv::Address& address) {
 
 }  // namespace
 
+void warm_up() {
+    ::tzset();
+    (void)access_line("-", std::time(nullptr), "", 200, 0);
+    (void)parse_head("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n");
+    Response response = error_response(404, "warm-up");
+    (void)serialize_head(response);
+}
+
 void HttpHandler::setup() {
     StreamRequestHandler::setup();
     // Idle waits are bounded by the socket's receive time-out (no extra system call per request);

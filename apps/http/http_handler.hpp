@@ -13,6 +13,12 @@
 
 namespace http_app {
 
+/// Builds what the request path builds lazily on first use (Beast's field-name table, the time
+/// zone, the date cache) by running it once. Call before serving: in fork mode every child would
+/// otherwise build it again, for every connection (measured: Beast's table and /etc/localtime
+/// were a good part of a child's life).
+void warm_up();
+
 class HttpHandler : public sockserv::WithState<sockserv::StreamRequestHandler, Site> {
 public:
     using WithState::WithState;

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
         std::cerr << "http_server: " << error.what() << "\n";
         return 1;
     }
+    http_app::warm_up();
     options.on_ready = announce;
     if (!options.unix_path.empty()) return sockserv::serve<sockserv::UnixStreamServer, http_app::HttpHandler>(options, *site);
     return sockserv::serve<sockserv::TCPServer, http_app::HttpHandler>(options, *site);
