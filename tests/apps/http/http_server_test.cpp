@@ -349,7 +349,7 @@ TEST_CASE("http_server binds IPv6 and every interface by default - and serves a 
     }
 }
 
-TEST_CASE("--follow-symlinks serves symlinks that lead out of the directory", "[http][app]") {
+TEST_CASE("with --follow-symlinks symlinks that lead out of the directory are served", "[http][app]") {
     Content content;
     Server server(content.dir.path(), "thread", {"--follow-symlinks"});
     CHECK(curl(q(server.url("/leak.txt"))).output == Content::secret);
