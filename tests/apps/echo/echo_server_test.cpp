@@ -87,7 +87,7 @@ TEST_CASE("bad options are one line on stderr and exit status 2", "[app][echo][c
     }
 }
 
-TEST_CASE("--help and --version print and exit 0", "[app][echo][cli]") {
+TEST_CASE("echo_server --help and --version print and exit 0", "[app][echo][cli]") {
     for (const char* flag : {"--help", "--version"}) {
         test::Process process({test::binary("echo_server"), flag});
         CHECK(WEXITSTATUS(process.wait()) == 0);
