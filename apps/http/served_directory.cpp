@@ -9,8 +9,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace http_app {
@@ -22,47 +20,14 @@ constexpr int open_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 }  // namespace
 
 ServedDirectory::ServedDirectory(const std::filesystem::path& root, bool follow_symlinks, Resolver resolver)
-    : root_(std::filesystem::canonical(root)),
-      root_fd_(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
-      follow_symlinks_(follow_symlinks),
-      use_openat2_(resolver == Resolver::automatic) {
-    if (!root_fd_) sockserv::throw_errno("open directory " + root_.string());
-}
-
-int ServedDirectory::open_beneath(const char* path) const {
-    if (follow_symlinks_) return ::openat(root_fd_.get(), path, open_flags);
-    if (use_openat2_.load(std::memory_order_relaxed)) {
-        open_how how{};
-        how.flags = static_cast<std::uint64_t>(open_flags);
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-        const long fd = ::syscall(SYS_openat2, root_fd_.get(), path, &how, sizeof how);
-        if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return static_cast<int>(fd);
-        use_openat2_.store(false, std::memory_order_relaxed);  // not here: fall back, for good
-    }
-    const int fd = ::openat(root_fd_.get(), path, open_flags);
-    if (fd < 0) return fd;
-    char link[64];
-    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    std::string real(PATH_MAX, '\0');
-    const ssize_t n = ::readlink(link, real.data(), real.size());
-    real.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    const std::string& base = root_.native();
-    const bool inside = real == base || (real.size() > base.size() && real.compare(0, base.size(), base) == 0 &&
-                                         (base == "/" || real[base.size()] == '/'));
-    if (!inside) {
-        ::close(fd);
-        errno = EXDEV;  // what openat2 says for the same case
-        return -1;
-    }
-    return fd;
-}
+    : root_(root, follow_symlinks, resolver) {}
 
 std::variant<ServedDirectory::Opened, ServedDirectory::Refused> ServedDirectory::open(std::string_view relative) const {
-    const std::string path = relative.empty() ? std::string(".") : std::string(relative);
     Opened opened;
-    opened.fd = sockserv::UniqueFd(open_beneath(path.c_str()));
+    std::error_code error;
+    opened.fd = root_.open(relative, open_flags, error);
     if (!opened.fd) {
-        switch (errno) {
+        switch (error.value()) {
         case EXDEV:
         case ELOOP: return Refused::outside;
         case EACCES:

@@ -1,18 +1,12 @@
 #pragma once
-// The directory being served, and the one way files are opened from it: beneath its root, never
-// outside, whatever symlinks or path tricks a request holds.
-//
-// With openat2(RESOLVE_BENEATH) (Linux 5.6) the kernel refuses, atomically, any resolution that
-// leaves the root, ".." and symlinks included. Where openat2 is missing (older kernels, seccomp
-// profiles that do not know it) the file is opened normally and its real path, read back from
-// /proc/self/fd, must lie under the root's: checked on what was opened, so no race can swap a
-// symlink in between.
+// The directory being served: files and directories opened through a sockserv::FileRoot (never
+// outside the root), and directory listings.
 
 #include "pages.hpp"
 
+#include <sockserv/file_root.hpp>
 #include <sockserv/unique_fd.hpp>
 
-#include <atomic>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -25,7 +19,7 @@ namespace http_app {
 
 class ServedDirectory {
 public:
-    enum class Resolver { automatic, proc_fallback };
+    using Resolver = sockserv::FileRoot::Resolver;
 
     /// Opens the root. Throws std::system_error when it is not a readable directory.
     ServedDirectory(const std::filesystem::path& root, bool follow_symlinks, Resolver resolver = Resolver::automatic);
@@ -44,15 +38,10 @@ public:
     /// The entries of an opened directory, "." and ".." left out.
     std::vector<ListingEntry> list(int directory_fd) const;
 
-    const std::filesystem::path& root() const noexcept { return root_; }
+    const std::filesystem::path& root() const noexcept { return root_.path(); }
 
 private:
-    int open_beneath(const char* path) const;
-
-    std::filesystem::path root_;  // canonical
-    sockserv::UniqueFd root_fd_;
-    bool follow_symlinks_;
-    mutable std::atomic<bool> use_openat2_;
+    sockserv::FileRoot root_;
 };
 
 }  // namespace http_app

@@ -6,6 +6,7 @@
 #include <sockserv/base_server.hpp>
 #include <sockserv/cli.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/file_root.hpp>
 #include <sockserv/forking.hpp>
 #include <sockserv/process_mutex.hpp>
 #include <sockserv/request.hpp>
