@@ -17,6 +17,8 @@
 
 #include <exception>
 #include <iostream>
+#include <memory>
+#include <thread>
 
 namespace sockserv {
 
@@ -46,7 +48,60 @@ int run(const cli::Options& options, bool want_unix, State&... state) {
     }
 }
 
+// Two servers on one port number (say a protocol over UDP and over TCP): the first binds the
+// command line's address; the second the same host and the first's real port. With port 0 the
+// kernel's choice for the first may be taken for the second: then both are made again.
+template <class First, class Second, class... State>
+int run_pair(const cli::Options& options, State&... state) {
+    try {
+        std::unique_ptr<First> first;
+        std::unique_ptr<Second> second;
+        for (int attempt = 0; !second; ++attempt) {
+            first = std::make_unique<First>(options.address(false), state..., options.server_config());
+            const Address& bound = first->server_address();
+            try {
+                second = std::make_unique<Second>(Address(bound.host(), bound.port()), state..., options.server_config());
+            } catch (const std::system_error& error) {
+                if (error.code() != std::errc::address_in_use || options.port != 0 || attempt >= 20) throw;
+                first.reset();
+            }
+        }
+        signals::StopOnSignals stop(*first);
+        if (options.on_ready) options.on_ready(*first, options);
+        else announce(*first, options);
+        std::thread second_loop([&] { second->serve_forever(); });
+        first->serve_forever();
+        second->shutdown();  // from another thread: returns once the second loop has
+        second_loop.join();
+        second->server_close();
+        first->server_close();
+        return 0;
+    } catch (const std::exception& error) {
+        report_setup_failure(options, error);
+        return 1;
+    }
+}
+
 }  // namespace detail
+
+/// Two servers in one program, on the same port number, in the same --mode: `TransportA<HandlerA>`
+/// and `TransportB<HandlerB>` (e.g. UDPServer and TCPServer), sharing the state. The second serves
+/// on a thread of its own; SIGINT/SIGTERM stop both. The port printed is the one both use.
+template <template <class> class TransportA, class HandlerA, template <class> class TransportB, class HandlerB,
+          class... State>
+int serve_pair(const cli::Options& options, State&... state) {
+    switch (options.mode) {
+    case Mode::sync:
+        return detail::run_pair<TransportA<HandlerA>, TransportB<HandlerB>>(options, state...);
+    case Mode::thread:
+        return detail::run_pair<ThreadingMixIn<TransportA<HandlerA>>, ThreadingMixIn<TransportB<HandlerB>>>(options,
+                                                                                                            state...);
+    case Mode::fork:
+        return detail::run_pair<ForkingMixIn<TransportA<HandlerA>>, ForkingMixIn<TransportB<HandlerB>>>(options,
+                                                                                                          state...);
+    }
+    return 2;
+}
 
 template <template <class> class Transport, class Handler, class... State>
 int serve(const cli::Options& options, State&... state) {

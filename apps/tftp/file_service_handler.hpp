@@ -1,0 +1,29 @@
+#pragma once
+// FileServiceHandler: the list/get/put service over TCP (the course notes' file server), one
+// connection, several commands, framed as framing.hpp says.
+
+#include "service.hpp"
+
+#include <sockserv/request_handler.hpp>
+
+namespace tftp {
+
+class FileServiceHandler : public sockserv::WithState<sockserv::StreamRequestHandler, Service> {
+public:
+    using WithState::WithState;
+    void handle() override;
+
+protected:
+    /// A client that says nothing for this long is dropped (it holds a worker).
+    std::optional<std::chrono::milliseconds> timeout() const override { return std::chrono::seconds(60); }
+
+private:
+    void list();
+    void get(const std::string& name);
+    /// False when the connection cannot go on (the upload's bytes did not all come).
+    bool put(std::uint64_t size, const std::string& name);
+    void send_error(std::uint16_t code, const std::string& message);
+    void log(const std::string& line) const;
+};
+
+}  // namespace tftp

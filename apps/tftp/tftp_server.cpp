@@ -1,0 +1,95 @@
+// tftp_server: files over real TFTP (UDP, RFC 1350 with options) and over the list/get/put
+// service (TCP), on one port number, under any --mode.
+//   tftp_server [--port 6969] [-d DIR] [--allow-upload [--create] [--no-overwrite]] [--mode fork]
+
+#include "file_service_handler.hpp"
+#include "options.hpp"
+#include "tftp_handler.hpp"
+
+#include <sockserv/sockserv.hpp>
+
+#include <cmath>
+#include <iostream>
+
+#include <unistd.h>
+
+namespace {
+
+[[noreturn]] void fail(const std::string& message) {
+    std::cerr << "tftp_server: error: " << message << " (try --help)\n";
+    std::exit(2);
+}
+
+std::chrono::milliseconds seconds_option(const sockserv::cli::Options& options, const char* name, double min, double max) {
+    const double seconds = options.values[name].as<double>();
+    if (!(seconds >= min) || seconds > max)
+        fail(std::string("--") + name + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
+}
+
+std::optional<std::pair<std::uint16_t, std::uint16_t>> port_range(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    const auto separator = text.find_first_of(":-");
+    const auto low = tftp::option_number(text.substr(0, separator), 1, 65535);
+    const auto high = separator == std::string::npos ? low : tftp::option_number(text.substr(separator + 1), 1, 65535);
+    if (!low || !high || *low > *high) fail("invalid --port-range '" + text + "' (expected LOW:HIGH)");
+    return std::make_pair(static_cast<std::uint16_t>(*low), static_cast<std::uint16_t>(*high));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    namespace po = boost::program_options;
+    sockserv::cli::Spec spec;
+    spec.summary = "Serves a directory over TFTP (UDP) and the list/get/put file service (TCP), on one port.";
+    spec.default_port = 6969;
+    spec.options.add_options()
+        ("directory,d", po::value<std::string>()->default_value("."), "directory to serve")
+        ("allow-upload", "accept uploads (WRQ, put); off by default")
+        ("create", "with --allow-upload: uploads may create new files")
+        ("no-overwrite", "with --allow-upload: an upload to an existing name is refused (file exists)")
+        ("port-range", po::value<std::string>()->default_value(""), "ports for UDP transfers, LOW:HIGH (default: any)")
+        ("timeout", po::value<double>()->default_value(1), "seconds before a UDP packet is sent again (doubling)")
+        ("retries", po::value<int>()->default_value(5), "resends of one packet before a transfer gives up")
+        ("dally", po::value<double>()->default_value(6), "seconds to stay after an upload's last ACK, to answer a repeat")
+        ("no-udp", "serve only the TCP file service")
+        ("no-tcp", "serve only TFTP over UDP");
+    auto options = sockserv::cli::parse(argc, argv, "tftp_server", std::move(spec));
+    if (!options.unix_path.empty()) fail("--unix is not supported: TFTP is UDP/IP");
+
+    tftp::FilePolicy policy;
+    policy.allow_upload = options.values.count("allow-upload") > 0;
+    policy.create = options.values.count("create") > 0;
+    policy.overwrite = options.values.count("no-overwrite") == 0;
+    const bool udp = options.values.count("no-udp") == 0;
+    const bool tcp = options.values.count("no-tcp") == 0;
+    if (!udp && !tcp) fail("--no-udp and --no-tcp leave nothing to serve");
+    const int retries = options.values["retries"].as<int>();
+    if (retries < 0 || retries > 100) fail("--retries must be between 0 and 100");
+
+    std::unique_ptr<tftp::Service> service;  // not movable (its FileRoot holds an atomic): made in place
+    try {
+        service.reset(new tftp::Service{tftp::Files(options.values["directory"].as<std::string>(), policy),
+                                        port_range(options.values["port-range"].as<std::string>()),
+                                        {},
+                                        options.verbose});
+    } catch (const std::system_error& error) {
+        std::cerr << "tftp_server: " << error.what() << "\n";
+        return 1;
+    }
+    service->transfer.timeout = seconds_option(options, "timeout", 0.01, 255);
+    service->transfer.max_retries = retries;
+    service->transfer.dally = seconds_option(options, "dally", 0, 60);
+
+    options.on_ready = [udp, tcp](const sockserv::BaseServer& server, const sockserv::cli::Options& parsed) {
+        const std::string what = udp && tcp ? "udp tftp, tcp files" : udp ? "udp tftp" : "tcp files";
+        const std::string line = "tftp_server: serving on " + server.server_address().to_string() + " (" + what +
+                                 "; mode: " + std::string(sockserv::to_string(parsed.mode)) + ")\n";
+        [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    };
+    if (udp && tcp)
+        return sockserv::serve_pair<sockserv::UDPServer, tftp::TftpHandler, sockserv::TCPServer, tftp::FileServiceHandler>(
+            options, *service);
+    if (udp) return sockserv::serve<sockserv::UDPServer, tftp::TftpHandler>(options, *service);
+    return sockserv::serve<sockserv::TCPServer, tftp::FileServiceHandler>(options, *service);
+}

@@ -1,0 +1,231 @@
+#include "transfer.hpp"
+
+#include <sockserv/error.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+
+#include <poll.h>
+#include <sys/socket.h>
+
+namespace tftp {
+
+using Clock = std::chrono::steady_clock;
+
+Transfer::Transfer(const sockserv::Socket& socket, sockserv::Address peer, bool peer_port_known,
+                   TransferSettings settings)
+    : socket_(socket), peer_(std::move(peer)), peer_port_known_(peer_port_known), settings_(std::move(settings)) {
+    buffer_.resize(max_blksize + 64);
+    if (settings_.options.timeout_seconds) settings_.timeout = std::chrono::seconds(*settings_.options.timeout_seconds);
+}
+
+void Transfer::send_packet(const std::string& packet) { socket_.sendto(packet, peer_); }
+
+std::chrono::milliseconds Transfer::backoff(int retries) const {
+    return settings_.timeout * (1 << std::min(retries, 3));
+}
+
+Outcome Transfer::fail(std::string why, std::uint16_t code, bool tell_peer) {
+    if (tell_peer) {
+        try {
+            send_packet(encode_error(code, why));
+        } catch (const std::system_error&) {
+        }
+    }
+    Outcome outcome;
+    outcome.error = std::move(why);
+    return outcome;
+}
+
+std::optional<Packet> Transfer::wait(Clock::time_point deadline) {
+    for (;;) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd entry{socket_.fd(), POLLIN, 0};
+        const int ready = ::poll(&entry, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno != EINTR) sockserv::throw_errno("poll");
+        if (ready <= 0) continue;
+        sockserv::Address from;
+        std::size_t size = 0;
+        try {
+            size = socket_.recvfrom(buffer_.data(), buffer_.size(), from, MSG_DONTWAIT);
+        } catch (const sockserv::TimeoutError&) {
+            continue;  // EAGAIN: a spurious wake-up
+        } catch (const std::system_error& error) {
+            // ECONNREFUSED: an ICMP port unreachable from an earlier send; the peer may be gone, but
+            // the time-outs decide that.
+            if (error.code() == std::errc::connection_refused) continue;
+            throw;
+        }
+        const bool same_host = from.host() == peer_.host();
+        if (!peer_port_known_ && same_host) {
+            peer_ = from;
+            peer_port_known_ = true;
+        }
+        if (!(from == peer_)) {
+            // Another transfer ID (RFC 1350 section 4): tell it, and carry on undisturbed.
+            try {
+                socket_.sendto(encode_error(unknown_transfer_id, "unknown transfer ID"), from);
+            } catch (const std::system_error&) {
+            }
+            continue;
+        }
+        if (size > buffer_.size()) size = buffer_.size();  // truncated: it will not parse as a good block
+        return parse(std::string_view(buffer_.data(), size));
+    }
+}
+
+Outcome Transfer::send(Source& source, const std::string& opening) {
+    Outcome outcome;
+    if (!opening.empty()) {  // wait for ACK 0 (or, as a client after a WRQ, an OACK)
+        int retries = 0;
+        send_packet(opening);
+        auto deadline = Clock::now() + backoff(0);
+        for (bool acked = false; !acked;) {
+            const auto packet = wait(deadline);
+            if (!packet) {
+                if (++retries > settings_.max_retries) return fail("timed out waiting for the first ACK");
+                send_packet(opening);
+                deadline = Clock::now() + backoff(retries);
+                continue;
+            }
+            if (const auto* ack = std::get_if<Ack>(&*packet); ack && ack->block == 0) {
+                acked = true;
+            } else if (const auto* oack = std::get_if<OptionAck>(&*packet); oack && on_oack) {
+                if (auto problem = on_oack(*oack)) return fail(*problem, option_refused, true);
+                acked = true;
+            } else if (const auto* error = std::get_if<Error>(&*packet)) {
+                return fail("peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
+            }
+        }
+    }
+
+    // The blocks in flight: window[i] is block acked + 1 + i (64-bit counters; the wire has 16 bits).
+    const std::size_t blksize = settings_.options.blksize;  // (an OACK may just have set it)
+    const std::size_t window_size = std::max<std::size_t>(1, settings_.options.windowsize);
+    std::deque<std::string> window;
+    std::uint64_t acked = 0, next = 1;
+    std::optional<std::uint64_t> last;  // the final block's number, once read
+    int retries = 0;
+    std::string payload;
+    auto deadline = Clock::now();
+    for (;;) {
+        while (!last && window.size() < window_size) {
+            payload.resize(blksize);
+            std::size_t n = 0;
+            try {
+                n = source.read(payload.data(), blksize);
+            } catch (const ProtocolError& error) {
+                return fail(error.what(), error.code, true);
+            }
+            payload.resize(n);
+            window.push_back(encode_data(static_cast<std::uint16_t>((acked + window.size() + 1) & 0xFFFF), payload));
+            outcome.bytes += n;
+            if (n < blksize) last = acked + window.size();  // short (or empty) block: the end
+        }
+        bool sent = false;
+        while (next <= acked + window.size()) {
+            send_packet(window[static_cast<std::size_t>(next - acked - 1)]);
+            ++next;
+            sent = true;
+        }
+        if (sent) deadline = Clock::now() + backoff(retries);
+
+        const auto packet = wait(deadline);
+        if (!packet) {
+            if (++retries > settings_.max_retries) return fail("timed out waiting for ACK " + std::to_string(acked + 1));
+            next = acked + 1;  // resend the window
+            continue;
+        }
+        if (const auto* ack = std::get_if<Ack>(&*packet)) {
+            // Which block in flight does it acknowledge? None: a duplicate or stale ACK — ignored,
+            // never answered with a resend (Sorcerer's Apprentice).
+            std::optional<std::uint64_t> hit;
+            for (std::uint64_t block = acked + 1; block < next; ++block)
+                if ((block & 0xFFFF) == ack->block) hit = block;
+            if (!hit) continue;
+            window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(*hit - acked));
+            acked = *hit;
+            retries = 0;
+            if (last && acked == *last) {
+                outcome.ok = true;
+                return outcome;
+            }
+            next = acked + 1;  // RFC 7440: the receiver saw up to here; go on (or resend) from the next
+        } else if (const auto* error = std::get_if<Error>(&*packet)) {
+            return fail("peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
+        }
+    }
+}
+
+Outcome Transfer::receive(Sink& sink, const std::string& opening) {
+    Outcome outcome;
+    std::string last_sent = opening;
+    std::uint64_t expected = 1;
+    std::size_t in_window = 0;
+    int retries = 0;
+    if (!last_sent.empty()) send_packet(last_sent);
+    auto deadline = Clock::now() + backoff(0);
+    for (;;) {
+        const auto packet = wait(deadline);
+        if (!packet) {
+            if (++retries > settings_.max_retries)
+                return fail("timed out waiting for DATA " + std::to_string(expected));
+            if (!last_sent.empty()) send_packet(last_sent);
+            deadline = Clock::now() + backoff(retries);
+            in_window = 0;
+            continue;
+        }
+        if (const auto* data = std::get_if<Data>(&*packet)) {
+            const std::size_t blksize = settings_.options.blksize;
+            if (data->block != (expected & 0xFFFF)) {
+                // A duplicate, or a gap in a window: acknowledge what we have so the sender goes on
+                // from there. (Answering duplicates is what the receiver must do; it is the sender
+                // that must not answer duplicate ACKs.)
+                last_sent = encode_ack(static_cast<std::uint16_t>((expected - 1) & 0xFFFF));
+                send_packet(last_sent);
+                in_window = 0;
+                continue;
+            }
+            if (data->payload.size() > blksize)
+                return fail("DATA larger than the block size", illegal_operation, true);
+            const bool final_block = data->payload.size() < blksize;
+            try {
+                sink.write(data->payload);
+                if (final_block) sink.finish();  // before the final ACK: a failure is reported, not ACKed
+            } catch (const ProtocolError& error) {
+                return fail(error.what(), error.code, true);
+            }
+            outcome.bytes += data->payload.size();
+            ++expected;
+            retries = 0;
+            if (final_block || ++in_window >= settings_.options.windowsize) {
+                last_sent = encode_ack(static_cast<std::uint16_t>((expected - 1) & 0xFFFF));
+                send_packet(last_sent);
+                in_window = 0;
+            }
+            deadline = Clock::now() + backoff(0);
+            if (final_block) {
+                outcome.ok = true;
+                // Dally: our final ACK may be lost; the sender then repeats its last block.
+                const auto dally_end = Clock::now() + settings_.dally;
+                while (const auto again = wait(dally_end)) {
+                    if (const auto* repeat = std::get_if<Data>(&*again);
+                        repeat && repeat->block == ((expected - 1) & 0xFFFF))
+                        send_packet(last_sent);
+                }
+                return outcome;
+            }
+        } else if (const auto* oack = std::get_if<OptionAck>(&*packet); oack && on_oack && expected == 1) {
+            if (auto problem = on_oack(*oack)) return fail(*problem, option_refused, true);
+            last_sent = encode_ack(0);
+            send_packet(last_sent);
+            deadline = Clock::now() + backoff(0);
+        } else if (const auto* error = std::get_if<Error>(&*packet)) {
+            return fail("peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
+        }
+    }
+}
+
+}  // namespace tftp
