@@ -1,0 +1,56 @@
+#pragma once
+// The client side, for tftp_client: the TCP file service (one connection, several commands) and
+// TFTP over UDP (get and put with options), both writing downloads atomically (NAME.part, renamed
+// when complete).
+
+#include "options.hpp"
+#include "progress.hpp"
+
+#include <sockserv/address.hpp>
+#include <sockserv/socket.hpp>
+#include <sockserv/stream.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tftp {
+
+/// A command that failed: the server's error (code and message) or a local problem (code 0).
+struct ClientError : std::runtime_error {
+    ClientError(std::uint16_t error_code, const std::string& message) : std::runtime_error(message), code(error_code) {}
+    std::uint16_t code;
+};
+
+class FileServiceClient {
+public:
+    /// Connects. Throws std::system_error.
+    explicit FileServiceClient(const sockserv::Address& server);
+    std::vector<std::pair<std::string, std::uint64_t>> list();
+    /// Returns the bytes received. `progress` may be null.
+    std::uint64_t get(const std::string& name, const std::filesystem::path& local, bool show_progress);
+    std::uint64_t put(const std::filesystem::path& local, const std::string& name, bool show_progress);
+
+private:
+    sockserv::Socket socket_;
+    std::unique_ptr<sockserv::SocketWriter> out_;
+    std::unique_ptr<sockserv::SocketReader> in_;
+};
+
+struct UdpOptions {
+    std::optional<std::size_t> blksize;
+    std::optional<std::uint16_t> windowsize;
+    bool netascii = false;
+    std::chrono::milliseconds timeout{1000};
+    int retries = 5;
+};
+
+std::uint64_t udp_get(const sockserv::Address& server, const std::string& name, const std::filesystem::path& local,
+                      const UdpOptions& options, bool show_progress);
+std::uint64_t udp_put(const sockserv::Address& server, const std::filesystem::path& local, const std::string& name,
+                      const UdpOptions& options, bool show_progress);
+
+}  // namespace tftp
