@@ -5,6 +5,7 @@
 #include "file_service_handler.hpp"
 #include "options.hpp"
 #include "tftp_handler.hpp"
+#include "tftp_udp_server.hpp"
 
 #include <sockserv/sockserv.hpp>
 
@@ -88,8 +89,8 @@ int main(int argc, char** argv) {
         [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
     };
     if (udp && tcp)
-        return sockserv::serve_pair<sockserv::UDPServer, tftp::TftpHandler, sockserv::TCPServer, tftp::FileServiceHandler>(
+        return sockserv::serve_pair<tftp::TftpUDPServer, tftp::TftpHandler, sockserv::TCPServer, tftp::FileServiceHandler>(
             options, *service);
-    if (udp) return sockserv::serve<sockserv::UDPServer, tftp::TftpHandler>(options, *service);
+    if (udp) return sockserv::serve<tftp::TftpUDPServer, tftp::TftpHandler>(options, *service);
     return sockserv::serve<sockserv::TCPServer, tftp::FileServiceHandler>(options, *service);
 }

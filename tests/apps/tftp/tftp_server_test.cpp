@@ -1,0 +1,439 @@
+// tftp_server as users meet it: the real binary in each mode, and the real clients — tftp-hpa's
+// tftp, curl, atftp, busybox tftp — plus tftp_client for the TCP service and over UDP.
+
+#include "packet.hpp"
+#include "framing.hpp"
+#include "../../support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+using namespace std::chrono_literals;
+using sockserv::Address;
+using sockserv::Socket;
+using test::shell_quote;
+
+namespace {
+
+std::string slurp(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+std::string make_bytes(std::size_t size, unsigned seed) {
+    std::mt19937 random(seed);
+    std::string out(size, '\0');
+    for (char& c : out) c = static_cast<char>(random() & 0xFF);
+    return out;
+}
+
+struct Dirs {
+    test::TempDir served, local;
+    void put_file(const std::string& name, const std::string& bytes) const {
+        std::ofstream(served / name, std::ios::binary) << bytes;
+    }
+};
+
+class TftpServer {
+public:
+    TftpServer(const Dirs& dirs, const std::string& mode, std::vector<std::string> extra = {})
+        : process_(argv(dirs, mode, std::move(extra))) {
+        address_ = process_.wait_until_serving();
+    }
+    std::string port() const { return std::to_string(address_.port()); }
+    const Address& address() const { return address_; }
+    test::Process& process() { return process_; }
+
+private:
+    static std::vector<std::string> argv(const Dirs& dirs, const std::string& mode, std::vector<std::string> extra) {
+        std::vector<std::string> args{test::binary("tftp_server"), "--port", "0", "-d", dirs.served.path().string(),
+                                      "--mode", mode};
+        // A short dally keeps sync mode quick between uploads (the default 6 s is for real networks).
+        if (std::find(extra.begin(), extra.end(), "--dally") == extra.end()) extra.insert(extra.end(), {"--dally", "0.2"});
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+    test::Process process_;
+    Address address_;
+};
+
+std::string in(const Dirs& dirs, const std::string& name) { return shell_quote((dirs.local / name).string()); }
+
+// Each real client: a download and an upload command.
+struct Client {
+    const char* name;
+    std::string (*get)(const TftpServer&, const std::string& remote, const std::string& local);
+    std::string (*put)(const TftpServer&, const std::string& local, const std::string& remote);
+};
+
+const Client clients[] = {
+    {"tftp-hpa",
+     [](const TftpServer& s, const std::string& r, const std::string& l) {
+         return "tftp 127.0.0.1 " + s.port() + " -m octet -c get " + shell_quote(r) + " " + l;
+     },
+     [](const TftpServer& s, const std::string& l, const std::string& r) {
+         return "tftp 127.0.0.1 " + s.port() + " -m octet -c put " + l + " " + shell_quote(r);
+     }},
+    {"curl",
+     [](const TftpServer& s, const std::string& r, const std::string& l) {
+         return "curl -sS --max-time 60 -o " + l + " tftp://127.0.0.1:" + s.port() + "/" + r;
+     },
+     [](const TftpServer& s, const std::string& l, const std::string& r) {
+         return "curl -sS --max-time 60 -T " + l + " tftp://127.0.0.1:" + s.port() + "/" + r;
+     }},
+    {"atftp",
+     [](const TftpServer& s, const std::string& r, const std::string& l) {
+         return "atftp -g -r " + shell_quote(r) + " -l " + l + " 127.0.0.1 " + s.port();
+     },
+     [](const TftpServer& s, const std::string& l, const std::string& r) {
+         return "atftp -p -l " + l + " -r " + shell_quote(r) + " 127.0.0.1 " + s.port();
+     }},
+    {"busybox",
+     [](const TftpServer& s, const std::string& r, const std::string& l) {
+         return "busybox tftp -g -r " + shell_quote(r) + " -l " + l + " 127.0.0.1:" + s.port();
+     },
+     [](const TftpServer& s, const std::string& l, const std::string& r) {
+         return "busybox tftp -p -l " + l + " -r " + shell_quote(r) + " 127.0.0.1:" + s.port();
+     }},
+};
+
+void check_real_clients(const std::string& mode) {
+    Dirs dirs;
+    TftpServer server(dirs, mode, {"--allow-upload", "--create"});
+    unsigned seed = 1;
+    for (const Client& client : clients) {
+        for (const std::size_t size : {0, 1, 511, 512, 513, 1024, 3 * 512 + 512}) {
+            INFO(client.name << " size " << size);
+            const std::string bytes = make_bytes(size, seed++);
+            const std::string name = std::string(client.name) + "-" + std::to_string(size) + ".bin";
+            dirs.put_file(name, bytes);
+            const auto got = test::run_command(client.get(server, name, in(dirs, name)) + " 2>&1");
+            CHECK(got.status == 0);
+            INFO(got.output);
+            CHECK(slurp(dirs.local / name) == bytes);
+
+            const std::string uploaded = "up-" + name;
+            const auto put = test::run_command(client.put(server, in(dirs, name), uploaded) + " 2>&1");
+            INFO(put.output);
+            CHECK(put.status == 0);
+            CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / uploaded); }));
+            CHECK(slurp(dirs.served / uploaded) == bytes);
+        }
+    }
+}
+
+void check_big_files(const std::string& mode) {
+    Dirs dirs;
+    TftpServer server(dirs, mode, {"--allow-upload", "--create"});
+    const std::string big = make_bytes(40 * 1024 * 1024, 40);
+    dirs.put_file("big.bin", big);
+    // 40 MiB at 512-byte blocks is 81,920 blocks: the block number wraps past 65535.
+    test::run("tftp 127.0.0.1 " + server.port() + " -m octet -c get big.bin " + in(dirs, "big.bin"));
+    CHECK(slurp(dirs.local / "big.bin") == big);
+    test::run("curl -sS --max-time 120 -T " + in(dirs, "big.bin") + " tftp://127.0.0.1:" + server.port() + "/big-up.bin");
+    CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / "big-up.bin"); }));
+    CHECK(slurp(dirs.served / "big-up.bin") == big);
+}
+
+void check_errors(const std::string& mode) {
+    Dirs dirs;
+    dirs.put_file("exists.txt", "x");
+    TftpServer server(dirs, mode);  // uploads off
+    const auto missing = test::run_command("tftp 127.0.0.1 " + server.port() + " -c get nope.txt " + in(dirs, "n") + " 2>&1");
+    CHECK(missing.output.find("Error code 1") != std::string::npos);
+    const auto traversal =
+        test::run_command("tftp 127.0.0.1 " + server.port() + " -c get ../../etc/passwd " + in(dirs, "p") + " 2>&1");
+    CHECK(traversal.output.find("Error code 2") != std::string::npos);
+    const auto absolute = test::run_command("atftp -g -r /etc/passwd -l " + in(dirs, "p2") + " 127.0.0.1 " + server.port() + " 2>&1");
+    CHECK(absolute.status != 0);
+    CHECK(slurp(dirs.local / "p2").find("root:") == std::string::npos);  // (atftp leaves an empty file)
+    const auto refused =
+        test::run_command("curl -sS --max-time 20 -T " + shell_quote((dirs.served / "exists.txt").string()) +
+                          " tftp://127.0.0.1:" + server.port() + "/new.txt 2>&1");
+    CHECK(refused.status != 0);  // curl shows the code, not the server's text
+    const auto refused_hpa = test::run_command("tftp 127.0.0.1 " + server.port() + " -c put " +
+                                               shell_quote((dirs.served / "exists.txt").string()) + " new.txt 2>&1");
+    CHECK(refused_hpa.output.find("Error code 2: uploads are off") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dirs.served / "new.txt"));
+    // Still serving.
+    test::run("tftp 127.0.0.1 " + server.port() + " -c get exists.txt " + in(dirs, "ok.txt"));
+    CHECK(slurp(dirs.local / "ok.txt") == "x");
+}
+
+void check_parallel_and_stalled(const std::string& mode) {
+    Dirs dirs;
+    const std::string bytes = make_bytes(2 * 1024 * 1024, 8);
+    dirs.put_file("shared.bin", bytes);
+    TftpServer server(dirs, mode);
+    // A client that asks and then never acknowledges anything: it holds one transfer, not the server.
+    Socket stalled(AF_INET, SOCK_DGRAM);
+    stalled.sendto(tftp::encode_request({false, "shared.bin", "octet", {}}), server.address());
+    std::string command;
+    for (int i = 0; i < 8; ++i)
+        command += "curl -sS --max-time 30 -o " + in(dirs, "copy" + std::to_string(i)) + " tftp://127.0.0.1:" +
+                   server.port() + "/shared.bin & ";
+    const auto started = std::chrono::steady_clock::now();
+    test::run(command + "wait");
+    CHECK(std::chrono::steady_clock::now() - started < 15s);
+    for (int i = 0; i < 8; ++i) CHECK(slurp(dirs.local / ("copy" + std::to_string(i))) == bytes);
+}
+
+// A UDP relay between a client and the server that drops every `nth` packet each way. The client
+// talks to one relay port; the relay follows the server's transfer port as it changes.
+class LossyRelay {
+public:
+    LossyRelay(Address server, int nth) : server_(std::move(server)), nth_(nth) {
+        front_.bind(Address("127.0.0.1", 0));
+        back_.bind(Address("127.0.0.1", 0));
+        thread_ = std::thread([this] { run(); });
+    }
+    ~LossyRelay() {
+        stop_ = true;
+        thread_.join();
+    }
+    std::string port() const { return std::to_string(front_.local_address().port()); }
+    int dropped() const { return dropped_; }
+
+private:
+    void run() {
+        Address client, server_now = server_;
+        char buffer[70000];
+        int count = 0;
+        while (!stop_) {
+            pollfd fds[2] = {{front_.fd(), POLLIN, 0}, {back_.fd(), POLLIN, 0}};
+            if (::poll(fds, 2, 50) <= 0) continue;
+            for (int i = 0; i < 2; ++i) {
+                if (!(fds[i].revents & POLLIN)) continue;
+                Address from;
+                const std::size_t n = std::min<std::size_t>((i == 0 ? front_ : back_).recvfrom(buffer, sizeof buffer, from), sizeof buffer);
+                if (++count % nth_ == 0) {
+                    ++dropped_;
+                    continue;
+                }
+                if (i == 0) {
+                    client = from;
+                    // A new request goes to the server's port; the rest to the transfer's own port.
+                    const bool request = n >= 2 && buffer[0] == 0 && (buffer[1] == 1 || buffer[1] == 2);
+                    back_.sendto(std::string_view(buffer, n), request ? server_ : server_now);
+                } else {
+                    server_now = from;  // the transfer's own port, once it answers
+                    front_.sendto(std::string_view(buffer, n), client);
+                }
+            }
+        }
+    }
+    Address server_;
+    int nth_;
+    Socket front_{AF_INET, SOCK_DGRAM}, back_{AF_INET, SOCK_DGRAM};
+    std::atomic<bool> stop_{false};
+    std::atomic<int> dropped_{0};
+    std::thread thread_;
+};
+
+}  // namespace
+
+#define TFTP_MODE_TESTS(MODE)                                                                                          \
+    TEST_CASE("tftp-hpa - curl - atftp and busybox download and upload every awkward size - " MODE,                   \
+              "[tftp][app][" MODE "]") {                                                                               \
+        check_real_clients(MODE);                                                                                      \
+    }                                                                                                                  \
+    TEST_CASE("40 MiB down and up with checksums (block numbers roll over) - " MODE, "[tftp][app][" MODE "]") {       \
+        check_big_files(MODE);                                                                                         \
+    }                                                                                                                  \
+    TEST_CASE("clients see missing files - traversal and refused uploads as TFTP errors - " MODE,                     \
+              "[tftp][app][" MODE "]") {                                                                               \
+        check_errors(MODE);                                                                                            \
+    }
+
+TFTP_MODE_TESTS("thread")
+TFTP_MODE_TESTS("fork")
+TFTP_MODE_TESTS("sync")
+
+TEST_CASE("8 parallel transfers while a stalled client holds one - thread", "[tftp][app][thread]") {
+    check_parallel_and_stalled("thread");
+}
+TEST_CASE("8 parallel transfers while a stalled client holds one - fork", "[tftp][app][fork]") {
+    check_parallel_and_stalled("fork");
+}
+
+TEST_CASE("options are negotiated with curl - atftp and tftp_client", "[tftp][app]") {
+    Dirs dirs;
+    const std::string bytes = make_bytes(1000000, 3);
+    dirs.put_file("f.bin", bytes);
+    TftpServer server(dirs, "thread", {"--allow-upload", "--create"});
+    test::run("curl -sS --tftp-blksize 1428 -o " + in(dirs, "c.bin") + " tftp://127.0.0.1:" + server.port() + "/f.bin");
+    CHECK(slurp(dirs.local / "c.bin") == bytes);
+    CHECK_NOTHROW(server.process().wait_for_line(R"(RRQ "f\.bin" octet .*blksize=1428.*: done, 1000000 bytes)"));
+    test::run("atftp --option 'blksize 8192' -g -r f.bin -l " + in(dirs, "a.bin") + " 127.0.0.1 " + server.port());
+    CHECK(slurp(dirs.local / "a.bin") == bytes);
+    CHECK_NOTHROW(server.process().wait_for_line(R"(RRQ "f\.bin" octet blksize=8192: done)"));
+    test::run(shell_quote(test::binary("tftp_client")) + " --udp --blksize 65464 --windowsize 4 127.0.0.1 " +
+              server.port() + " get f.bin " + in(dirs, "w.bin"));
+    CHECK(slurp(dirs.local / "w.bin") == bytes);
+    CHECK_NOTHROW(server.process().wait_for_line(R"(blksize=65464 windowsize=4 .*: done, 1000000 bytes)"));
+    test::run(shell_quote(test::binary("tftp_client")) + " --udp --blksize 1428 --windowsize 8 127.0.0.1 " +
+              server.port() + " put " + in(dirs, "w.bin") + " wput.bin");
+    CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / "wput.bin"); }));
+    CHECK(slurp(dirs.served / "wput.bin") == bytes);
+    // blksize below 8 is refused with ERROR 8.
+    Socket client(AF_INET, SOCK_DGRAM);
+    client.set_timeout(5s);
+    client.sendto(tftp::encode_request({false, "f.bin", "octet", {{"blksize", "4"}}}), server.address());
+    char buffer[600];
+    Address from;
+    const std::size_t n = client.recvfrom(buffer, sizeof buffer, from);
+    CHECK(std::get<tftp::Error>(tftp::parse(std::string_view(buffer, n))).code == tftp::option_refused);
+}
+
+TEST_CASE("lost packets in both directions are recovered by retransmission", "[tftp][app]") {
+    Dirs dirs;
+    const std::string bytes = make_bytes(300000, 9);
+    dirs.put_file("lossy.bin", bytes);
+    dirs.put_file("lossy-small.bin", bytes.substr(0, 100000));
+    // The dally outlasts the client's time-out, so a lost final ACK is answered again.
+    // Retries enough to outlast curl's own resend interval (it resends only every few seconds).
+    TftpServer server(dirs, "thread", {"--allow-upload", "--create", "--timeout", "0.05", "--retries", "12", "--dally", "2"});
+    LossyRelay relay(server.address(), 7);
+    const std::string client =
+        shell_quote(test::binary("tftp_client")) + " --udp --timeout 0.05 --blksize 4096 127.0.0.1 " + relay.port();
+    test::run(client + " get lossy.bin " + in(dirs, "lossy.bin"));
+    CHECK(slurp(dirs.local / "lossy.bin") == bytes);
+    test::run(client + " put " + in(dirs, "lossy.bin") + " lossy-up.bin");
+    CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / "lossy-up.bin"); }));
+    CHECK(slurp(dirs.served / "lossy-up.bin") == bytes);
+    // curl asks for "timeout 5" (RFC 2349), which the server then honours: each loss would cost
+    // 5 s. Without options the server's own 50 ms retransmissions carry the transfer.
+    test::run("curl -sS --tftp-no-options --max-time 30 -o " + in(dirs, "lossy-curl.bin") + " tftp://127.0.0.1:" + relay.port() +
+              "/lossy-small.bin");
+    CHECK(slurp(dirs.local / "lossy-curl.bin") == bytes.substr(0, 100000));
+    CHECK(relay.dropped() > 20);
+}
+
+TEST_CASE("the server port answers junk with ERROR 4 and never answers an ERROR", "[tftp][app]") {
+    Dirs dirs;
+    TftpServer server(dirs, "thread");
+    Socket client(AF_INET, SOCK_DGRAM);
+    client.set_timeout(5s);
+    char buffer[600];
+    Address from;
+    const auto answer = [&] {
+        const std::size_t n = client.recvfrom(buffer, sizeof buffer, from);
+        return std::get<tftp::Error>(tftp::parse(std::string_view(buffer, n)));
+    };
+    using namespace std::string_literals;
+    for (const std::string& junk : std::vector<std::string>{"x"s, "\x00\x09zzz"s, "\x00\x01no-terminator"s,
+                                                            "\x00\x03\x00\x01" "data"s, "\x00\x04\x00\x01"s,
+                                                            std::string(9000, 'A')}) {
+        client.sendto(junk, server.address());
+        CHECK(answer().code == tftp::illegal_operation);
+    }
+    client.sendto(tftp::encode_error(0, "bounce me"), server.address());  // must get no answer...
+    client.sendto("\x00\x09"s, server.address());
+    CHECK(answer().message == "unknown opcode 9");  // ...so this is the next thing we hear
+    client.sendto(tftp::encode_request({false, "f", "mail", {}}), server.address());
+    CHECK(answer().code == tftp::illegal_operation);
+}
+
+TEST_CASE("a request the client repeated before our answer starts one transfer - not two", "[tftp][app][sync]") {
+    Dirs dirs;
+    dirs.put_file("small.txt", "tiny");
+    TftpServer server(dirs, "sync");
+    Socket client(AF_INET, SOCK_DGRAM);
+    client.set_timeout(5s);
+    const std::string request = tftp::encode_request({false, "small.txt", "octet", {}});
+    client.sendto(request, server.address());
+    client.sendto(request, server.address());  // the impatient client's copy
+    char buffer[600];
+    Address from;
+    std::size_t n = client.recvfrom(buffer, sizeof buffer, from);
+    CHECK(std::get<tftp::Data>(tftp::parse(std::string_view(buffer, n))).payload == "tiny");
+    client.sendto(tftp::encode_ack(1), from);
+    client.sendto(tftp::encode_request({false, "marker-missing.txt", "octet", {}}), server.address());
+    n = client.recvfrom(buffer, sizeof buffer, from);
+    // A second transfer of small.txt would have come first (sync mode serves in order).
+    const auto reply = tftp::parse(std::string_view(buffer, n));
+    REQUIRE(std::holds_alternative<tftp::Error>(reply));
+    CHECK(std::get<tftp::Error>(reply).code == tftp::file_not_found);
+}
+
+TEST_CASE("the TCP service lists - gets and puts with tftp_client - many at once", "[tftp][app][tcp]") {
+    Dirs dirs;
+    const std::string bytes = make_bytes(3 * 1024 * 1024, 5);
+    dirs.put_file("data.bin", bytes);
+    dirs.put_file("small.txt", "small\n");
+    std::filesystem::create_directories(dirs.served / "subdir");
+    TftpServer server(dirs, "fork", {"--allow-upload", "--create"});
+    const std::string client = shell_quote(test::binary("tftp_client")) + " 127.0.0.1 " + server.port();
+    CHECK(test::run(client + " list") == std::to_string(bytes.size()) + "\tdata.bin\n6\tsmall.txt\n");
+    test::run(client + " get data.bin " + in(dirs, "data.bin"));
+    CHECK(slurp(dirs.local / "data.bin") == bytes);
+    test::run(client + " put " + in(dirs, "data.bin") + " copy.bin");
+    CHECK(slurp(dirs.served / "copy.bin") == bytes);
+    // Several commands on one connection, from a script.
+    const std::string session = test::run("printf 'list\\nget small.txt " + (dirs.local / "s.txt").string() +
+                                          "\\nhelp\\nquit\\n' | " + client);
+    CHECK(session.find("6\tsmall.txt") != std::string::npos);
+    CHECK(session.find("get NAME [LOCAL]") != std::string::npos);
+    CHECK(slurp(dirs.local / "s.txt") == "small\n");
+    CHECK_NOTHROW(server.process().wait_for_line(R"(:(\d+) tcp list)"));
+    // Errors carry TFTP codes.
+    const auto missing = test::run_command(client + " get nope.bin 2>&1");
+    CHECK(missing.status == 1);
+    CHECK(missing.output.find("error 1: nope.bin: file not found") != std::string::npos);
+    const auto traversal = test::run_command(client + " get ../etc/passwd 2>&1");
+    CHECK(traversal.output.find("error 2: ") != std::string::npos);
+    // Twenty clients at once.
+    std::string many;
+    for (int i = 0; i < 20; ++i) many += client + " get data.bin " + in(dirs, "m" + std::to_string(i)) + " & ";
+    test::run(many + "wait");
+    for (int i = 0; i < 20; ++i) CHECK(slurp(dirs.local / ("m" + std::to_string(i))) == bytes);
+}
+
+TEST_CASE("a client killed mid-upload leaves no file and the service goes on", "[tftp][app][tcp]") {
+    Dirs dirs;
+    TftpServer server(dirs, "thread", {"--allow-upload", "--create"});
+    auto connection = test::connect_stream(server.address(), 10s);
+    connection.send_all(tftp::framing::message(tftp::framing::Type::put, tftp::framing::put_body(10'000'000, "partial.bin")));
+    const std::string ready = test::recv_exactly(connection, tftp::framing::header_size);
+    CHECK(std::get<tftp::framing::Header>(tftp::framing::decode(ready)).type == tftp::framing::Type::ready);
+    connection.send_all(std::string(1'000'000, 'p'));
+    test::hang_up(connection);  // gone, 9 MB short
+    CHECK_NOTHROW(server.process().wait_for_line(R"(put "partial\.bin": client left after \d+ of 10000000 bytes; nothing kept)"));
+    CHECK(std::filesystem::is_empty(dirs.served.path()));  // neither the file nor its temporary
+    CHECK(test::run(shell_quote(test::binary("tftp_client")) + " 127.0.0.1 " + server.port() + " list").empty());
+}
+
+TEST_CASE("the TCP service refuses a foreign protocol with an error and closes", "[tftp][app][tcp]") {
+    Dirs dirs;
+    TftpServer server(dirs, "thread");
+    for (const std::string& junk : std::vector<std::string>{"GET / HTTP/1.1\r\n\r\n", std::string(12, '\x01'),
+                                                            tftp::framing::encode({tftp::framing::Type::get, 0, 1 << 30})}) {
+        auto connection = test::connect_stream(server.address(), 10s);
+        connection.send_all(junk);
+        const std::string answer = test::recv_all(connection);
+        REQUIRE(answer.size() >= tftp::framing::header_size);
+        const auto header = std::get<tftp::framing::Header>(tftp::framing::decode(answer.substr(0, tftp::framing::header_size)));
+        CHECK(header.type == tftp::framing::Type::error);
+        CHECK(header.code == tftp::illegal_operation);
+        test::hang_up(connection);
+    }
+}
+
+TEST_CASE("tftp_server refuses bad options with exit status 2", "[tftp][app]") {
+    const std::string server = shell_quote(test::binary("tftp_server"));
+    CHECK(test::run_command(server + " --mode nope 2>&1").status == 2);
+    CHECK(test::run_command(server + " --port-range 9:1 2>&1").status == 2);
+    CHECK(test::run_command(server + " --no-udp --no-tcp 2>&1").status == 2);
+    CHECK(test::run_command(server + " --port 0 -d /nonexistent/x 2>&1").status == 1);
+    CHECK(test::run_command(shell_quote(test::binary("tftp_client")) + " 2>&1").status == 2);
+}
