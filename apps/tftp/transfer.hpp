@@ -88,6 +88,7 @@ private:
     bool peer_port_known_;
     TransferSettings settings_;
     std::string buffer_;
+    std::optional<std::chrono::milliseconds> receive_timeout_;  // what SO_RCVTIMEO is set to
 };
 
 }  // namespace tftp
