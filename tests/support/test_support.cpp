@@ -99,14 +99,12 @@ int open_fd_count() {
     return count - 1;  // the iterator's own fd
 }
 
-namespace {
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
 }
-}  // namespace
 
 int zombie_count() {
     int zombies = 0;

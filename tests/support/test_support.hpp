@@ -61,6 +61,9 @@ void echo_once(const sockserv::Address& address);
 /// still connected.
 std::pair<sockserv::Socket, sockserv::Socket> check_third_client_waits_for_a_worker(const sockserv::Address& address);
 
+/// A file's whole contents ("" when it cannot be read).
+std::string read_file(const std::filesystem::path& path);
+
 /// Number of open fds of this process.
 int open_fd_count();
 /// Children of this process in state Z.

@@ -14,12 +14,6 @@
 using namespace tftp;
 
 namespace {
-std::string slurp(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
 std::vector<std::string> names_in(const std::filesystem::path& dir) {
     std::vector<std::string> names;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename());
@@ -82,17 +76,17 @@ TEST_CASE("uploads follow the policy and land atomically", "[tftp][files]") {
     {
         auto upload = std::get<Upload>(open.begin_upload("old.txt"));
         upload.write("replaced");
-        CHECK(slurp(root / "old.txt") == "old");
+        CHECK(test::read_file(root / "old.txt") == "old");
         upload.commit();
     }
-    CHECK(slurp(root / "old.txt") == "replaced");
+    CHECK(test::read_file(root / "old.txt") == "replaced");
     {
         auto racing = std::get<Upload>(no_overwrite.begin_upload("race.txt"));
         std::ofstream(root / "race.txt") << "first";  // appears while the upload runs
         racing.write("second");
         CHECK_THROWS_AS(racing.commit(), ProtocolError);
     }
-    CHECK(slurp(root / "race.txt") == "first");
+    CHECK(test::read_file(root / "race.txt") == "first");
 }
 
 TEST_CASE("the listing shows regular files with sizes and hides uploads in progress", "[tftp][files]") {

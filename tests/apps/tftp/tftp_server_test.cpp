@@ -23,12 +23,6 @@ using test::shell_quote;
 
 namespace {
 
-std::string slurp(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
 
 std::string make_bytes(std::size_t size, unsigned seed) {
     std::mt19937 random(seed);
@@ -120,14 +114,14 @@ void check_real_clients(const std::string& mode) {
             const auto got = test::run_command(client.get(server, name, in(dirs, name)) + " 2>&1");
             CHECK(got.status == 0);
             INFO(got.output);
-            CHECK(slurp(dirs.local / name) == bytes);
+            CHECK(test::read_file(dirs.local / name) == bytes);
 
             const std::string uploaded = "up-" + name;
             const auto put = test::run_command(client.put(server, in(dirs, name), uploaded) + " 2>&1");
             INFO(put.output);
             CHECK(put.status == 0);
             CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / uploaded); }));
-            CHECK(slurp(dirs.served / uploaded) == bytes);
+            CHECK(test::read_file(dirs.served / uploaded) == bytes);
         }
     }
 }
@@ -139,10 +133,10 @@ void check_big_files(const std::string& mode) {
     dirs.put_file("big.bin", big);
     // 40 MiB at 512-byte blocks is 81,920 blocks: the block number wraps past 65535.
     test::run("tftp 127.0.0.1 " + server.port() + " -m octet -c get big.bin " + in(dirs, "big.bin"));
-    CHECK(slurp(dirs.local / "big.bin") == big);
+    CHECK(test::read_file(dirs.local / "big.bin") == big);
     test::run("curl -sS --max-time 120 -T " + in(dirs, "big.bin") + " tftp://127.0.0.1:" + server.port() + "/big-up.bin");
     CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / "big-up.bin"); }));
-    CHECK(slurp(dirs.served / "big-up.bin") == big);
+    CHECK(test::read_file(dirs.served / "big-up.bin") == big);
 }
 
 void check_errors(const std::string& mode) {
@@ -156,7 +150,7 @@ void check_errors(const std::string& mode) {
     CHECK(traversal.output.find("Error code 2") != std::string::npos);
     const auto absolute = test::run_command("atftp -g -r /etc/passwd -l " + in(dirs, "p2") + " 127.0.0.1 " + server.port() + " 2>&1");
     CHECK(absolute.status != 0);
-    CHECK(slurp(dirs.local / "p2").find("root:") == std::string::npos);  // (atftp leaves an empty file)
+    CHECK(test::read_file(dirs.local / "p2").find("root:") == std::string::npos);  // (atftp leaves an empty file)
     const auto refused =
         test::run_command("curl -sS --max-time 20 -T " + shell_quote((dirs.served / "exists.txt").string()) +
                           " tftp://127.0.0.1:" + server.port() + "/new.txt 2>&1");
@@ -167,7 +161,7 @@ void check_errors(const std::string& mode) {
     CHECK_FALSE(std::filesystem::exists(dirs.served / "new.txt"));
     // Still serving.
     test::run("tftp 127.0.0.1 " + server.port() + " -c get exists.txt " + in(dirs, "ok.txt"));
-    CHECK(slurp(dirs.local / "ok.txt") == "x");
+    CHECK(test::read_file(dirs.local / "ok.txt") == "x");
 }
 
 void check_parallel_and_stalled(const std::string& mode) {
@@ -185,7 +179,7 @@ void check_parallel_and_stalled(const std::string& mode) {
     const auto started = std::chrono::steady_clock::now();
     test::run(command + "wait");
     CHECK(std::chrono::steady_clock::now() - started < 15s);
-    for (int i = 0; i < 8; ++i) CHECK(slurp(dirs.local / ("copy" + std::to_string(i))) == bytes);
+    for (int i = 0; i < 8; ++i) CHECK(test::read_file(dirs.local / ("copy" + std::to_string(i))) == bytes);
 }
 
 // A UDP relay between a client and the server that drops every `nth` packet each way. The client
@@ -272,19 +266,19 @@ TEST_CASE("options are negotiated with curl - atftp and tftp_client", "[tftp][ap
     dirs.put_file("f.bin", bytes);
     TftpServer server(dirs, "thread", {"--allow-upload", "--create"});
     test::run("curl -sS --tftp-blksize 1428 -o " + in(dirs, "c.bin") + " tftp://127.0.0.1:" + server.port() + "/f.bin");
-    CHECK(slurp(dirs.local / "c.bin") == bytes);
+    CHECK(test::read_file(dirs.local / "c.bin") == bytes);
     CHECK_NOTHROW(server.process().wait_for_line(R"(RRQ "f\.bin" octet .*blksize=1428.*: done, 1000000 bytes)"));
     test::run("atftp --option 'blksize 8192' -g -r f.bin -l " + in(dirs, "a.bin") + " 127.0.0.1 " + server.port());
-    CHECK(slurp(dirs.local / "a.bin") == bytes);
+    CHECK(test::read_file(dirs.local / "a.bin") == bytes);
     CHECK_NOTHROW(server.process().wait_for_line(R"(RRQ "f\.bin" octet blksize=8192: done)"));
     test::run(shell_quote(test::binary("tftp_client")) + " --udp --blksize 65464 --windowsize 4 127.0.0.1 " +
               server.port() + " get f.bin " + in(dirs, "w.bin"));
-    CHECK(slurp(dirs.local / "w.bin") == bytes);
+    CHECK(test::read_file(dirs.local / "w.bin") == bytes);
     CHECK_NOTHROW(server.process().wait_for_line(R"(blksize=65464 windowsize=4 .*: done, 1000000 bytes)"));
     test::run(shell_quote(test::binary("tftp_client")) + " --udp --blksize 1428 --windowsize 8 127.0.0.1 " +
               server.port() + " put " + in(dirs, "w.bin") + " wput.bin");
     CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / "wput.bin"); }));
-    CHECK(slurp(dirs.served / "wput.bin") == bytes);
+    CHECK(test::read_file(dirs.served / "wput.bin") == bytes);
     // blksize below 8 is refused with ERROR 8.
     Socket client(AF_INET, SOCK_DGRAM);
     client.set_timeout(5s);
@@ -307,15 +301,15 @@ TEST_CASE("lost packets in both directions are recovered by retransmission", "[t
     const std::string client =
         shell_quote(test::binary("tftp_client")) + " --udp --timeout 0.05 --blksize 4096 127.0.0.1 " + relay.port();
     test::run(client + " get lossy.bin " + in(dirs, "lossy.bin"));
-    CHECK(slurp(dirs.local / "lossy.bin") == bytes);
+    CHECK(test::read_file(dirs.local / "lossy.bin") == bytes);
     test::run(client + " put " + in(dirs, "lossy.bin") + " lossy-up.bin");
     CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / "lossy-up.bin"); }));
-    CHECK(slurp(dirs.served / "lossy-up.bin") == bytes);
+    CHECK(test::read_file(dirs.served / "lossy-up.bin") == bytes);
     // curl asks for "timeout 5" (RFC 2349), which the server then honours: each loss would cost
     // 5 s. Without options the server's own 50 ms retransmissions carry the transfer.
     test::run("curl -sS --tftp-no-options --max-time 30 -o " + in(dirs, "lossy-curl.bin") + " tftp://127.0.0.1:" + relay.port() +
               "/lossy-small.bin");
-    CHECK(slurp(dirs.local / "lossy-curl.bin") == bytes.substr(0, 100000));
+    CHECK(test::read_file(dirs.local / "lossy-curl.bin") == bytes.substr(0, 100000));
     CHECK(relay.dropped() > 20);
 }
 
@@ -376,15 +370,15 @@ TEST_CASE("the TCP service lists - gets and puts with tftp_client - many at once
     const std::string client = shell_quote(test::binary("tftp_client")) + " 127.0.0.1 " + server.port();
     CHECK(test::run(client + " list") == std::to_string(bytes.size()) + "\tdata.bin\n6\tsmall.txt\n");
     test::run(client + " get data.bin " + in(dirs, "data.bin"));
-    CHECK(slurp(dirs.local / "data.bin") == bytes);
+    CHECK(test::read_file(dirs.local / "data.bin") == bytes);
     test::run(client + " put " + in(dirs, "data.bin") + " copy.bin");
-    CHECK(slurp(dirs.served / "copy.bin") == bytes);
+    CHECK(test::read_file(dirs.served / "copy.bin") == bytes);
     // Several commands on one connection, from a script.
     const std::string session = test::run("printf 'list\\nget small.txt " + (dirs.local / "s.txt").string() +
                                           "\\nhelp\\nquit\\n' | " + client);
     CHECK(session.find("6\tsmall.txt") != std::string::npos);
     CHECK(session.find("get NAME [LOCAL]") != std::string::npos);
-    CHECK(slurp(dirs.local / "s.txt") == "small\n");
+    CHECK(test::read_file(dirs.local / "s.txt") == "small\n");
     CHECK_NOTHROW(server.process().wait_for_line(R"(:(\d+) tcp list)"));
     // Errors carry TFTP codes.
     const auto missing = test::run_command(client + " get nope.bin 2>&1");
@@ -396,7 +390,7 @@ TEST_CASE("the TCP service lists - gets and puts with tftp_client - many at once
     std::string many;
     for (int i = 0; i < 20; ++i) many += client + " get data.bin " + in(dirs, "m" + std::to_string(i)) + " & ";
     test::run(many + "wait");
-    for (int i = 0; i < 20; ++i) CHECK(slurp(dirs.local / ("m" + std::to_string(i))) == bytes);
+    for (int i = 0; i < 20; ++i) CHECK(test::read_file(dirs.local / ("m" + std::to_string(i))) == bytes);
 }
 
 TEST_CASE("a client killed mid-upload leaves no file and the service goes on", "[tftp][app][tcp]") {
