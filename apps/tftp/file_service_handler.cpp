@@ -80,9 +80,10 @@ bool FileServiceHandler::put(std::uint64_t size, const std::string& name) {
     try {
         while (left > 0) {
             if (rfile().buffered().empty() && rfile().fill() == 0) {
+                upload.abandon();
                 log("put \"" + sockserv::escape_control_characters(name) + "\": client left after " +
                     std::to_string(size - left) + " of " + std::to_string(size) + " bytes; nothing kept");
-                return false;  // ~Upload removes the temporary file
+                return false;
             }
             const std::string_view chunk = rfile().buffered().substr(0, static_cast<std::size_t>(
                                                                         std::min<std::uint64_t>(left, rfile().buffered().size())));

@@ -151,8 +151,11 @@ Upload::Upload(Upload&& other) noexcept
     other.committed_ = true;  // the moved-from object owns nothing to remove
 }
 
-Upload::~Upload() {
+Upload::~Upload() { abandon(); }
+
+void Upload::abandon() noexcept {
     if (!committed_ && directory_) ::unlinkat(directory_.get(), temporary_.c_str(), 0);
+    committed_ = true;  // nothing left to remove
 }
 
 void Upload::write(std::string_view bytes) {

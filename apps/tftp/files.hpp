@@ -49,6 +49,8 @@ public:
     /// Renames the temporary file onto the name. Throws UploadError (file exists: 6, when it
     /// appeared meanwhile and replacing is off).
     void commit();
+    /// Removes the temporary file now (the destructor would, later).
+    void abandon() noexcept;
     std::uint64_t size() const noexcept { return size_; }
 
 private:
