@@ -1,5 +1,7 @@
 #include "mime.hpp"
 
+#include <sockserv/text.hpp>
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -84,14 +86,6 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 70> embedded
     {"zip", "application/zip"},
 }};
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    });
-    return out;
-}
-
 }  // namespace
 
 MimeTypes::MimeTypes(const std::filesystem::path& system_table) {
@@ -102,7 +96,7 @@ MimeTypes::MimeTypes(const std::filesystem::path& system_table) {
         std::istringstream words(line);
         std::string type, extension;
         if (!(words >> type) || type.find('/') == std::string::npos) continue;
-        while (words >> extension) system_.emplace(lower(extension), type);  // the first one wins
+        while (words >> extension) system_.emplace(sockserv::ascii_lower(extension), type);  // the first one wins
     }
 }
 
@@ -111,7 +105,7 @@ std::string_view MimeTypes::type_of(std::string_view file_name) const {
     if (const auto slash = file_name.rfind('/'); slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
     const auto dot = file_name.rfind('.');
     if (dot == std::string_view::npos || dot == 0 || dot + 1 == file_name.size()) return fallback;  // ".bashrc"
-    const std::string extension = lower(file_name.substr(dot + 1));
+    const std::string extension = sockserv::ascii_lower(file_name.substr(dot + 1));
     const auto found = std::lower_bound(embedded.begin(), embedded.end(), extension,
                                         [](const auto& entry, const std::string& key) { return entry.first < key; });
     if (found != embedded.end() && found->first == extension) return found->second;

@@ -9,13 +9,6 @@ namespace http_app {
 
 namespace {
 
-std::string ascii_lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
 // A file name for the page's text: valid UTF-8 as it is, anything else with U+FFFD for each bad
 // byte (the link still carries the exact bytes, percent-encoded).
 std::string readable(std::string_view name) {
@@ -40,7 +33,7 @@ std::string utc_minute(std::time_t time) {
 
 std::string directory_listing(std::string_view display_path, std::vector<ListingEntry> entries) {
     std::sort(entries.begin(), entries.end(), [](const ListingEntry& a, const ListingEntry& b) {
-        const std::string la = ascii_lower(a.name), lb = ascii_lower(b.name);
+        const std::string la = sockserv::ascii_lower(a.name), lb = sockserv::ascii_lower(b.name);
         return la != lb ? la < lb : a.name < b.name;
     });
     const std::string title = "Directory listing for " + html_escape(readable(display_path));

@@ -1,5 +1,7 @@
 #include "ranges.hpp"
 
+#include <sockserv/text.hpp>
+
 #include <charconv>
 #include <optional>
 
@@ -15,26 +17,20 @@ std::optional<std::uint64_t> number(std::string_view text) {
     return value;
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
-
 }  // namespace
 
 RangeRequest parse_range(std::string_view header, std::uint64_t size) {
-    header = trim(header);
+    header = sockserv::trim_blanks(header);
     constexpr std::string_view unit = "bytes=";
     if (header.size() < unit.size()) return WholeFile{};
     for (std::size_t i = 0; i < unit.size(); ++i)
         if ((header[i] | 0x20) != unit[i] && header[i] != unit[i]) return WholeFile{};
-    const std::string_view spec = trim(header.substr(unit.size()));
+    const std::string_view spec = sockserv::trim_blanks(header.substr(unit.size()));
     if (spec.find(',') != std::string_view::npos) return WholeFile{};
     const auto dash = spec.find('-');
     if (dash == std::string_view::npos) return WholeFile{};
-    const std::string_view first_text = trim(spec.substr(0, dash));
-    const std::string_view last_text = trim(spec.substr(dash + 1));
+    const std::string_view first_text = sockserv::trim_blanks(spec.substr(0, dash));
+    const std::string_view last_text = sockserv::trim_blanks(spec.substr(dash + 1));
 
     if (first_text.empty()) {  // suffix: the last N bytes
         const auto suffix = number(last_text);

@@ -3,8 +3,6 @@
 #include <sockserv/error.hpp>
 
 #include <cerrno>
-#include <climits>
-#include <cstdio>
 #include <memory>
 
 #include <dirent.h>

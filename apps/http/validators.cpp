@@ -1,5 +1,7 @@
 #include "validators.hpp"
 
+#include <sockserv/text.hpp>
+
 #include <chrono>
 #include <cstdio>
 
@@ -45,12 +47,6 @@ std::string weak_etag(const struct stat& file) {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-}
-
 std::string_view opaque(std::string_view tag) {
     if (tag.starts_with("W/")) tag.remove_prefix(2);
     return tag;
@@ -59,10 +55,10 @@ std::string_view opaque(std::string_view tag) {
 }  // namespace
 
 bool none_match_hits(std::string_view if_none_match, std::string_view etag) {
-    if (trim(if_none_match) == "*") return true;
+    if (sockserv::trim_blanks(if_none_match) == "*") return true;
     while (!if_none_match.empty()) {
         const auto comma = if_none_match.find(',');
-        const std::string_view tag = trim(if_none_match.substr(0, comma));
+        const std::string_view tag = sockserv::trim_blanks(if_none_match.substr(0, comma));
         if (!tag.empty() && opaque(tag) == opaque(etag)) return true;
         if (comma == std::string_view::npos) break;
         if_none_match.remove_prefix(comma + 1);
@@ -71,7 +67,7 @@ bool none_match_hits(std::string_view if_none_match, std::string_view etag) {
 }
 
 bool if_range_holds(std::string_view if_range, std::time_t last_modified) {
-    const auto date = parse_http_date(trim(if_range));
+    const auto date = parse_http_date(sockserv::trim_blanks(if_range));
     return date && *date == last_modified;
 }
 

@@ -1,5 +1,7 @@
 #include "packet.hpp"
 
+#include <sockserv/text.hpp>
+
 #include <algorithm>
 
 namespace tftp {
@@ -13,14 +15,6 @@ std::uint16_t read16(std::string_view bytes, std::size_t at) {
 void put16(std::string& out, std::uint16_t value) {
     out.push_back(static_cast<char>(value >> 8));
     out.push_back(static_cast<char>(value & 0xFF));
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    });
-    return out;
 }
 
 // Splits NUL-terminated strings; false if the last one is not terminated.
@@ -40,7 +34,7 @@ Packet parse_options(std::string_view body, Options& options) {
     // A trailing unpaired name is ignored (some clients pad), as are empty names.
     for (std::size_t i = 0; i + 1 < strings.size(); i += 2) {
         if (strings[i].empty()) continue;
-        options.emplace_back(lower(strings[i]), std::string(strings[i + 1]));
+        options.emplace_back(sockserv::ascii_lower(strings[i]), std::string(strings[i + 1]));
     }
     return Request{};
 }
@@ -130,10 +124,10 @@ std::string encode_oack(const Options& options) {
     return out;
 }
 
-bool is_netascii(std::string_view mode) noexcept { return lower(mode) == "netascii"; }
+bool is_netascii(std::string_view mode) noexcept { return sockserv::ascii_lower(mode) == "netascii"; }
 
 bool is_supported_mode(std::string_view mode) noexcept {
-    const std::string m = lower(mode);
+    const std::string m = sockserv::ascii_lower(mode);
     return m == "octet" || m == "netascii";
 }
 

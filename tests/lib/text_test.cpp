@@ -39,3 +39,11 @@ TEST_CASE("escape_control_characters leaves text alone and writes every dangerou
     CHECK(escape_control_characters("back\\x1b") == "back\\\\x1b");  // a literal \x1b cannot pass as an escape
     CHECK(escape_control_characters("del\x7f") == "del\\x7f");
 }
+
+TEST_CASE("ascii_lower folds ASCII letters only and trim_blanks drops spaces and tabs", "[text]") {
+    CHECK(ascii_lower("BlkSize NetASCII .HTML") == "blksize netascii .html");
+    CHECK(ascii_lower("CAF\xc3\x89") == "caf\xc3\x89");  // not a Unicode case mapping: bytes >= 0x80 kept
+    CHECK(trim_blanks(" \t value \t ") == "value");
+    CHECK(trim_blanks("inner  space") == "inner  space");
+    CHECK(trim_blanks(" \t ").empty());
+}

@@ -20,6 +20,13 @@ std::size_t control_at(std::string_view text, std::size_t i) noexcept;
 /// True when control_at() finds one anywhere.
 bool has_control_characters(std::string_view text) noexcept;
 
+/// ASCII letters lower-cased, every other byte as it is (protocol tokens: option names, modes,
+/// file extensions).
+std::string ascii_lower(std::string_view text);
+
+/// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view trim_blanks(std::string_view text) noexcept;
+
 /// The text with every control character (tab included), every C1 control and every byte that is
 /// not part of valid UTF-8 written as \xNN, and backslash itself as \\: printable, one line, and
 /// still telling exactly which bytes came in. Valid UTF-8 text passes through unchanged.
