@@ -30,7 +30,7 @@ public:
     /// Connects. Throws std::system_error.
     explicit FileServiceClient(const sockserv::Address& server);
     std::vector<std::pair<std::string, std::uint64_t>> list();
-    /// Returns the bytes received. `progress` may be null.
+    /// Each returns the bytes moved; `show_progress` draws a bar when stderr is a terminal.
     std::uint64_t get(const std::string& name, const std::filesystem::path& local, bool show_progress);
     std::uint64_t put(const std::filesystem::path& local, const std::string& name, bool show_progress);
 

@@ -2,7 +2,6 @@
 
 #include <sockserv/text.hpp>
 
-#include <algorithm>
 
 namespace tftp {
 

@@ -40,3 +40,14 @@ stop_server() {
   kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
 }
+
+# free_port [tcp|udp]: a port the kernel says is free now, for peers that cannot bind port 0 and
+# report it (nginx, in.tftpd, nc). A tiny race that only a benchmark can afford.
+free_port() {
+  local type=SOCK_STREAM
+  [ "${1:-tcp}" = udp ] && type=SOCK_DGRAM
+  python3 -c "import socket; s=socket.socket(socket.AF_INET, socket.$type); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
+}
+
+# ratio A B: A/B with two decimals, "-" when B is 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }

@@ -19,9 +19,7 @@ head -c 65536 /dev/urandom >"$work/site/64k.bin"
 chmod 755 "$work" "$work/site"
 chmod 644 "$work/site/"*
 
-# nginx has no "port 0": ask the kernel for a free port, then give it to nginx (a tiny race that
-# only a benchmark can afford).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# nginx has no "port 0": free_port (common.sh) asks the kernel for one.
 start_nginx() {
   port=$(free_port)
   cat >"$work/nginx/nginx.conf" <<CONF
@@ -82,7 +80,6 @@ for server in "${servers[@]}"; do
   done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 echo
 printf '%-8s' "server"

@@ -17,10 +17,9 @@ echo ready >"$work/site/probe.txt"
 # in.tftpd drops to the "tftp" user: the files must be readable by anyone.
 chmod 755 "$work" "$work/site"
 chmod 644 "$work/site/big.bin" "$work/site/probe.txt"
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 start_tftpd_hpa() {
-  port=$(free_port)
+  port=$(free_port udp)
   # -L: stay in the foreground; -s: serve the directory as the root; -a: the loopback port only.
   /usr/sbin/in.tftpd -L -s -a "127.0.0.1:$port" "$work/site" &
   server_pid=$!
@@ -42,7 +41,6 @@ seconds() {
   awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
 }
 rate() { awk -v s="$1" -v m="$mib" 'BEGIN { if (s > 0) printf "%.1f", m / s; else printf "0" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 check() { cmp -s "$1" "$work/site/big.bin" || echo "bench: $2 delivered a different file" >&2; rm -f "$1"; }
 
 loads=("curl 512" "curl 1428" "curl 8192" "curl 65464" "atftp 512" "atftp 1428" "atftp 8192" "atftp 65464"
@@ -93,7 +91,7 @@ start_server "$bin/tftp_server" --port 0 -d "$work/site" --mode thread --no-udp
 tcp=$(rate "$(cd "$work/out" && seconds "$bin/tftp_client" 127.0.0.1 "$port" get big.bin)")
 check "$work/out/big.bin" "tftp_client get"
 stop_server
-nc_port=$(free_port)
+nc_port=$(free_port tcp)
 nc -N -l 127.0.0.1 "$nc_port" <"$work/site/big.bin" &
 nc_pid=$!
 for _ in $(seq 1 100); do ss -ltn | grep -q ":$nc_port " && break; sleep 0.02; done
