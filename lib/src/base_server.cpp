@@ -234,10 +234,10 @@ bool BaseServer::wait_for_request(std::optional<std::chrono::milliseconds> timeo
     const bool socket_readable = poll_fds_[1].fd >= 0 && (poll_fds_[1].revents & readable) != 0;
     if (rc > 0 && !readers_.empty()) {
         // A callback may add or remove readers, so collect the ready fds before calling any.
-        std::vector<int> ready;
+        ready_readers_.clear();
         for (std::size_t i = 2; i < poll_fds_.size(); ++i)
-            if (poll_fds_[i].revents & readable) ready.push_back(poll_fds_[i].fd);
-        for (const int fd : ready) run_reader(fd);
+            if (poll_fds_[i].revents & readable) ready_readers_.push_back(poll_fds_[i].fd);
+        for (const int fd : ready_readers_) run_reader(fd);
     }
     return socket_readable;
 }

@@ -2,82 +2,174 @@
 #include <sockserv/error.hpp>
 
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
-#include <vector>
+#include <cstring>
+#include <utility>
 
 namespace sockserv {
 
+namespace {
+// glibc 2.36 (Debian 12) declares pidfd_open in <sys/pidfd.h> without extern "C", so C++ cannot
+// link to it; the system call is one line.
+int pidfd_open(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+}  // namespace
+
+struct ChildProcesses::Record {
+    static_assert(alignof(Child) <= alignof(std::size_t), "the children follow the counts");
+    std::size_t capacity;
+    std::size_t size;
+    std::size_t unwatched;
+    // Then `capacity` children.
+    Child* children() noexcept { return reinterpret_cast<Child*>(this + 1); }
+
+    static std::size_t bytes(std::size_t capacity) noexcept { return sizeof(Record) + capacity * sizeof(Child); }
+    static Record* make(std::size_t capacity) {
+        void* memory = ::mmap(nullptr, bytes(capacity), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (memory == MAP_FAILED) throw_errno("mmap");
+        auto* record = static_cast<Record*>(memory);  // zeroed by mmap
+        record->capacity = capacity;
+        return record;
+    }
+    static void unmap(Record* record) noexcept { ::munmap(record, bytes(record->capacity)); }
+};
+
+ChildProcesses::ChildProcesses(std::size_t expected)
+    : exits_(::epoll_create1(EPOLL_CLOEXEC)), owner_(::getpid()) {
+    if (!exits_) throw_errno("epoll_create1");
+    // Asked now, not at the first fork: on a kernel without pidfds the server fails at start.
+    const UniqueFd self(pidfd_open(owner_));
+    if (!self) throw_errno("pidfd_open");
+    record_ = Record::make(std::max<std::size_t>(expected, 1));
+}
+
+ChildProcesses::~ChildProcesses() {
+    if (in_owner()) {
+        for (std::size_t i = 0; i < record_->size; ++i) {
+            if (record_->children()[i].pidfd >= 0) ::close(record_->children()[i].pidfd);
+            if (record_->children()[i].connection_fd >= 0) ::close(record_->children()[i].connection_fd);
+        }
+    }
+    Record::unmap(record_);
+}
+
+bool ChildProcesses::in_owner() const noexcept { return ::getpid() == owner_; }
+
+std::size_t ChildProcesses::count() const noexcept { return record_->size; }
+
+std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatched; }
+
 pid_t ChildProcesses::fork(int connection_fd) {
     // Duplicated before the fork: the child must not inherit a second copy of its own connection.
-    const int kept = connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    UniqueFd kept(connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1);
+    if (connection_fd >= 0 && !kept) throw_errno("fcntl F_DUPFD_CLOEXEC");
     const pid_t pid = ::fork();
-    if (pid < 0) {
-        const int error = errno;
-        if (kept >= 0) ::close(kept);
-        throw_errno(error, "fork");
+    if (pid < 0) throw_errno("fork");
+    if (pid == 0) return 0;  // kept closes as we return: the child keeps only its own copy
+    // Nobody but us waits for the child, so until we do its pid names it and no other process: the
+    // pidfd opened after the fork is the child's. (A program that set SIGCHLD to SIG_IGN has its
+    // children reaped by the kernel; a quick one is gone already, ESRCH, and needs no watching.)
+    UniqueFd pidfd(pidfd_open(pid));
+    if (!pidfd && errno == ESRCH) return pid;
+    if (pidfd) {
+        epoll_event event{};
+        event.events = EPOLLIN;  // a pidfd turns readable when its process exits
+        event.data.fd = pidfd.get();
+        if (::epoll_ctl(exits_.get(), EPOLL_CTL_ADD, pidfd.get(), &event) != 0) pidfd.reset();
     }
-    if (pid == 0) {
-        if (kept >= 0) ::close(kept);
-        return 0;
-    }
-    children_.push_back({pid, kept});
+    // Out of fds (EMFILE) the child is kept unwatched; collect() asks about it by pid.
+    add({pid, pidfd.release(), kept.release()});
     return pid;
 }
 
-void ChildProcesses::unblock_connections() const noexcept {
-    for (const Child& child : children_)
-        if (child.connection_fd >= 0) ::shutdown(child.connection_fd, SHUT_RD);
+void ChildProcesses::add(const Child& child) {
+    if (record_->size == record_->capacity) {
+        Record* bigger = nullptr;
+        try {
+            bigger = Record::make(record_->capacity * 2);
+        } catch (...) {
+            // Out of memory: the child must still be reaped; wait for it rather than lose it.
+            siginfo_t info{};
+            ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED);
+            if (child.pidfd >= 0) ::close(child.pidfd);
+            if (child.connection_fd >= 0) ::close(child.connection_fd);
+            throw;
+        }
+        bigger->size = record_->size;
+        bigger->unwatched = record_->unwatched;
+        std::memcpy(bigger->children(), record_->children(), record_->size * sizeof(Child));
+        Record::unmap(std::exchange(record_, bigger));
+    }
+    record_->children()[record_->size++] = child;
+    if (child.pidfd < 0) ++record_->unwatched;
 }
 
-bool ChildProcesses::reap(pid_t pid, int options) noexcept {
-    int status = 0;
-    pid_t rc;
-    do rc = ::waitpid(pid, &status, options);
-    while (rc < 0 && errno == EINTR);
-    if (rc == 0) return false;  // still running
-    // Exited, or ECHILD: gone already (SIGCHLD set to SIG_IGN lets the kernel reap it).
-    const auto it = std::find_if(children_.begin(), children_.end(), [pid](const Child& c) { return c.pid == pid; });
-    if (it != children_.end()) {
-        if (it->connection_fd >= 0) ::close(it->connection_fd);
-        *it = children_.back();
-        children_.pop_back();
+bool ChildProcesses::exited(const Child& child) const noexcept {
+    siginfo_t info{};
+    const int rc = child.pidfd >= 0 ? ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd), &info, WEXITED | WNOHANG)
+                                    : ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOHANG);
+    // ECHILD: reaped by the kernel already (SIGCHLD set to SIG_IGN); gone all the same.
+    return rc != 0 ? errno != EINTR : info.si_pid != 0;
+}
+
+void ChildProcesses::forget(std::size_t index) noexcept {
+    Child& child = record_->children()[index];
+    if (child.pidfd >= 0) {
+        // Removed from the set explicitly: children forked since inherited this pidfd, and epoll
+        // drops an fd only when every copy of it is closed, so close() alone would leave it ready.
+        ::epoll_ctl(exits_.get(), EPOLL_CTL_DEL, child.pidfd, nullptr);
+        ::close(child.pidfd);
+    } else {
+        --record_->unwatched;
     }
-    return true;
+    if (child.connection_fd >= 0) ::close(child.connection_fd);
+    child = record_->children()[--record_->size];
 }
 
 void ChildProcesses::collect() noexcept {
-    if (children_.empty()) return;
-    // Ask the kernel which child has exited without reaping it (WNOWAIT); reap it if it is ours.
-    // That costs one call per exited child instead of one per live child. A foreign child must
-    // stay waitable for its owner, so when one shows up, ask about each of ours instead.
-    for (;;) {
-        siginfo_t info{};
-        if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) break;
-        if (info.si_pid == 0) return;  // nobody has exited
-        if (!ours(info.si_pid)) break;
-        reap(info.si_pid, 0);
-    }
-    for (const pid_t pid : pids()) reap(pid, WNOHANG);
-}
-
-std::vector<pid_t> ChildProcesses::pids() const {
-    std::vector<pid_t> out;
-    out.reserve(children_.size());
-    for (const Child& child : children_) out.push_back(child.pid);
-    return out;
-}
-
-bool ChildProcesses::ours(pid_t pid) const noexcept {
-    return std::any_of(children_.begin(), children_.end(), [pid](const Child& c) { return c.pid == pid; });
+    if (!in_owner()) return;  // a child sharing the epoll set must not consume its siblings' exits
+    std::array<epoll_event, 64> ready;
+    int n;
+    do {
+        n = ::epoll_wait(exits_.get(), ready.data(), static_cast<int>(ready.size()), 0);
+        for (int i = 0; i < n; ++i) {
+            const int pidfd = ready[static_cast<std::size_t>(i)].data.fd;
+            for (std::size_t c = 0; c < record_->size; ++c)
+                if (record_->children()[c].pidfd == pidfd) {
+                    if (exited(record_->children()[c])) forget(c);
+                    break;
+                }
+        }
+    } while (n == static_cast<int>(ready.size()));
+    for (std::size_t c = record_->size; record_->unwatched > 0 && c-- > 0;)
+        if (record_->children()[c].pidfd < 0 && exited(record_->children()[c])) forget(c);
 }
 
 void ChildProcesses::wait_all() noexcept {
-    for (const pid_t pid : pids()) reap(pid, 0);
+    if (!in_owner()) return;
+    while (record_->size > 0) {
+        const Child& child = record_->children()[record_->size - 1];
+        siginfo_t info{};
+        int rc;
+        do rc = child.pidfd >= 0 ? ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd), &info, WEXITED)
+                                 : ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED);
+        while (rc != 0 && errno == EINTR);
+        forget(record_->size - 1);
+    }
+}
+
+void ChildProcesses::unblock_connections() const noexcept {
+    if (!in_owner()) return;
+    for (std::size_t i = 0; i < record_->size; ++i)
+        if (record_->children()[i].connection_fd >= 0) ::shutdown(record_->children()[i].connection_fd, SHUT_RD);
 }
 
 }  // namespace sockserv

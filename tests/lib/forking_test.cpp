@@ -37,7 +37,7 @@ TEST_CASE("after 2000 forked requests: no zombies - and the parent's fd count is
 
     for (int i = 0; i < 2000; ++i) test::echo_once(server.server_address());
 
-    // Children are reaped as they exit (SIGCHLD wakes the loop), with no further request to prompt it.
+    // Children are reaped as they exit (their pidfds wake the loop), with no further request to prompt it.
     CHECK(test::eventually([] { return test::zombie_count() == 0; }));
     CHECK(test::eventually([&] { return test::open_fd_count() == fds_before; }));
     running.stop();
@@ -50,7 +50,7 @@ TEST_CASE("a child the program forked itself is never reaped by the server", "[f
     const pid_t foreign = ::fork();
     REQUIRE(foreign >= 0);
     if (foreign == 0) ::_exit(42);
-    // The foreign child exits; the SIGCHLD it causes wakes the server, which collects its own.
+    // The foreign child exits; the server, which waits only for its own pidfds, leaves it be.
     for (int i = 0; i < 20; ++i) test::echo_once(server.server_address());
     REQUIRE(test::eventually([] { return test::zombie_count() <= 1; }));
     running.stop();

@@ -147,6 +147,7 @@ private:
     };
     std::vector<Reader> readers_;
     std::vector<pollfd> poll_fds_;
+    std::vector<int> ready_readers_;  // kept across calls: no allocation per wake-up
 
     std::mutex serving_mutex_;
     std::condition_variable serving_done_;

@@ -1,52 +1,74 @@
 #pragma once
 // ChildProcesses: the forked children of one server, and nobody else's.
 //
-// Unlike Python's waitpid(-1), only our own pids are ever waited for, so a child the program forked
-// for other reasons stays waitable by its owner. SIGCHLD wakes the server loop through its waker.
-
-#include <sockserv/signals.hpp>
-#include <sockserv/waker.hpp>
+// Each child is watched through a pidfd (Linux 5.4+), not through SIGCHLD: its exit makes exit_fd()
+// readable, and only that child is then waited for. No process-wide signal handler is installed, so
+// a child the program forked for other reasons stays waitable by its owner, a SIGCHLD handler of the
+// program's own keeps working, and the parent never writes a signal frame onto its stack.
+//
+// Why the record of children is in shared memory: after fork() every private page the parent writes
+// is copied first (a page fault, and a TLB flush on each CPU the parent has run on), and the record
+// is written on every fork and every exit. A MAP_SHARED page is never copied. Children never write
+// it: every method but count() does nothing outside the process that made the object.
+#include <sockserv/unique_fd.hpp>
 
 #include <sys/types.h>
 
 #include <cstddef>
-#include <vector>
 
 namespace sockserv {
 
 class ChildProcesses {
 public:
-    explicit ChildProcesses(const Waker& waker) : wakeup_(waker) {}
+    /// Room for `expected` children before the record grows. Throws std::system_error when the
+    /// kernel lacks pidfds ("pidfd_open: Function not implemented" before Linux 5.3).
+    explicit ChildProcesses(std::size_t expected = 64);
+    ~ChildProcesses();
+    ChildProcesses(const ChildProcesses&) = delete;
+    ChildProcesses& operator=(const ChildProcesses&) = delete;
 
-    /// fork(); in the parent the pid is recorded, with a duplicate of the connection the child
-    /// serves (when there is one: connection_fd >= 0), kept until the child is reaped so that
-    /// unblock_connections() can reach it. Throws std::system_error ("fork: ...").
+    /// fork(); in the parent the child is recorded with its pidfd and with a duplicate of the
+    /// connection it serves (when there is one: connection_fd >= 0), kept until the child is reaped
+    /// so that unblock_connections() can reach it. Throws std::system_error ("fork: ...").
     /// Not thread safe (call from the server loop).
     pid_t fork(int connection_fd = -1);
+
+    /// Readable while a recorded child has exited and not been collected: poll it in the loop.
+    int exit_fd() const noexcept { return exits_.get(); }
+
     /// Reaps every recorded child that has exited; never blocks.
     void collect() noexcept;
+
     /// Waits for every recorded child.
     void wait_all() noexcept;
-    std::size_t count() const noexcept { return children_.size(); }
+
+    std::size_t count() const noexcept;
+
+    /// Children that could not be given a pidfd (the process was out of fds when they were forked):
+    /// their exit wakes nobody, so while there are any the loop must call collect() now and then.
+    std::size_t unwatched() const noexcept;
+
     /// shutdown(SHUT_RD) on every child's connection: a child blocked reading from an idle client
     /// (an HTTP keep-alive) sees EOF and finishes, while one in the middle of a response completes
     /// it. shutdown acts on the socket, which parent and child share, so no signal is needed.
     void unblock_connections() const noexcept;
 
 private:
-    bool reap(pid_t pid, int options) noexcept;
-
-    bool ours(pid_t pid) const noexcept;
-    std::vector<pid_t> pids() const;  // a copy: reaping edits children_
-
     struct Child {
         pid_t pid;
+        int pidfd;          // -1 when unwatched
         int connection_fd;  // the parent's duplicate, or -1
     };
-    signals::ChildWakeup wakeup_;
-    // A flat vector, not a hash set: after every fork each page the parent writes is copied
-    // (copy-on-write), and a vector touches one page where a node-based set touches several.
-    std::vector<Child> children_;
+    struct Record;  // the shared mapping: counts, then the children
+
+    bool in_owner() const noexcept;
+    bool exited(const Child& child) const noexcept;
+    void add(const Child& child);
+    void forget(std::size_t index) noexcept;
+
+    UniqueFd exits_;  // an epoll set of the children's pidfds
+    Record* record_ = nullptr;
+    pid_t owner_;
 };
 
 }  // namespace sockserv

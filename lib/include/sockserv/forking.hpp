@@ -1,14 +1,17 @@
 #pragma once
 // ForkingMixIn<Server>: each request in a child process (Python's ForkingMixIn, without its flaws:
 // children reaped as they exit, only our own pids waited for, max_children pausing accept instead
-// of blocking the loop).
+// of blocking the loop, no SIGCHLD handler taken from the program).
 
 #include <sockserv/child_processes.hpp>
-#include <sockserv/signals.hpp>
 #include <sockserv/tcp_server.hpp>
 #include <sockserv/udp_server.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <concepts>
+#include <optional>
+#include <utility>
 #include <unistd.h>
 
 namespace sockserv {
@@ -19,7 +22,11 @@ class ForkingMixIn : public Server {
                   "sockserv: ForkingMixIn<Server> needs a server, e.g. ForkingMixIn<TCPServer<Handler>>");
 
 public:
-    using Server::Server;
+    template <class... Args>
+    explicit ForkingMixIn(Args&&... args) : Server(std::forward<Args>(args)...) {
+        // A child's exit makes its pidfd, and so exit_fd(), readable: the loop wakes and reaps it.
+        this->add_reader(children_.exit_fd(), [this] { children_.collect(); });
+    }
 
     ~ForkingMixIn() override { children_.collect(); }
 
@@ -41,7 +48,7 @@ public:
     }
 
     void service_actions() override {
-        children_.collect();
+        if (children_.unwatched() > 0) children_.collect();
         Server::service_actions();
     }
 
@@ -61,9 +68,14 @@ protected:
     bool accepting() const override {
         return children_.count() < this->config().max_children && Server::accepting();
     }
+    std::optional<std::chrono::milliseconds> service_due() const override {
+        // A child forked while the process was out of fds has no pidfd to wake us: ask about it.
+        if (children_.unwatched() > 0) return std::chrono::milliseconds(100);
+        return Server::service_due();
+    }
 
 private:
-    ChildProcesses children_{this->waker()};
+    ChildProcesses children_{std::min<std::size_t>(this->config().max_children, 1024)};
 };
 
 template <class H> using ForkingTCPServer = ForkingMixIn<TCPServer<H>>;

@@ -1,7 +1,8 @@
 #pragma once
-// Signal plumbing. Handlers here do two async-signal-safe things only: an atomic store and a write
-// to an eventfd (the pattern of Asio's signal_set_service and nginx's master loop). All real work
-// happens back in the server loop once it wakes.
+// Signal plumbing. The stop handler does two async-signal-safe things only: an atomic store and a
+// write to an eventfd (the pattern of Asio's signal_set_service and nginx's master loop). All real
+// work happens back in the server loop once it wakes. (Children are not watched by signal: see
+// child_processes.hpp.)
 
 #include <csignal>
 #include <initializer_list>
@@ -10,22 +11,8 @@
 namespace sockserv {
 
 class BaseServer;
-class Waker;
 
 namespace signals {
-
-/// While alive, every SIGCHLD notifies waker. Any previous SIGCHLD handler function still runs.
-/// Thread safe. Up to 64 registrations at once (throws std::length_error past that).
-class ChildWakeup {
-public:
-    explicit ChildWakeup(const Waker& waker);
-    ~ChildWakeup();
-    ChildWakeup(const ChildWakeup&) = delete;
-    ChildWakeup& operator=(const ChildWakeup&) = delete;
-
-private:
-    int slot_;
-};
 
 /// While alive, the given signals call server.request_shutdown(); a second one of them restores the
 /// default action and re-raises (press Ctrl-C twice to force a stop). The previous handlers come
