@@ -2,10 +2,10 @@
 # The echo benchmark: 64-byte ping-pong at 1, 16 and 128 connections and a connect-echo-close rate,
 # against echo_server in each mode, a hand-written thread-per-connection reference, and Python's
 # socketserver, in one run. Prints messages/s and connections/s with ratios.
-#   scripts/bench/echo.sh [SECONDS per measurement, default 3]
+#   scripts/bench/echo.sh [SECONDS per measurement, default 5]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-seconds="${1:-3}"
+seconds="${1:-5}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
 servers=(reference thread ref-fork fork sync py-thread py-fork)
@@ -19,7 +19,7 @@ declare -A command=(
   [py-fork]="python3 $root/scripts/bench/py_echo.py fork"
 )
 loads=("pingpong 1" "pingpong 16" "pingpong 128" "connrate 4")
-declare -A rate served
+declare -A rate served last
 
 for server in "${servers[@]}"; do
   for load in "${loads[@]}"; do
@@ -31,6 +31,7 @@ for server in "${servers[@]}"; do
     stop_server
     rate[$server,$load]=$(sed -E 's/^[a-z]+ ([0-9]+)\/s.*/\1/' <<<"$result")
     served[$server,$load]=$(sed -E 's/.*served=([0-9]+\/[0-9]+).*/\1/' <<<"$result")
+    last[$server,$load]=$(grep -oE 'last_first_answer=[0-9]+ms' <<<"$result" | cut -d= -f2 || true)
     echo "  $server / $load: $result" >&2
   done
 done
@@ -51,5 +52,8 @@ for server in "${servers[@]}"; do
 done
 echo
 echo "columns: rate, ratio to the hand-written reference, connections that got an answer"
+echo -n "128 simultaneous clients, when the last one served got its first answer:"
+for server in "${servers[@]}"; do echo -n " $server ${last[$server,pingpong 128]:-never}"; done
+echo
 echo "fork vs Python fork, connection rate: $(awk -v a="${rate[fork,connrate 4]}" -v b="${rate[py-fork,connrate 4]}" 'BEGIN{ printf "%.1fx", a/b }') (the hand-written fork server: $(awk -v a="${rate[ref-fork,connrate 4]}" -v b="${rate[py-fork,connrate 4]}" 'BEGIN{ printf "%.1fx", a/b }'); fork mode / hand-written fork: $(awk -v a="${rate[fork,connrate 4]}" -v b="${rate[ref-fork,connrate 4]}" 'BEGIN{ printf "%.2f", a/b }'))"
 echo "thread vs reference: ping-pong c=16 $(awk -v a="${rate[thread,pingpong 16]}" -v b="${rate[reference,pingpong 16]}" 'BEGIN{ printf "%.2f", a/b }'), connection rate $(awk -v a="${rate[thread,connrate 4]}" -v b="${rate[reference,connrate 4]}" 'BEGIN{ printf "%.2f", a/b }')"

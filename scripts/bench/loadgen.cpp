@@ -8,12 +8,15 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -31,19 +34,47 @@ struct Target {
     sockaddr_in address{};
 };
 
-int connect_to(const Target& target) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int new_socket(int flags = 0) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
     if (fd < 0) return -1;
     timeval tv{5, 0};  // a server that never answers must not hang the benchmark
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&target.address), sizeof target.address) != 0) {
+    return fd;
+}
+
+int connect_to(const Target& target) {
+    const int fd = new_socket();
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&target.address), sizeof target.address) != 0) {
         ::close(fd);
         return -1;
     }
     return fd;
+}
+
+// Sends the SYN and returns without waiting for the handshake.
+int start_connect(const Target& target) {
+    const int fd = new_socket(SOCK_NONBLOCK);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&target.address), sizeof target.address) != 0 &&
+        errno != EINPROGRESS) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Waits, until deadline, for the handshake start_connect began (a server with a full backlog drops
+// SYNs and the kernel retries them: that wait is the server's), then makes the socket blocking.
+bool finish_connect(int fd, Clock::time_point deadline) {
+    pollfd p{fd, POLLOUT, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return false;
+    int error = 0;
+    socklen_t size = sizeof error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0 || error != 0) return false;
+    return ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0;
 }
 
 bool echo_once(int fd, const char* message) {
@@ -88,17 +119,26 @@ int main(int argc, char** argv) {
     std::atomic<long> errors{0};
     std::atomic<int> served{0};
     std::atomic<bool> go{false};
+    std::atomic<long> slowest_first_answer_us{0};  // how long the last client served waited
+    Clock::time_point start;
     Clock::time_point deadline;
     std::vector<std::thread> threads;
 
+    // Ping-pong clients all send their SYN at once, from one thread, as the clock starts: connecting
+    // from their own threads instead, the clients already being answered would starve the ones not
+    // yet connected of CPU, and the benchmark would measure its own scheduling, not the server's.
+    std::vector<int> connections;
+    connections.reserve(static_cast<std::size_t>(n));
+
     for (int i = 0; i < n; ++i) {
-        threads.emplace_back([&] {
+        threads.emplace_back([&, i] {
             while (!go) std::this_thread::yield();
             long done = 0;
             if (mode == "pingpong") {
-                const int fd = connect_to(target);
-                if (fd < 0) {
-                    ++errors;
+                const int fd = connections[static_cast<std::size_t>(i)];
+                if (fd < 0 || !finish_connect(fd, deadline)) {
+                    if (fd >= 0) ::close(fd);
+                    if (Clock::now() < deadline) ++errors;  // else: still waiting, not refused
                     return;
                 }
                 while (Clock::now() < deadline) {
@@ -108,7 +148,14 @@ int main(int argc, char** argv) {
                     }
                     // An answer that only came after the window (a server that serves one client
                     // at a time getting round to this one) does not make the client "served".
-                    if (Clock::now() <= deadline) ++done;
+                    const auto now = Clock::now();
+                    if (now > deadline) continue;
+                    if (done++ == 0) {
+                        const long waited = std::chrono::duration_cast<std::chrono::microseconds>(now - start).count();
+                        long seen = slowest_first_answer_us.load();
+                        while (waited > seen && !slowest_first_answer_us.compare_exchange_weak(seen, waited)) {
+                        }
+                    }
                 }
                 ::close(fd);
             } else {
@@ -128,12 +175,16 @@ int main(int argc, char** argv) {
             operations += done;
         });
     }
-    const auto start = Clock::now();
+    start = Clock::now();
+    if (mode == "pingpong")
+        for (int i = 0; i < n; ++i) connections.push_back(start_connect(target));
     deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     go = true;
     for (auto& thread : threads) thread.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::printf("%s %.0f/s served=%d/%d errors=%ld\n", mode.c_str(), static_cast<double>(operations) / elapsed,
+    std::printf("%s %.0f/s served=%d/%d errors=%ld", mode.c_str(), static_cast<double>(operations) / elapsed,
                 served.load(), n, errors.load());
+    if (mode == "pingpong") std::printf(" last_first_answer=%.0fms", static_cast<double>(slowest_first_answer_us.load()) / 1000);
+    std::printf("\n");
     return 0;
 }
