@@ -175,7 +175,7 @@ void BaseServer::process_request(Request& request) {
     shutdown_request(request);
 }
 
-bool BaseServer::finish_request_guarded(Request& request) noexcept {
+[[gnu::hot]] bool BaseServer::finish_request_guarded(Request& request) noexcept {
     try {
         finish_request(request);
         return true;

@@ -67,13 +67,13 @@ std::size_t ChildProcesses::count() const noexcept { return record_->size; }
 
 std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatched; }
 
-pid_t ChildProcesses::fork(int connection_fd) {
-    // Duplicated before the fork: the child must not inherit a second copy of its own connection.
-    UniqueFd kept(connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1);
-    if (connection_fd >= 0 && !kept) throw_errno("fcntl F_DUPFD_CLOEXEC");
+[[gnu::hot]] pid_t ChildProcesses::fork(int connection_fd) {
     const pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork");
-    if (pid == 0) return 0;  // kept closes as we return: the child keeps only its own copy
+    if (pid == 0) return 0;
+    // Duplicated after the fork, so the child has nothing to close. Out of fds, the child goes
+    // without: unblock_connections() cannot reach it, the rest works.
+    UniqueFd kept(connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1);
     // Nobody but us waits for the child, so until we do its pid names it and no other process: the
     // pidfd opened after the fork is the child's. (A program that set SIGCHLD to SIG_IGN has its
     // children reaped by the kernel; a quick one is gone already, ESRCH, and needs no watching.)

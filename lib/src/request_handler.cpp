@@ -6,7 +6,7 @@
 
 namespace sockserv {
 
-void BaseRequestHandler::run() {
+[[gnu::hot]] void BaseRequestHandler::run() {
     setup();
     try {
         handle();
@@ -17,13 +17,13 @@ void BaseRequestHandler::run() {
     finish();
 }
 
-void StreamRequestHandler::setup() {
+[[gnu::hot]] void StreamRequestHandler::setup() {
     Socket& socket = connection();
     if (const auto limit = timeout()) socket.set_timeout(limit);
     if (disable_nagle_algorithm() && client_address().is_inet()) socket.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
 }
 
-void StreamRequestHandler::finish() {
+[[gnu::hot]] void StreamRequestHandler::finish() {
     try {
         wfile_.flush();
     } catch (const std::system_error&) {

@@ -67,9 +67,9 @@ Socket Socket::accept(Address* peer) {
     return socket;
 }
 
-void Socket::shutdown(int how) const noexcept { ::shutdown(fd(), how); }
+[[gnu::hot]] void Socket::shutdown(int how) const noexcept { ::shutdown(fd(), how); }
 
-void Socket::send_all(std::string_view data, int flags) const {
+[[gnu::hot]] void Socket::send_all(std::string_view data, int flags) const {
     while (!data.empty()) {
         const ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL | flags);
         if (n < 0) {
@@ -98,7 +98,7 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
     return sent;
 }
 
-std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
+[[gnu::hot]] std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
     for (;;) {
         const ssize_t n = ::recv(fd(), buffer, size, flags);
         if (n >= 0) return static_cast<std::size_t>(n);

@@ -11,7 +11,7 @@
 
 namespace sockserv {
 
-void SocketWriter::write(std::string_view data) {
+[[gnu::hot]] void SocketWriter::write(std::string_view data) {
     if (size_ + data.size() > buffer_size_) {
         flush();
         if (data.size() >= buffer_size_) {  // large writes skip the copy
@@ -27,7 +27,7 @@ void SocketWriter::write(std::string_view data) {
     size_ += data.size();
 }
 
-void SocketWriter::flush() {
+[[gnu::hot]] void SocketWriter::flush() {
     if (size_ == 0) return;
     // Empty first: if the send throws, the peer is gone and the data is lost either way; a second
     // flush (from finish()) must not resend half of it.
@@ -57,7 +57,7 @@ std::size_t SocketReader::fill_before(std::chrono::steady_clock::time_point dead
     }
 }
 
-std::size_t SocketReader::fill() {
+[[gnu::hot]] std::size_t SocketReader::fill() {
     if (tied_) tied_->flush();  // about to block: the peer may be waiting for our answer first
     constexpr std::size_t chunk = 16 * 1024;
     if (begin_ == end_) begin_ = end_ = 0;
@@ -83,9 +83,9 @@ std::size_t SocketReader::fill() {
     return n;
 }
 
-void SocketReader::consume(std::size_t n) noexcept { begin_ = std::min(begin_ + n, end_); }
+[[gnu::hot]] void SocketReader::consume(std::size_t n) noexcept { begin_ = std::min(begin_ + n, end_); }
 
-bool SocketReader::readline(std::string& line, std::size_t limit) {
+[[gnu::hot]] bool SocketReader::readline(std::string& line, std::size_t limit) {
     line.clear();
     std::size_t scanned = 0;
     for (;;) {

@@ -60,7 +60,7 @@ std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
     return std::chrono::ceil<std::chrono::milliseconds>(paused_until_ - now);
 }
 
-void StreamServer::after_fork_in_child() {
+[[gnu::hot]] void StreamServer::after_fork_in_child() {
     // The child serves one connection; holding the listener would keep the port open after the
     // parent closed it. A plain close: the parent still listens on it. The fd only, not the Socket
     // object: writing to the server object would copy its page (a fault per request), and a child
@@ -68,7 +68,7 @@ void StreamServer::after_fork_in_child() {
     ::close(socket().fd());
 }
 
-void StreamServer::shutdown_request(Request& request) {
+[[gnu::hot]] void StreamServer::shutdown_request(Request& request) {
     // Half-close first, so the client sees EOF after everything we wrote, even if another process
     // (a child forked later for another request) still shares the fd.
     request.connection.shutdown(SHUT_WR);
@@ -83,6 +83,6 @@ void StreamServer::shutdown_request(Request& request) {
     close_request(request);
 }
 
-void StreamServer::close_request(Request& request) { request.connection.close(); }
+[[gnu::hot]] void StreamServer::close_request(Request& request) { request.connection.close(); }
 
 }  // namespace sockserv

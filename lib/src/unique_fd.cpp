@@ -4,7 +4,7 @@
 
 namespace sockserv {
 
-void UniqueFd::reset(int fd) noexcept {
+[[gnu::hot]] void UniqueFd::reset(int fd) noexcept {
     // close() is not retried on EINTR: on Linux the fd is released whatever close returns, and a
     // retry could close an fd another thread just got.
     if (fd_ >= 0) ::close(fd_);

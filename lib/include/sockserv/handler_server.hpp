@@ -39,7 +39,7 @@ public:
         requires StatefulHandler<Handler>
         : Transport(std::move(server_address), std::move(config)), state_(&state) {}
 
-    void finish_request(Request& request) override {
+    [[gnu::hot]] void finish_request(Request& request) override {
         if constexpr (StatefulHandler<Handler>) {
             Handler handler(request, *this, *state_);
             handler.run();
