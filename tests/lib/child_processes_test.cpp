@@ -62,6 +62,21 @@ int lowest_free_fd() {
 
 void on_sigchld(int) {}
 
+// SIGCHLD's disposition for one test, put back even when a REQUIRE ends the test early.
+class SigchldDisposition {
+public:
+    explicit SigchldDisposition(void (*handler)(int)) {
+        struct sigaction action {};
+        action.sa_handler = handler;
+        sigemptyset(&action.sa_mask);
+        REQUIRE(::sigaction(SIGCHLD, &action, &before_) == 0);
+    }
+    ~SigchldDisposition() { ::sigaction(SIGCHLD, &before_, nullptr); }
+
+private:
+    struct sigaction before_ {};
+};
+
 }  // namespace
 
 TEST_CASE("a child's exit makes exit_fd readable - and collect reaps exactly it", "[fork][children]") {
@@ -138,11 +153,7 @@ TEST_CASE("a child calling collect leaves its siblings to the parent", "[fork][c
 }
 
 TEST_CASE("a forking server leaves the program's SIGCHLD handler alone", "[fork][children]") {
-    struct sigaction mine {};
-    mine.sa_handler = on_sigchld;
-    sigemptyset(&mine.sa_mask);
-    struct sigaction before {};
-    REQUIRE(::sigaction(SIGCHLD, &mine, &before) == 0);
+    const SigchldDisposition mine(on_sigchld);
     {
         struct Quiet : BaseRequestHandler {
             using BaseRequestHandler::BaseRequestHandler;
@@ -159,18 +170,12 @@ TEST_CASE("a forking server leaves the program's SIGCHLD handler alone", "[fork]
         REQUIRE(::sigaction(SIGCHLD, nullptr, &now) == 0);
         CHECK(now.sa_handler == on_sigchld);
     }
-    ::sigaction(SIGCHLD, &before, nullptr);
 }
 
 TEST_CASE("children reaped by the kernel (SIGCHLD ignored) are forgotten too", "[fork][children]") {
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    struct sigaction before {};
-    REQUIRE(::sigaction(SIGCHLD, &ignore, &before) == 0);
+    const SigchldDisposition ignored(SIG_IGN);
     ChildProcesses children;
     for (int i = 0; i < 20; ++i)
         if (children.fork() == 0) ::_exit(0);
     CHECK(reaped_all(children));
-    ::sigaction(SIGCHLD, &before, nullptr);
 }
