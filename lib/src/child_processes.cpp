@@ -136,7 +136,10 @@ void ChildProcesses::forget(std::size_t index) noexcept {
 
 void ChildProcesses::collect() noexcept {
     if (!in_owner()) return;  // a child sharing the epoll set must not consume its siblings' exits
-    std::array<epoll_event, 64> ready;
+    // Few at a time (the loop goes on while they fill the array): a larger array on the stack
+    // reached down into a stack page of its own, which after every fork cost the parent one more
+    // copy-on-write fault.
+    std::array<epoll_event, 8> ready;
     int n;
     do {
         n = ::epoll_wait(exits_.get(), ready.data(), static_cast<int>(ready.size()), 0);

@@ -48,7 +48,8 @@ std::optional<Request> StreamServer::get_request() {
         return std::nullopt;
     }
     if (!request.connection) return std::nullopt;
-    backoff_ = std::chrono::milliseconds{0};
+    // Written only when it changes: the server object's page is copy-on-write after each fork.
+    if (backoff_.count() != 0) backoff_ = std::chrono::milliseconds{0};
     return request;
 }
 

@@ -20,6 +20,8 @@ protected:
     DatagramServer(Address server_address, ServerConfig config, const char* kind, bool want_unix);
     /// recvfrom() with MSG_TRUNC, so an oversized datagram arrives marked truncated().
     std::optional<Request> get_request() override;
+    /// Always: a recvfrom that finds nothing costs less than asking first.
+    bool request_waiting() override { return true; }
 
 private:
     std::string buffer_;
