@@ -4,6 +4,7 @@
 # Python's socketserver, in one run. Prints messages/s and connections/s with ratios.
 #   scripts/bench/echo.sh [SECONDS per window, default 5] [ROUNDS, default 3]
 #   PYTHON=/usr/bin/python3 scripts/bench/echo.sh     (the Python to compare; default: python3)
+#   LOADS="connrate 4" scripts/bench/echo.sh 3 7      (only these loads, comma separated)
 #
 # Why rounds: on a shared 2-core VM the same server's rate drifts by 20-30% within minutes, so one
 # window per server compares moments, not servers. Every round runs every server once per load,
@@ -26,7 +27,7 @@ declare -A command=(
   [py-thread]="$python $root/scripts/bench/py_echo.py thread"
   [py-fork]="$python $root/scripts/bench/py_echo.py fork"
 )
-loads=("pingpong 1" "pingpong 16" "pingpong 128" "connrate 4")
+IFS=, read -r -a loads <<<"${LOADS:-pingpong 1,pingpong 16,pingpong 128,connrate 4}"
 declare -A rates served last  # rates: one figure per round, space separated
 
 for round in $(seq 1 "$rounds"); do
@@ -61,6 +62,7 @@ round_ratios() {
 # headline A B LOAD: "MEDIAN (MIN-MAX over N rounds)" of the round-by-round ratios.
 headline() {
   local r
+  [ -n "${rates[$1,$3]:-}" ] || { echo "(not measured)"; return; }
   r=$(round_ratios "$1" "$2" "$3")
   echo "$(median %.2f <<<"$r")x ($(minimum <<<"$r")-$(maximum <<<"$r")x over $rounds rounds)"
 }
@@ -82,7 +84,7 @@ done
 echo
 echo "columns: median rate, its ratio to the hand-written reference's, fewest connections that got an answer in any round"
 echo -n "128 simultaneous clients, when the last one served got its first answer (ms, each round):"
-for server in "${servers[@]}"; do echo -n " $server ${last[$server,pingpong 128]% }"; done
+for server in "${servers[@]}"; do echo -n " $server ${last[$server,pingpong 128]:-not measured}"; done
 echo
 echo "fork vs Python fork, connection rate: $(headline fork py-fork "connrate 4")"
 echo "  the hand-written fork server vs Python fork: $(headline ref-fork py-fork "connrate 4")"
