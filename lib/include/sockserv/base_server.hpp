@@ -114,7 +114,8 @@ protected:
     /// Whether another request is waiting, asked between the requests of one wake-up. The
     /// default polls the socket: Linux's accept(2) allocates the new socket before it looks at
     /// the queue, so an accept that finds nothing costs a socket and a file (4.4 us here) where a
-    /// poll costs 0.4 us. Datagram servers just try (a recvfrom that finds nothing is cheap).
+    /// poll costs 0.4 us (scripts/bench/syscall_cost). Datagram servers just try (a recvfrom that
+    /// finds nothing is cheap).
     virtual bool request_waiting();
     /// How long accepting() will stay false on its own, if it will (the accept back-off).
     virtual std::optional<std::chrono::milliseconds> accept_pause() const { return std::nullopt; }
