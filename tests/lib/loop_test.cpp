@@ -122,6 +122,37 @@ TEST_CASE("add_reader runs its callback in the serving thread - and can remove i
     for (const pid_t tid : callers) CHECK(tid == serving_tid);
 }
 
+// The loop keeps its poll set on the stack up to 16 fds and in a vector past that: both serve.
+TEST_CASE("add_reader watches more readers than fit on the loop's stack - every one is heard", "[loop][sync]") {
+    constexpr int readers = 40;
+    std::vector<UniqueFd> read_ends, write_ends;
+    for (int i = 0; i < readers; ++i) {
+        int fds[2];
+        REQUIRE(::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
+        read_ends.emplace_back(fds[0]);
+        write_ends.emplace_back(fds[1]);
+    }
+    UDPServer<Nothing> server{loopback4};
+    std::mutex mutex;
+    std::vector<int> heard;
+    for (int i = 0; i < readers; ++i)
+        server.add_reader(read_ends[static_cast<std::size_t>(i)].get(), [&, i] {
+            char byte;
+            while (::read(read_ends[static_cast<std::size_t>(i)].get(), &byte, 1) == 1) {
+            }
+            std::lock_guard lock(mutex);
+            heard.push_back(i);
+        });
+    test::Running running(server);
+    // One pipe at a time, from the last (past the stack's room) to the first.
+    for (int i = readers - 1; i >= 0; --i) {
+        REQUIRE(::write(write_ends[static_cast<std::size_t>(i)].get(), "x", 1) == 1);
+        REQUIRE(test::eventually([&] { std::lock_guard lock(mutex); return !heard.empty() && heard.back() == i; }));
+    }
+    std::lock_guard lock(mutex);
+    CHECK(heard.size() == static_cast<std::size_t>(readers));
+}
+
 TEST_CASE("sendto_many sends one datagram to every address - skipping one that fails", "[loop][sync]") {
     test::TempDir dir;
     auto sender = Socket(AF_UNIX, SOCK_DGRAM);
