@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake ninja-build g++ libboost-dev libboost-system-dev libboost-program-options-dev catch2
+  cmake ninja-build g++ libboost-dev libboost-system-dev libboost-program-options-dev libboost-context-dev catch2
   # tests and benchmarks: real clients and peers
   curl netcat-openbsd python3 util-linux wrk procps tmux nginx chromium tftp-hpa atftp busybox tftpd-hpa
 )

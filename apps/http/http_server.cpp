@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     http_app::SiteOptions site_options;
     site_options.directory = options.values["directory"].as<std::string>();
     site_options.follow_symlinks = options.values.count("follow-symlinks") > 0;
-    site_options.keep_alive = options.mode != sockserv::Mode::sync;
+    site_options.keep_alive = sockserv::mode_info(options.mode).concurrent;  // sync: one client at a time
     site_options.idle_timeout = seconds_option(options, "idle-timeout");
     site_options.header_timeout = seconds_option(options, "header-timeout");
     site_options.send_timeout = seconds_option(options, "send-timeout");

@@ -1,5 +1,6 @@
 #include <sockserv/arrival_order.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/waiting.hpp>
 
 #include <cerrno>
 #include <ctime>
@@ -39,7 +40,35 @@ ArrivalOrder::~ArrivalOrder() {
     for (auto& condition : turn_changed_) ::pthread_cond_destroy(&condition);
 }
 
+// On an event-mode fiber a blocking wait would stall every fiber of the loop — the one holding the
+// turn among them, perhaps: the fiber polls for its turn instead, giving way in between.
+void ArrivalOrder::lock_in_turn_on_fiber(std::uint64_t sequence) {
+    auto last_progress = std::chrono::steady_clock::now();
+    std::uint64_t seen = ~std::uint64_t{0};
+    for (unsigned attempt = 0;; ++attempt) {
+        if (mutex_.try_lock()) {
+            if (next_ >= sequence) {
+                holder_ = static_cast<std::int64_t>(sequence);
+                return;
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (next_ != seen) {
+                seen = next_;
+                last_progress = now;
+            } else if (now - last_progress > patience_) {
+                next_ = sequence;  // as below: the request before us is never coming
+                for (auto& condition : turn_changed_) ::pthread_cond_broadcast(&condition);
+                holder_ = static_cast<std::int64_t>(sequence);
+                return;
+            }
+            mutex_.unlock();
+        }
+        detail::give_way(attempt);
+    }
+}
+
 void ArrivalOrder::lock_in_turn(std::uint64_t sequence) {
+    if (in_fiber()) return lock_in_turn_on_fiber(sequence);
     mutex_.lock();
     while (next_ < sequence) {
         const std::uint64_t seen = next_;
@@ -65,7 +94,11 @@ void ArrivalOrder::lock_in_turn(std::uint64_t sequence) {
 }
 
 void ArrivalOrder::lock() {
-    mutex_.lock();
+    if (in_fiber()) {
+        for (unsigned attempt = 0; !mutex_.try_lock(); ++attempt) detail::give_way(attempt);
+    } else {
+        mutex_.lock();
+    }
     holder_ = -1;
 }
 

@@ -121,6 +121,8 @@ void BaseServer::serve_forever() {
         }
     } done{*this};
 
+    if (replaces_serving_loop()) return run_serving_loop();
+
     // Fork point alignment: the loop's frames, down to fork() and back, are written by the parent
     // (and by a child) right after every fork, and each stack page they touch is then a
     // copy-on-write fault, per request. Where the stack happened to start (ASLR, the size of the
@@ -282,10 +284,17 @@ bool BaseServer::wait_for_request(std::optional<std::chrono::milliseconds> timeo
 void BaseServer::add_reader(int fd, std::function<void()> on_readable) {
     remove_reader(fd);
     readers_.push_back({fd, std::move(on_readable)});
+    ++readers_version_;
 }
 
 void BaseServer::remove_reader(int fd) noexcept {
-    std::erase_if(readers_, [fd](const Reader& reader) { return reader.fd == fd; });
+    if (std::erase_if(readers_, [fd](const Reader& reader) { return reader.fd == fd; }) > 0) ++readers_version_;
+}
+
+std::vector<int> BaseServer::reader_fds() const {
+    std::vector<int> fds;
+    for (const Reader& reader : readers_) fds.push_back(reader.fd);
+    return fds;
 }
 
 void BaseServer::run_reader(int fd) noexcept {

@@ -7,21 +7,6 @@
 
 namespace sockserv {
 
-std::string_view to_string(Mode mode) noexcept {
-    switch (mode) {
-    case Mode::sync: return "sync";
-    case Mode::thread: return "thread";
-    case Mode::fork: return "fork";
-    }
-    return "?";
-}
-
-std::optional<Mode> parse_mode(std::string_view text) noexcept {
-    for (const Mode mode : {Mode::sync, Mode::thread, Mode::fork})
-        if (text == to_string(mode)) return mode;
-    return std::nullopt;
-}
-
 namespace cli {
 
 namespace po = boost::program_options;
@@ -57,6 +42,9 @@ ServerConfig Options::server_config() const {
     ServerConfig config;
     config.max_children = max_children;
     config.max_threads = max_threads;
+    config.event_loops = event_loops;
+    config.fiber_stack_size = fiber_stack_size;
+    config.max_connections = max_connections;
     config.dual_stack = dual_stack;
     config.verbose = verbose;
     return config;
@@ -69,6 +57,13 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     std::string mode_text;
     std::string max_children_text;
     std::string max_threads_text;
+    std::string threads_text;
+    std::string fiber_stack_text;
+    std::string max_connections_text;
+    std::string mode_help = "how requests run:";
+    for (const ModeInfo& info : modes())
+        mode_help += std::string(info.mode == modes().front().mode ? " " : "; ") + std::string(info.name) + " (" +
+                     std::string(info.help) + ")";
 
     po::options_description common("Server options");
     common.add_options()
@@ -79,12 +74,17 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         ("port,p", po::value(&port_text)->default_value(std::to_string(spec.default_port)),
          "port to bind (0 = any free port; the one chosen is printed at start)")
         ("unix", po::value(&options.unix_path), "Unix socket path to bind, for the Unix transports")
-        ("mode,m", po::value(&mode_text)->default_value(std::string(to_string(spec.default_mode))),
-         "how requests run: sync (one at a time), thread (a thread each) or fork (a process each)")
+        ("mode,m", po::value(&mode_text)->default_value(std::string(to_string(spec.default_mode))), mode_help.c_str())
         ("max-children", po::value(&max_children_text)->default_value(std::to_string(ServerConfig{}.max_children)),
          "fork mode: most children at once; beyond it new clients wait in the backlog")
         ("max-threads", po::value(&max_threads_text)->default_value(std::to_string(ServerConfig{}.max_threads)),
          "thread mode: most worker threads at once; beyond it new clients wait in the backlog")
+        ("threads", po::value(&threads_text)->default_value("0"),
+         "event mode: event loops, each a thread (0 = one per CPU)")
+        ("fiber-stack", po::value(&fiber_stack_text)->default_value(std::to_string(ServerConfig{}.fiber_stack_size / 1024) + "K"),
+         "event mode: each request's stack, in bytes (K and M suffixes); a guard page catches overflow")
+        ("max-connections", po::value(&max_connections_text)->default_value("0"),
+         "event mode: most requests at once, beyond it new clients wait in the backlog (0 = from the fd limit)")
         ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
@@ -115,8 +115,20 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     options.port = static_cast<std::uint16_t>(parse_number(program, "port", port_text, 0, 65535));
     options.max_children = parse_number(program, "max-children", max_children_text, 1, 1'000'000);
     options.max_threads = parse_number(program, "max-threads", max_threads_text, 1, 1'000'000);
+    options.event_loops = parse_number(program, "threads", threads_text, 0, 1024);
+    options.max_connections = parse_number(program, "max-connections", max_connections_text, 0, 100'000'000);
+    {
+        std::string digits = fiber_stack_text;
+        std::uint64_t unit = 1;
+        if (!digits.empty() && (digits.back() == 'K' || digits.back() == 'k')) unit = 1024, digits.pop_back();
+        else if (!digits.empty() && (digits.back() == 'M' || digits.back() == 'm')) unit = 1024 * 1024, digits.pop_back();
+        const std::uint64_t value = parse_number(program, "fiber-stack", digits, 1, 1ull << 30);
+        if (value * unit < 16 * 1024 || value * unit > (1ull << 30))
+            fail(program, "invalid --fiber-stack '" + fiber_stack_text + "' (expected 16K to 1024M)");
+        options.fiber_stack_size = static_cast<std::size_t>(value * unit);
+    }
     const auto mode = parse_mode(mode_text);
-    if (!mode) fail(program, "invalid --mode '" + mode_text + "' (choose sync, thread or fork)");
+    if (!mode) fail(program, "invalid --mode '" + mode_text + "' (choose " + std::string(mode_names()) + ")");
     options.mode = *mode;
     return options;
 }

@@ -1,5 +1,6 @@
 #include <sockserv/error.hpp>
 #include <sockserv/socket.hpp>
+#include <sockserv/waiting.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +13,50 @@
 #include <cerrno>
 
 namespace sockserv {
+
+namespace {
+
+// On an event-mode fiber every socket call is made without blocking (MSG_DONTWAIT, or O_NONBLOCK
+// for the calls that take no flags) and EAGAIN suspends the fiber until the fd is ready. The
+// socket's own time-out (SO_RCVTIMEO/SO_SNDTIMEO, which the kernel ignores for calls that do not
+// block) is read once per call, on its first EAGAIN, and bounds the wait: it keeps its meaning.
+class FiberIo {
+public:
+    /// caller_flags: a call the caller asked not to block (MSG_DONTWAIT) is left alone.
+    FiberIo(int fd, bool for_reading, int caller_flags = 0,
+            std::optional<std::chrono::milliseconds> patience = std::nullopt) noexcept
+        : fd_(fd), reading_(for_reading), patience_(patience),
+          active_(in_fiber() && !(caller_flags & MSG_DONTWAIT)) {}
+
+    bool active() const noexcept { return active_; }
+    int flags() const noexcept { return active_ ? MSG_DONTWAIT : 0; }
+    /// For calls without flags (sendfile, accept, connect): the fd made non-blocking, once.
+    void make_nonblocking() const {
+        if (!active_) return;
+        const int flags = ::fcntl(fd_, F_GETFL);
+        if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+    }
+    /// After EAGAIN: false when there is nothing to wait for (not a fiber) or the time-out passed.
+    bool wait() {
+        if (!active_) return false;
+        if (!deadline_known_) {
+            deadline_ = detail::socket_deadline(fd_, reading_ ? SO_RCVTIMEO : SO_SNDTIMEO);
+            if (!deadline_ && patience_) deadline_ = WaitClock::now() + *patience_;
+            deadline_known_ = true;
+        }
+        return reading_ ? wait_readable(fd_, deadline_) : wait_writable(fd_, deadline_);
+    }
+
+private:
+    int fd_;
+    bool reading_;
+    std::optional<std::chrono::milliseconds> patience_;
+    bool active_;
+    bool deadline_known_ = false;
+    std::optional<WaitClock::time_point> deadline_;
+};
+
+}  // namespace
 
 Socket::Socket(int family, int type, int protocol) : fd_(::socket(family, type | SOCK_CLOEXEC, protocol)) {
     if (!fd_) throw_errno("socket");
@@ -34,9 +79,19 @@ void Socket::listen(int backlog) {
 }
 
 void Socket::connect(const Address& address) {
+    FiberIo io(fd(), false);
+    io.make_nonblocking();
     int rc;
     do rc = ::connect(fd(), address.data(), address.size());
     while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno == EINPROGRESS && io.active()) {
+        if (!io.wait()) throw TimeoutError("connect " + address.to_string() + " timed out");
+        int error = 0;
+        socklen_t size = sizeof error;
+        ::getsockopt(fd(), SOL_SOCKET, SO_ERROR, &error, &size);
+        if (error == 0) return;
+        errno = error;
+    }
     if (rc != 0) throw_errno("connect " + address.to_string());
 }
 
@@ -44,9 +99,15 @@ Socket Socket::accept(Address* peer, std::error_code& error) noexcept {
     error.clear();
     Address ignored;
     Address& out = peer ? *peer : ignored;
-    *out.size_ptr() = Address::capacity;
-    const int fd = ::accept4(this->fd(), out.data(), out.size_ptr(), SOCK_CLOEXEC);
-    if (fd >= 0) return Socket(UniqueFd(fd));
+    FiberIo io(this->fd(), true);
+    io.make_nonblocking();
+    int fd;
+    for (;;) {
+        *out.size_ptr() = Address::capacity;
+        fd = ::accept4(this->fd(), out.data(), out.size_ptr(), SOCK_CLOEXEC);
+        if (fd >= 0) return Socket(UniqueFd(fd));
+        if (errno != EAGAIN || !io.wait()) break;
+    }
     switch (errno) {
     case EAGAIN:
     case EINTR:
@@ -70,10 +131,12 @@ Socket Socket::accept(Address* peer) {
 [[gnu::hot]] void Socket::shutdown(int how) const noexcept { ::shutdown(fd(), how); }
 
 [[gnu::hot]] void Socket::send_all(std::string_view data, int flags) const {
+    FiberIo io(fd(), false, flags);
     while (!data.empty()) {
-        const ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL | flags);
+        const ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL | flags | io.flags());
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN && io.wait()) continue;
             if (errno == EAGAIN) throw TimeoutError("send to " + peer_address().to_string() + " timed out");
             throw_errno("send");
         }
@@ -84,11 +147,14 @@ Socket Socket::accept(Address* peer) {
 std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t count) const {
     off_t position = static_cast<off_t>(offset);
     std::size_t sent = 0;
+    FiberIo io(fd(), false);
+    io.make_nonblocking();
     while (sent < count) {
         // sendfile moves at most ~2 GiB a call; a blocking socket takes what fits and we go on.
         const ssize_t n = ::sendfile(fd(), file_fd, &position, count - sent);
         if (n < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN && io.wait()) continue;
             if (errno == EAGAIN) throw TimeoutError("sendfile to " + peer_address().to_string() + " timed out");
             throw_errno("sendfile");
         }
@@ -99,10 +165,12 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
 }
 
 [[gnu::hot]] std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
+    FiberIo io(fd(), true, flags);
     for (;;) {
-        const ssize_t n = ::recv(fd(), buffer, size, flags);
+        const ssize_t n = ::recv(fd(), buffer, size, flags | io.flags());
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
+        if (errno == EAGAIN && io.wait()) continue;
         if (errno == EAGAIN) throw TimeoutError("recv timed out");
         throw_errno("recv");
     }
@@ -111,26 +179,37 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
 namespace {
 
 // A datagram socket may be non-blocking (a server's is: its loop must never hang in recvfrom), and
-// then a full send buffer is EAGAIN. The datagram is still wanted: wait until there is room.
-constexpr int send_buffer_patience_ms = 1000;
+// then a full send buffer is EAGAIN. The datagram is still wanted: wait until there is room, up to
+// the socket's send time-out or, without one, this long.
+constexpr std::chrono::milliseconds send_buffer_patience{1000};
 
-bool wait_writable(int fd) {
-    pollfd entry{fd, POLLOUT, 0};
-    for (;;) {
-        const int rc = ::poll(&entry, 1, send_buffer_patience_ms);
-        if (rc > 0) return true;
-        if (rc == 0) return false;
-        if (errno != EINTR) return false;
+class DatagramSendWait {
+public:
+    explicit DatagramSendWait(int fd) noexcept : fd_(fd), fiber_(fd, false, 0, send_buffer_patience) {}
+    int flags() const noexcept { return fiber_.flags(); }
+    bool wait() {
+        if (fiber_.active()) return fiber_.wait();
+        pollfd entry{fd_, POLLOUT, 0};
+        for (;;) {
+            const int rc = ::poll(&entry, 1, static_cast<int>(send_buffer_patience.count()));
+            if (rc > 0) return true;
+            if (rc == 0 || errno != EINTR) return false;
+        }
     }
-}
+
+private:
+    int fd_;
+    FiberIo fiber_;
+};
 
 }  // namespace
 
 void Socket::sendto(std::string_view data, const Address& to) const {
+    DatagramSendWait room(fd());
     for (;;) {
-        if (::sendto(fd(), data.data(), data.size(), MSG_NOSIGNAL, to.data(), to.size()) >= 0) return;
+        if (::sendto(fd(), data.data(), data.size(), MSG_NOSIGNAL | room.flags(), to.data(), to.size()) >= 0) return;
         if (errno == EINTR) continue;
-        if (errno == EAGAIN && wait_writable(fd())) continue;
+        if (errno == EAGAIN && room.wait()) continue;
         if (errno == EAGAIN) throw TimeoutError("sendto " + to.to_string() + ": send buffer full");
         throw_errno("sendto " + to.to_string());
     }
@@ -148,6 +227,7 @@ std::size_t send_batched(int fd, std::size_t count, Fill fill) {
     iovec payloads[batch];
     std::size_t sent = 0;
     std::size_t next = 0;
+    DatagramSendWait room(fd);
     while (next < count) {
         const std::size_t n_batch = std::min(batch, count - next);
         for (std::size_t i = 0; i < n_batch; ++i) {
@@ -156,14 +236,14 @@ std::size_t send_batched(int fd, std::size_t count, Fill fill) {
             messages[i].msg_hdr.msg_iov = &payloads[i];
             messages[i].msg_hdr.msg_iovlen = 1;
         }
-        const int n = ::sendmmsg(fd, messages, static_cast<unsigned>(n_batch), MSG_NOSIGNAL);
+        const int n = ::sendmmsg(fd, messages, static_cast<unsigned>(n_batch), MSG_NOSIGNAL | room.flags());
         if (n > 0) {
             sent += static_cast<std::size_t>(n);
             next += static_cast<std::size_t>(n);
             continue;
         }
         if (errno == EINTR) continue;
-        if (errno == EAGAIN && wait_writable(fd)) continue;
+        if (errno == EAGAIN && room.wait()) continue;
         ++next;
     }
     return sent;
@@ -188,12 +268,14 @@ std::size_t Socket::send_datagrams(std::span<const OutgoingDatagram> datagrams) 
 }
 
 std::size_t Socket::recvfrom(void* buffer, std::size_t size, Address& from, int flags) const {
+    FiberIo io(fd(), true, flags);
     for (;;) {
         *from.size_ptr() = Address::capacity;
         // MSG_TRUNC: the real length comes back even when the datagram did not fit.
-        const ssize_t n = ::recvfrom(fd(), buffer, size, flags | MSG_TRUNC, from.data(), from.size_ptr());
+        const ssize_t n = ::recvfrom(fd(), buffer, size, flags | MSG_TRUNC | io.flags(), from.data(), from.size_ptr());
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
+        if (errno == EAGAIN && io.wait()) continue;
         if (errno == EAGAIN) throw TimeoutError("recvfrom timed out");
         throw_errno("recvfrom");
     }

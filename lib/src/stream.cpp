@@ -1,6 +1,7 @@
 #include <sockserv/stream.hpp>
 
 #include <sockserv/error.hpp>
+#include <sockserv/waiting.hpp>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -47,14 +48,10 @@ std::size_t SocketWriter::sendfile(int file_fd, std::uint64_t offset, std::size_
 
 std::size_t SocketReader::fill_before(std::chrono::steady_clock::time_point deadline) {
     if (tied_) tied_->flush();
-    for (;;) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) throw TimeoutError("recv: deadline passed");
-        pollfd entry{socket_->fd(), POLLIN, 0};
-        const int ready = ::poll(&entry, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
-        if (ready > 0) return fill();
-        if (ready < 0 && errno != EINTR) throw_errno("poll");
-    }
+    // The socket's own time-out still bounds each wait inside fill(); the deadline bounds them all.
+    if (std::chrono::steady_clock::now() >= deadline || !wait_readable(socket_->fd(), deadline))
+        throw TimeoutError("recv: deadline passed");
+    return fill();
 }
 
 [[gnu::hot]] std::size_t SocketReader::fill() {

@@ -16,7 +16,8 @@
 // Every request the server numbered must take its turn once (or the next waits out `patience`):
 // a handler that uses ArrivalOrder takes its turn first thing, before anything that may throw.
 // A request that never comes (its child crashed, fork failed) costs the next one `patience`,
-// after which order resumes.
+// after which order resumes. On an event-mode fiber the waits give way to the loop's other fibers
+// instead of blocking its thread.
 
 #include <sockserv/process_mutex.hpp>
 
@@ -55,6 +56,7 @@ public:
     };
 
 private:
+    void lock_in_turn_on_fiber(std::uint64_t sequence);
     // One condition per residue of the sequence: handing the turn on wakes only the waiters whose
     // turn it may be, not every waiter (with hundreds queued, a single broadcast condition made
     // each hand-over wake them all: quadratic).

@@ -123,6 +123,20 @@ protected:
     /// cleanup still pending: threads that have finished but not yet exited).
     virtual std::optional<std::chrono::milliseconds> service_due() const { return std::nullopt; }
 
+    /// A mode that runs requests on loops of its own (event mode) replaces serve_forever's loop:
+    /// true here makes serve_forever call run_serving_loop() instead.
+    virtual bool replaces_serving_loop() const noexcept { return false; }
+    /// That loop: handles requests until shutdown_requested().
+    virtual void run_serving_loop() {}
+    /// One request: get_request, verify_request, process_request. False when there was none.
+    bool handle_request_noblock();
+    bool shutdown_requested() const noexcept;
+    /// The fds add_reader() watches, and a number that changes whenever that set does.
+    std::vector<int> reader_fds() const;
+    std::uint64_t readers_version() const noexcept { return readers_version_; }
+    /// Runs fd's callback (nothing if it is no longer watched); reports its exceptions.
+    void run_reader(int fd) noexcept;
+
     const Waker& waker() const noexcept { return waker_; }
     Socket& mutable_socket() noexcept { return socket_; }
     /// True in the process that created the server (false in forked children).
@@ -133,10 +147,6 @@ private:
     bool wait_for_request(std::optional<std::chrono::milliseconds> timeout);
     // serve_forever's loop, in a frame of its own (see the fork point alignment there).
     [[gnu::noinline]] void serve_until_shutdown();
-    // One request: get_request, verify_request, process_request. False when there was none.
-    bool handle_request_noblock();
-    bool shutdown_requested() const noexcept;
-    void run_reader(int fd) noexcept;
 
     Address server_address_;
     ServerConfig config_;
@@ -159,6 +169,7 @@ private:
         std::function<void()> on_readable;
     };
     std::vector<Reader> readers_;
+    std::uint64_t readers_version_ = 0;
     // Used only by a program with more readers than fit on wait_for_request's stack; kept across
     // calls, so no allocation per wake-up even then.
     std::vector<pollfd> poll_fds_;

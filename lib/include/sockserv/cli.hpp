@@ -1,9 +1,11 @@
 #pragma once
 // The command line every sockserv program shares, on Boost.Program_options:
-//   --host --port --unix --mode --max-children --max-threads --dual-stack --verbose --help --version
+//   --host --port --unix --mode --max-children --max-threads --threads --fiber-stack
+//   --max-connections --dual-stack --verbose --help --version
 // plus whatever options the app adds. A bad value is one line on stderr and exit status 2.
 
 #include <sockserv/address.hpp>
+#include <sockserv/mode.hpp>
 #include <sockserv/server_config.hpp>
 
 #include <boost/program_options.hpp>
@@ -17,13 +19,6 @@
 namespace sockserv {
 
 class BaseServer;
-
-/// How requests run. Every mode works with every transport.
-enum class Mode { sync, thread, fork };
-
-std::string_view to_string(Mode mode) noexcept;
-/// "sync", "thread", "fork"; nullopt for anything else.
-std::optional<Mode> parse_mode(std::string_view text) noexcept;
 
 namespace cli {
 
@@ -49,6 +44,10 @@ struct Options {
     Mode mode = Mode::thread;
     std::size_t max_children = ServerConfig{}.max_children;
     std::size_t max_threads = ServerConfig{}.max_threads;
+    /// Event mode: loops (0: one per CPU), each fiber's stack, requests at once (0: from the fd limit).
+    std::size_t event_loops = 0;
+    std::size_t fiber_stack_size = ServerConfig{}.fiber_stack_size;
+    std::size_t max_connections = 0;
     bool dual_stack = false;
     bool verbose = false;
     /// Every option, the app's own included: values["directory"].as<std::string>().
@@ -59,7 +58,8 @@ struct Options {
 
     /// The address to serve on: unix_path when want_unix, else host and port.
     Address address(bool want_unix) const;
-    /// ServerConfig with the command line's max_children, max_threads, dual_stack and verbose.
+    /// ServerConfig with the command line's limits (max_children, max_threads, event_loops,
+    /// fiber_stack_size, max_connections), dual_stack and verbose.
     ServerConfig server_config() const;
 };
 

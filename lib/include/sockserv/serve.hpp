@@ -1,6 +1,6 @@
 #pragma once
 // serve<Transport, Handler>(options, state...): the run-time --mode mapped onto the compile-time
-// compositions, written once for every app. SIGINT/SIGTERM stop the server gracefully (exit 0);
+// compositions of modes.hpp's table, written once for every app. SIGINT/SIGTERM stop the server gracefully (exit 0);
 // a setup failure is one line on stderr (exit 1).
 //
 //   int main(int argc, char** argv) {
@@ -9,10 +9,9 @@
 //   }
 
 #include <sockserv/cli.hpp>
-#include <sockserv/forking.hpp>
+#include <sockserv/modes.hpp>
 #include <sockserv/signals.hpp>
 #include <sockserv/tcp_server.hpp>
-#include <sockserv/threading.hpp>
 #include <sockserv/udp_server.hpp>
 
 #include <exception>
@@ -69,6 +68,14 @@ int run_pair(const cli::Options& options, State&... state) {
         signals::StopOnSignals stop(*first);
         if (options.on_ready) options.on_ready(*first, options);
         else announce(*first, options);
+        if constexpr (requires { second->share_loops_with(*first); }) {
+            // Event mode: both servers on the first's loops, no thread of their own.
+            second->share_loops_with(*first);
+            first->serve_forever();
+            second->server_close();
+            first->server_close();
+            return 0;
+        }
         std::thread second_loop([&] { second->serve_forever(); });
         first->serve_forever();
         second->shutdown();  // from another thread: returns once the second loop has
@@ -90,31 +97,17 @@ int run_pair(const cli::Options& options, State&... state) {
 template <template <class> class TransportA, class HandlerA, template <class> class TransportB, class HandlerB,
           class... State>
 int serve_pair(const cli::Options& options, State&... state) {
-    switch (options.mode) {
-    case Mode::sync:
-        return detail::run_pair<TransportA<HandlerA>, TransportB<HandlerB>>(options, state...);
-    case Mode::thread:
-        return detail::run_pair<ThreadingMixIn<TransportA<HandlerA>>, ThreadingMixIn<TransportB<HandlerB>>>(options,
-                                                                                                            state...);
-    case Mode::fork:
-        return detail::run_pair<ForkingMixIn<TransportA<HandlerA>>, ForkingMixIn<TransportB<HandlerB>>>(options,
-                                                                                                          state...);
-    }
-    return 2;
+    return with_mode(options.mode, [&]<template <class> class Policy>() {
+        return detail::run_pair<Policy<TransportA<HandlerA>>, Policy<TransportB<HandlerB>>>(options, state...);
+    });
 }
 
 template <template <class> class Transport, class Handler, class... State>
 int serve(const cli::Options& options, State&... state) {
     constexpr bool want_unix = detail::is_unix_transport<Transport>;
-    switch (options.mode) {
-    case Mode::sync:
-        return detail::run<Transport<Handler>>(options, want_unix, state...);
-    case Mode::thread:
-        return detail::run<ThreadingMixIn<Transport<Handler>>>(options, want_unix, state...);
-    case Mode::fork:
-        return detail::run<ForkingMixIn<Transport<Handler>>>(options, want_unix, state...);
-    }
-    return 2;
+    return with_mode(options.mode, [&]<template <class> class Policy>() {
+        return detail::run<Policy<Transport<Handler>>>(options, want_unix, state...);
+    });
 }
 
 }  // namespace sockserv

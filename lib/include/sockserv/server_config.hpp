@@ -34,6 +34,14 @@ struct ServerConfig {
     /// server reuses them instead of mapping and unmapping a stack per request (which measured as
     /// most of thread mode's cost at 8,000 requests/s). Raise it for handlers with deep stacks.
     std::size_t thread_stack_size = 512 * 1024;
+    /// EventMode: event loops, each a thread with its own epoll (0: one per CPU).
+    std::size_t event_loops = 0;
+    /// EventMode: each fiber's stack (a guard page lies below it). The HTTP session, the deepest
+    /// handler here, measured NN KiB at its peak (tests/lib/event_mode_test.cpp).
+    std::size_t fiber_stack_size = 64 * 1024;
+    /// EventMode: requests (connections, or datagrams being handled) served at once; at the limit
+    /// accepting pauses. 0: sized from the fd limit (half the soft RLIMIT_NOFILE, less a reserve).
+    std::size_t max_connections = 0;
     /// ForkingMixIn / ThreadingMixIn: server_close() waits for the children / threads.
     bool block_on_close = true;
     /// ThreadingMixIn: server_close() neither waits for nor joins workers (they are detached).

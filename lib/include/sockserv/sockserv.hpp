@@ -6,8 +6,10 @@
 #include <sockserv/base_server.hpp>
 #include <sockserv/cli.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/event_mode.hpp>
 #include <sockserv/file_root.hpp>
 #include <sockserv/forking.hpp>
+#include <sockserv/modes.hpp>
 #include <sockserv/process_mutex.hpp>
 #include <sockserv/request.hpp>
 #include <sockserv/request_handler.hpp>
@@ -19,3 +21,4 @@
 #include <sockserv/text.hpp>
 #include <sockserv/threading.hpp>
 #include <sockserv/udp_server.hpp>
+#include <sockserv/waiting.hpp>

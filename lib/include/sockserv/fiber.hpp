@@ -1,0 +1,105 @@
+#pragma once
+// Fiber: a request's own small stack, switched to and from by its event loop (event mode).
+//
+// The switch is Boost.Context's fcontext (a few nanoseconds). Each stack has a guard page below it,
+// so an overflow faults at once — and the fault handler names the fiber — instead of writing over
+// whatever lies below. Stacks come from a per-loop pool: a connection costs no mmap/munmap.
+//
+// What a switch carries besides registers: the sanitizers are told about it (ASan's and TSan's
+// fiber annotations, in the sanitizer builds), and so is the C++ runtime's per-thread record of
+// exceptions being handled, which belongs to the fiber and not to the thread (a fiber suspended
+// inside a catch block must not end another fiber's catch).
+//
+// Not thread safe: a fiber lives, runs and dies on its loop's thread.
+
+#include <boost/context/fiber.hpp>
+#include <boost/context/stack_context.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace sockserv::detail {
+
+/// Stacks of one size with a guard page each, kept for reuse when freed.
+class StackPool {
+public:
+    /// size: usable bytes per stack (rounded up to whole pages).
+    explicit StackPool(std::size_t size);
+    ~StackPool();
+    StackPool(const StackPool&) = delete;
+    StackPool& operator=(const StackPool&) = delete;
+
+    boost::context::stack_context take();
+    void give(boost::context::stack_context& stack) noexcept;
+    std::size_t stack_size() const noexcept { return size_; }
+
+private:
+    std::size_t size_;
+    std::vector<boost::context::stack_context> free_;
+};
+
+/// What a fiber runs. run() must not throw.
+struct FiberJob {
+    virtual ~FiberJob() = default;
+    virtual void run() noexcept = 0;
+};
+
+class Fiber {
+public:
+    Fiber(StackPool& pool, std::unique_ptr<FiberJob> job, int connection_fd);
+    ~Fiber();
+    Fiber(const Fiber&) = delete;
+    Fiber& operator=(const Fiber&) = delete;
+
+    /// From the loop: runs the fiber until it suspends or finishes.
+    void resume();
+    /// From inside the fiber: back to the loop, until someone resumes it.
+    void suspend();
+    bool finished() const noexcept { return finished_; }
+    /// The connection the fiber serves (-1: none), for unblocking it on close.
+    int connection_fd() const noexcept { return connection_fd_; }
+    /// The lowest usable byte of the stack; the guard page lies just below it.
+    const char* stack_bottom() const noexcept { return stack_bottom_; }
+    std::size_t stack_size() const noexcept { return stack_size_; }
+
+    /// The fiber running on this thread, or nullptr in a loop's own context or a plain thread.
+    static Fiber* current() noexcept;
+
+    // The loop's list of live fibers (intrusive: no allocation per fiber beyond the fiber).
+    Fiber* prev = nullptr;
+    Fiber* next = nullptr;
+    // Queued to run (at most once at a time).
+    bool queued = false;
+
+private:
+    struct ExceptionState {
+        void* caught = nullptr;
+        unsigned int uncaught = 0;
+    };
+    static void swap_exception_state(ExceptionState& saved) noexcept;
+
+    boost::context::fiber context_;   // the fiber, while it is suspended
+    boost::context::fiber loop_;      // the loop, while the fiber runs
+    std::unique_ptr<FiberJob> job_;
+    int connection_fd_;
+    bool finished_ = false;
+    const char* stack_bottom_ = nullptr;
+    std::size_t stack_size_ = 0;
+    ExceptionState exceptions_;       // the fiber's, while it is suspended; the loop's, while it runs
+    // Sanitizer bookkeeping (unused in plain builds).
+    void* fake_stack_ = nullptr;
+    const void* loop_stack_bottom_ = nullptr;
+    std::size_t loop_stack_size_ = 0;
+    void* tsan_fiber_ = nullptr;
+    void* tsan_loop_ = nullptr;
+};
+
+/// Installs, once per process, the SIGSEGV/SIGBUS handler that reports a fiber's stack overflow
+/// ("sockserv: stack overflow in a fiber ...") before the process dies of it; other faults go on to
+/// the handler that was there before (the sanitizers') or the default action. Each loop thread
+/// calls it: it also gives the calling thread the alternate signal stack the handler runs on (an
+/// overflowed stack has no room left for a handler).
+void install_stack_overflow_report();
+
+}  // namespace sockserv::detail
