@@ -1,9 +1,11 @@
 #include <sockserv/error.hpp>
+#include <sockserv/event_loop.hpp>
 #include <sockserv/socket.hpp>
 #include <sockserv/waiting.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -44,7 +46,8 @@ public:
             if (!deadline_ && patience_) deadline_ = WaitClock::now() + *patience_;
             deadline_known_ = true;
         }
-        return reading_ ? wait_readable(fd_, deadline_) : wait_writable(fd_, deadline_);
+        // Straight to the loop: the call just said EAGAIN, which is what its edge-triggered wait needs.
+        return EventLoop::current()->wait_fd(fd_, reading_ ? EPOLLIN : EPOLLOUT, deadline_);
     }
 
 private:

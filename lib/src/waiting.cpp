@@ -36,13 +36,21 @@ bool poll_until(int fd, short events, std::optional<WaitClock::time_point> deadl
 
 }  // namespace
 
+// The loop's registrations are edge-triggered, so its wait_fd is only for a call that just said
+// EAGAIN. A caller here may not have tried first (data may be waiting already): ask, then wait.
+static bool fiber_wait(int fd, short poll_events, std::uint32_t epoll_events, std::optional<WaitClock::time_point> deadline) {
+    pollfd entry{fd, poll_events, 0};
+    if (::poll(&entry, 1, 0) > 0) return true;
+    return EventLoop::current()->wait_fd(fd, epoll_events, deadline);
+}
+
 bool wait_readable(int fd, std::optional<WaitClock::time_point> deadline) {
-    if (in_fiber()) return EventLoop::current()->wait_fd(fd, EPOLLIN, deadline);
+    if (in_fiber()) return fiber_wait(fd, POLLIN, EPOLLIN, deadline);
     return poll_until(fd, POLLIN, deadline);
 }
 
 bool wait_writable(int fd, std::optional<WaitClock::time_point> deadline) {
-    if (in_fiber()) return EventLoop::current()->wait_fd(fd, EPOLLOUT, deadline);
+    if (in_fiber()) return fiber_wait(fd, POLLOUT, EPOLLOUT, deadline);
     return poll_until(fd, POLLOUT, deadline);
 }
 

@@ -316,4 +316,10 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     return true;
 }
 
+std::vector<std::string> mode_arguments(const std::string& mode) {
+    if (const auto dash = mode.find('-'); dash != std::string::npos)
+        return {"--mode", mode.substr(0, dash), "--threads", mode.substr(dash + 1)};
+    return {"--mode", mode};
+}
+
 }  // namespace test

@@ -128,6 +128,10 @@ CommandResult run_command(const std::string& command);
 /// Runs a command and returns its stdout; REQUIREs exit status 0.
 std::string run(const std::string& command);
 
+/// The command line for a mode name as the tests spell it: "thread" -> --mode thread; "event-2" ->
+/// --mode event --threads 2 (event mode with two loops).
+std::vector<std::string> mode_arguments(const std::string& mode);
+
 /// Path of a built program, from the build system (e.g. binary("echo_server")).
 std::string binary(const std::string& name);
 

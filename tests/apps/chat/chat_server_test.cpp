@@ -24,7 +24,9 @@ struct ChatServer {
     explicit ChatServer(const std::string& mode, std::vector<std::string> extra = {})
         : process(argv(mode, std::move(extra)), true), address(process.wait_until_serving()) {}
     static std::vector<std::string> argv(const std::string& mode, std::vector<std::string> extra) {
-        std::vector<std::string> args{test::binary("chat_server"), "--port", "0", "--mode", mode};
+        std::vector<std::string> args{test::binary("chat_server"), "--port", "0"};
+        const auto mode_args = test::mode_arguments(mode);
+        args.insert(args.end(), mode_args.begin(), mode_args.end());
         args.insert(args.end(), extra.begin(), extra.end());
         return args;
     }
@@ -227,7 +229,9 @@ void check_many_members(const std::string& mode) {
 #define CHAT_MODES(title, check)                                                            \
     TEST_CASE("chat_server " title " - sync", "[app][chat][sync]") { check("sync"); }       \
     TEST_CASE("chat_server " title " - thread", "[app][chat][thread]") { check("thread"); } \
-    TEST_CASE("chat_server " title " - fork", "[app][chat][fork]") { check("fork"); }
+    TEST_CASE("chat_server " title " - fork", "[app][chat][fork]") { check("fork"); }       \
+    TEST_CASE("chat_server " title " - event-1", "[app][chat][event]") { check("event-1"); } \
+    TEST_CASE("chat_server " title " - event-2", "[app][chat][event]") { check("event-2"); }
 
 CHAT_MODES("announces joins and leaves - relays to all but the sender - refuses duplicates and spoofs", check_join_talk_leave)
 CHAT_MODES("answers every malformed datagram with ERR and relays none of it", check_hostile_input)

@@ -15,7 +15,9 @@ using sockserv::Address;
 namespace {
 
 void check_echo_process(const std::string& mode, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{test::binary("echo_server"), "--port", "0", "--mode", mode};
+    std::vector<std::string> argv{test::binary("echo_server"), "--port", "0"};
+    const auto mode_args = test::mode_arguments(mode);
+    argv.insert(argv.end(), mode_args.begin(), mode_args.end());
     argv.insert(argv.end(), extra.begin(), extra.end());
     test::Process server(argv);
     const Address address = server.wait_until_serving();
@@ -40,8 +42,11 @@ void check_echo_process(const std::string& mode, const std::vector<std::string>&
 TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - sync", "[app][echo][sync]") { check_echo_process("sync"); }
 TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - thread", "[app][echo][thread]") { check_echo_process("thread"); }
 TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - fork", "[app][echo][fork]") { check_echo_process("fork"); }
+TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - event", "[app][echo][event]") {
+    for (const char* mode : {"event-1", "event-2"}) check_echo_process(mode);
+}
 TEST_CASE("echo_server serves UDP in every mode", "[app][echo][udp][fork]") {
-    for (const char* mode : {"sync", "thread", "fork"}) check_echo_process(mode, {"--udp"});
+    for (const char* mode : {"sync", "thread", "fork", "event-1", "event-2"}) check_echo_process(mode, {"--udp"});
 }
 
 TEST_CASE("echo_server on a Unix socket removes its path when stopped", "[app][echo][unix]") {

@@ -66,8 +66,9 @@ public:
 private:
     static std::vector<std::string> argv(const std::filesystem::path& directory, const std::string& mode,
                                          std::vector<std::string> extra) {
-        std::vector<std::string> args{test::binary("http_server"), "0", "-b", "127.0.0.1", "-d", directory.string(),
-                                      "--mode", mode};
+        std::vector<std::string> args{test::binary("http_server"), "0", "-b", "127.0.0.1", "-d", directory.string()};
+        const auto mode_args = test::mode_arguments(mode);
+        args.insert(args.end(), mode_args.begin(), mode_args.end());
         args.insert(args.end(), extra.begin(), extra.end());
         return args;
     }

@@ -265,6 +265,8 @@ void check_stop_with_live_connection(const std::string& mode) {
 HTTP_MODE_TESTS("thread")
 HTTP_MODE_TESTS("fork")
 HTTP_MODE_TESTS("sync")
+HTTP_MODE_TESTS("event-1")
+HTTP_MODE_TESTS("event-2")
 
 TEST_CASE("the access log escapes control characters a client sends", "[http][app]") {
     Content content;

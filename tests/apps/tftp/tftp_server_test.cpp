@@ -50,8 +50,9 @@ public:
 
 private:
     static std::vector<std::string> argv(const Dirs& dirs, const std::string& mode, std::vector<std::string> extra) {
-        std::vector<std::string> args{test::binary("tftp_server"), "--port", "0", "-d", dirs.served.path().string(),
-                                      "--mode", mode};
+        std::vector<std::string> args{test::binary("tftp_server"), "--port", "0", "-d", dirs.served.path().string()};
+        const auto mode_args = test::mode_arguments(mode);
+        args.insert(args.end(), mode_args.begin(), mode_args.end());
         // A short dally keeps sync mode quick between uploads (the default 6 s is for real networks).
         if (std::find(extra.begin(), extra.end(), "--dally") == extra.end()) extra.insert(extra.end(), {"--dally", "0.2"});
         args.insert(args.end(), extra.begin(), extra.end());
@@ -253,6 +254,8 @@ private:
 TFTP_MODE_TESTS("thread")
 TFTP_MODE_TESTS("fork")
 TFTP_MODE_TESTS("sync")
+TFTP_MODE_TESTS("event-1")
+TFTP_MODE_TESTS("event-2")
 
 TEST_CASE("8 parallel transfers while a stalled client holds one - thread", "[tftp][app][thread]") {
     check_parallel_and_stalled("thread");
