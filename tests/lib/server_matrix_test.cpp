@@ -1,5 +1,5 @@
 // The matrix of Python's test_socketserver: echo over TCP / UDP / Unix stream / Unix datagram
-// x sync / thread / fork, with real sockets.
+// x sync / thread / fork / event, with real sockets.
 
 #include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
@@ -62,9 +62,15 @@ TEST_CASE("TCP echo over IPv6 ::1", "[tcp][ipv6][thread]") {
     check_stream_echo<ThreadingTCPServer<StreamEcho>>(Address("::1", 0), true);
 }
 
+TEST_CASE("TCP echo - event", "[tcp][event]") { check_stream_echo<EventTCPServer<StreamEcho>>(loopback4, true); }
+TEST_CASE("TCP echo over IPv6 ::1 - event", "[tcp][ipv6][event]") {
+    check_stream_echo<EventTCPServer<StreamEcho>>(Address("::1", 0), true);
+}
+
 TEST_CASE("UDP echo - sync", "[udp][sync]") { check_datagram_echo<UDPServer<DatagramEcho>>(loopback4); }
 TEST_CASE("UDP echo - thread", "[udp][thread]") { check_datagram_echo<ThreadingUDPServer<DatagramEcho>>(loopback4); }
 TEST_CASE("UDP echo - fork", "[udp][fork]") { check_datagram_echo<ForkingUDPServer<DatagramEcho>>(loopback4); }
+TEST_CASE("UDP echo - event", "[udp][event]") { check_datagram_echo<EventUDPServer<DatagramEcho>>(loopback4); }
 TEST_CASE("UDP echo over IPv6 ::1", "[udp][ipv6][sync]") { check_datagram_echo<UDPServer<DatagramEcho>>(Address("::1", 0)); }
 
 TEST_CASE("Unix stream echo - sync", "[unix][sync]") {
@@ -84,6 +90,12 @@ TEST_CASE("Unix stream echo - fork", "[unix][fork]") {
     CHECK_FALSE(std::filesystem::exists(dir / "s.sock"));
 }
 
+TEST_CASE("Unix stream echo - event", "[unix][event]") {
+    test::TempDir dir;
+    check_stream_echo<EventUnixStreamServer<StreamEcho>>(Address::unix_path((dir / "s.sock").string()), true);
+    CHECK_FALSE(std::filesystem::exists(dir / "s.sock"));
+}
+
 TEST_CASE("Unix datagram echo - sync", "[unix][sync]") {
     test::TempDir dir;
     check_datagram_echo<UnixDatagramServer<DatagramEcho>>(Address::unix_path((dir / "d.sock").string()));
@@ -96,6 +108,12 @@ TEST_CASE("Unix datagram echo - thread", "[unix][thread]") {
 TEST_CASE("Unix datagram echo - fork", "[unix][fork]") {
     test::TempDir dir;
     check_datagram_echo<ForkingUnixDatagramServer<DatagramEcho>>(Address::unix_path((dir / "d.sock").string()));
+}
+
+TEST_CASE("Unix datagram echo - event", "[unix][event]") {
+    test::TempDir dir;
+    check_datagram_echo<EventUnixDatagramServer<DatagramEcho>>(Address::unix_path((dir / "d.sock").string()));
+    CHECK_FALSE(std::filesystem::exists(dir / "d.sock"));
 }
 
 TEST_CASE("dual-stack server on :: answers IPv4 and IPv6 clients", "[tcp][ipv6][sync]") {

@@ -302,7 +302,7 @@ bool blocked_in(pid_t tid, std::chrono::milliseconds timeout, std::initializer_l
 }  // namespace
 
 bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout) {
-    return blocked_in(tid, timeout, {SYS_poll, SYS_ppoll});
+    return blocked_in(tid, timeout, {SYS_poll, SYS_ppoll, SYS_epoll_wait, SYS_epoll_pwait});
 }
 
 bool blocked_in_futex(pid_t tid, std::chrono::milliseconds timeout) { return blocked_in(tid, timeout, {SYS_futex}); }

@@ -137,7 +137,7 @@ std::string binary(const std::string& name);
 
 /// The calling thread's kernel thread id, for blocked_in_poll().
 pid_t current_tid();
-/// Waits until thread `tid` of this process is blocked in poll()/ppoll() (read from
+/// Waits until thread `tid` of this process is blocked in poll()/ppoll()/epoll_wait() (read from
 /// /proc/self/task/TID/syscall): a server loop that is really waiting, not merely started.
 bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout = 10s);
 /// The same for a thread waiting on a lock (futex).

@@ -35,11 +35,7 @@ class EventMode : public Server, private detail::EventServed {
     template <class> friend class EventMode;
 
 public:
-    template <class... Args>
-    explicit EventMode(Args&&... args)
-        : Server(std::forward<Args>(args)...),
-          loops_(std::make_shared<EventLoops>(this->config().event_loops, this->config().fiber_stack_size,
-                                              this->config().max_connections)) {}
+    using Server::Server;
 
     /// Fibers call back into the server: they finish before it is gone.
     ~EventMode() override { loops_->close(); }
@@ -107,7 +103,8 @@ private:
     std::uint64_t reader_list_version() const noexcept override { return this->readers_version(); }
     void run_reader_now(int fd) noexcept override { this->run_reader(fd); }
 
-    std::shared_ptr<EventLoops> loops_;
+    std::shared_ptr<EventLoops> loops_ = std::make_shared<EventLoops>(
+        this->config().event_loops, this->config().fiber_stack_size, this->config().max_connections);
 };
 
 template <class H> using EventTCPServer = EventMode<TCPServer<H>>;
