@@ -5,8 +5,10 @@
 // copy is the same bytes from the same address and port. Served, it would start a second transfer
 // to a client that already has its answer: the client ignores or rejects it, and our transfer
 // waits out every retry (half a minute) — in sync mode with the whole server blocked behind it.
-// The serving loop sees every datagram first (verify_request, in the parent in fork mode), so it
-// remembers the requests of the last moments and drops an exact repeat.
+// The serving loop sees every datagram first (verify_request, in every mode before the mode
+// dispatches it: in the parent in fork mode), so it remembers the requests that arrived in the last
+// moments and drops an exact repeat. "Arrived" is the kernel's stamp, not when the loop read it: in
+// sync mode a copy that queued up behind a long transfer is read long after, yet is still a copy.
 
 #include <sockserv/udp_server.hpp>
 
@@ -22,34 +24,25 @@ class TftpUDPServer : public sockserv::UDPServer<Handler> {
     using Clock = std::chrono::steady_clock;
 
 public:
-    /// How long a request is remembered after it was dispatched (or, in sync mode, served).
+    /// How long after a request's arrival a copy of it counts as a repeat.
     static constexpr auto repeat_window = std::chrono::seconds(2);
 
     using Base::Base;
 
     bool verify_request(sockserv::Request& request) override {
-        const auto now = Clock::now();
-        while (!recent_.empty() && now - recent_.front().seen > repeat_window) recent_.pop_front();
+        const auto arrived = request.received;
+        while (!recent_.empty() && arrived - recent_.front().arrived > repeat_window) recent_.pop_front();
         for (const Seen& seen : recent_)
             if (seen.client == request.client_address && seen.packet == request.packet) return false;
-        if (recent_.size() < 4096) recent_.push_back({request.client_address, request.packet, now});
+        if (recent_.size() < 4096) recent_.push_back({request.client_address, request.packet, arrived});
         return Base::verify_request(request);
-    }
-
-    /// Sync mode only (a mixin replaces it otherwise): the request was served just now, so copies
-    /// that queued up behind it are still within the window.
-    void process_request(sockserv::Request& request) override {
-        const sockserv::Address client = request.client_address;
-        Base::process_request(request);
-        for (Seen& seen : recent_)
-            if (seen.client == client) seen.seen = Clock::now();
     }
 
 private:
     struct Seen {
         sockserv::Address client;
         std::string packet;
-        Clock::time_point seen;
+        Clock::time_point arrived;
     };
     std::deque<Seen> recent_;
 };

@@ -13,6 +13,9 @@ DatagramServer::DatagramServer(Address server_address, ServerConfig config, cons
     : BaseServer((detail::require_family(server_address, want_unix, kind), std::move(server_address)),
                  std::move(config), SOCK_DGRAM) {
     if (this->config().bind_and_activate) server_bind();
+    // Each datagram's arrival time (Request::received), stamped by the kernel.
+    const int on = 1;
+    socket().set_option(SOL_SOCKET, SO_TIMESTAMPNS, on);
 }
 
 std::optional<Request> DatagramServer::get_request() {
@@ -20,7 +23,8 @@ std::optional<Request> DatagramServer::get_request() {
     // One buffer reused for every datagram; the request gets a copy of just what arrived.
     buffer_.resize(config().max_packet_size);
     try {
-        request.packet_size = mutable_socket().recvfrom(buffer_.data(), buffer_.size(), request.client_address);
+        request.packet_size =
+            mutable_socket().recvfrom(buffer_.data(), buffer_.size(), request.client_address, request.received);
     } catch (const TimeoutError&) {
         return std::nullopt;  // EAGAIN: a spurious wake-up, nothing to read
     } catch (const std::system_error& error) {

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace sockserv {
 
@@ -277,6 +278,43 @@ std::size_t Socket::recvfrom(void* buffer, std::size_t size, Address& from, int 
         // MSG_TRUNC: the real length comes back even when the datagram did not fit.
         const ssize_t n = ::recvfrom(fd(), buffer, size, flags | MSG_TRUNC | io.flags(), from.data(), from.size_ptr());
         if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN && io.wait()) continue;
+        if (errno == EAGAIN) throw TimeoutError("recvfrom timed out");
+        throw_errno("recvfrom");
+    }
+}
+
+std::size_t Socket::recvfrom(void* buffer, std::size_t size, Address& from,
+                             std::chrono::steady_clock::time_point& received, int flags) const {
+    FiberIo io(fd(), true, flags);
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    for (;;) {
+        iovec payload{buffer, size};
+        msghdr message{};
+        message.msg_name = from.data();
+        message.msg_namelen = Address::capacity;
+        message.msg_iov = &payload;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        const ssize_t n = ::recvmsg(fd(), &message, flags | MSG_TRUNC | io.flags());
+        if (n >= 0) {
+            *from.size_ptr() = message.msg_namelen;
+            received = std::chrono::steady_clock::now();
+            for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+                // The stamp is wall-clock time; what it tells is how long ago, on the steady clock.
+                timespec stamp;
+                std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+                const auto arrived = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    std::chrono::seconds(stamp.tv_sec) + std::chrono::nanoseconds(stamp.tv_nsec)));
+                const auto ago = std::chrono::system_clock::now() - arrived;
+                if (ago > std::chrono::system_clock::duration::zero() && ago < std::chrono::hours(1))
+                    received -= std::chrono::duration_cast<std::chrono::steady_clock::duration>(ago);
+            }
+            return static_cast<std::size_t>(n);
+        }
         if (errno == EINTR) continue;
         if (errno == EAGAIN && io.wait()) continue;
         if (errno == EAGAIN) throw TimeoutError("recvfrom timed out");

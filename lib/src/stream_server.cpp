@@ -48,6 +48,7 @@ std::optional<Request> StreamServer::get_request() {
         return std::nullopt;
     }
     if (!request.connection) return std::nullopt;
+    request.received = std::chrono::steady_clock::now();
     // Written only when it changes: the server object's page is copy-on-write after each fork.
     if (backoff_.count() != 0) backoff_ = std::chrono::milliseconds{0};
     return request;

@@ -4,6 +4,7 @@
 #include <sockserv/address.hpp>
 #include <sockserv/socket.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,6 +23,10 @@ struct Request {
     /// to every request it passes to process_request(). Concurrent handlers restore arrival order
     /// with it (ArrivalOrder).
     std::uint64_t sequence = 0;
+    /// When it arrived: datagrams, as the kernel stamped them on arrival (SO_TIMESTAMPNS) — not
+    /// when the loop got round to reading them, which in sync mode may be much later; connections,
+    /// when accepted.
+    std::chrono::steady_clock::time_point received{};
 
     /// A datagram larger than max_packet_size: packet holds only its head. Never silently cut.
     bool truncated() const noexcept { return packet_size > packet.size(); }

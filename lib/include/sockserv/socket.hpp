@@ -68,6 +68,10 @@ public:
     std::size_t send_datagrams(std::span<const OutgoingDatagram> datagrams) const;
     /// One datagram into buffer. Returns its real length, which may exceed size (then it was truncated).
     std::size_t recvfrom(void* buffer, std::size_t size, Address& from, int flags = 0) const;
+    /// The same, and when the datagram arrived: the kernel's stamp when SO_TIMESTAMPNS is on (as on
+    /// a datagram server's socket), else now.
+    std::size_t recvfrom(void* buffer, std::size_t size, Address& from, std::chrono::steady_clock::time_point& received,
+                         int flags = 0) const;
 
     template <class T>
     void set_option(int level, int name, const T& value) const { set_option_raw(level, name, &value, sizeof value); }
