@@ -3,6 +3,8 @@
 
 #include "http_fixture.hpp"
 
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -374,4 +376,53 @@ TEST_CASE("http_server refuses bad options and a missing directory clearly", "[h
     const std::string help = run("--help").output;
     for (const char* option : {"--bind", "--directory", "--mode", "--follow-symlinks", "[port]"})
         CHECK(help.find(option) != std::string::npos);
+}
+
+TEST_CASE("event mode holds 5,000 idle and 1,000 trickling connections while fresh requests get quick answers",
+          "[http][app][event-2]") {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    REQUIRE(limit.rlim_cur >= 8000);
+    Content content;
+    Server server(content.dir.path(), "event-2", {"--idle-timeout", "120", "--header-timeout", "120"});
+    std::vector<sockserv::Socket> idle, trickling;
+    for (int i = 0; i < 5000; ++i) idle.push_back(test::connect_stream(server.address()));
+    for (int i = 0; i < 1000; ++i) trickling.push_back(test::connect_stream(server.address()));
+
+    // The trickle: one more byte of a request head per connection every 2 s (the slowloris), from
+    // another thread while the fresh requests are timed. Bounded: three rounds.
+    const std::string head = "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    std::atomic<bool> stop{false};
+    std::thread trickle([&] {
+        for (std::size_t round = 0; round < 3 && !stop; ++round) {
+            for (auto& socket : trickling) socket.send_all(head.substr(round, 1));
+            for (int i = 0; i < 200 && !stop; ++i) std::this_thread::sleep_for(10ms);  // the 2 s pace
+        }
+    });
+
+    std::vector<double> millis;
+    const std::string request = "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for (int i = 0; i < 50; ++i) {
+        const auto begin = std::chrono::steady_clock::now();
+        auto fresh = test::connect_stream(server.address());
+        fresh.send_all(request);
+        const std::string response = test::recv_all(fresh);
+        millis.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count());
+        CHECK(response.starts_with("HTTP/1.1 200 OK\r\n"));
+        CHECK(response.ends_with("hello world\n"));
+        std::this_thread::sleep_for(20ms);  // spread over the trickle's rounds
+    }
+    stop = true;
+    trickle.join();
+    const double slowest = *std::max_element(millis.begin(), millis.end());
+    INFO("slowest fresh request: " << slowest << " ms");
+    CHECK(slowest < 100);
+
+    // Every held connection is still open: nothing to read, no EOF.
+    std::vector<pollfd> fds;
+    for (auto* group : {&idle, &trickling})
+        for (auto& socket : *group) fds.push_back({socket.fd(), POLLIN, 0});
+    CHECK(::poll(fds.data(), fds.size(), 0) == 0);
 }

@@ -1,6 +1,7 @@
 // tftp_server as users meet it: the real binary in each mode, and the real clients — tftp-hpa's
 // tftp, curl, atftp, busybox tftp — plus tftp_client for the TCP service and over UDP.
 
+#include "client.hpp"
 #include "packet.hpp"
 #include "framing.hpp"
 #include "../../support/test_support.hpp"
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -471,4 +473,67 @@ TEST_CASE("tftp_server refuses bad options with exit status 2", "[tftp][app]") {
     CHECK(test::run_command(server + " --no-udp --no-tcp 2>&1").status == 2);
     CHECK(test::run_command(server + " --port 0 -d /nonexistent/x 2>&1").status == 1);
     CHECK(test::run_command(shell_quote(test::binary("tftp_client")) + " 2>&1").status == 2);
+}
+
+TEST_CASE("1,000 concurrent downloads in event mode on --threads threads - every byte right", "[tftp][app][event-2]") {
+    // The clients are the project's own UDP client, each on a fiber of one event loop in this
+    // process: 1,000 blocking-style transfers on one thread, as the server runs its own.
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    Dirs dirs;
+    std::vector<std::string> contents;
+    for (int i = 0; i < 10; ++i) {
+        // 16 KiB .. 24 KiB, one of them an exact multiple of the block size.
+        contents.push_back(make_bytes(i == 0 ? 16 * 1024 : 16 * 1024 + 777 * static_cast<std::size_t>(i), 100 + i));
+        dirs.put_file("f" + std::to_string(i), contents.back());
+    }
+    TftpServer server(dirs, "event-2", {"--no-tcp", "--timeout", "2"});
+    const std::string status_file = "/proc/" + std::to_string(server.process().pid()) + "/status";
+    const auto server_threads = [&] {
+        std::istringstream status(test::read_file(status_file));
+        std::string line;
+        while (std::getline(status, line))
+            if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
+        return -1;
+    };
+
+    constexpr int downloads = 1000;
+    std::atomic<int> done{0};
+    std::vector<std::string> failures;
+    std::thread clients([&] {
+        sockserv::EventLoop loop(128 * 1024);
+        for (int i = 0; i < downloads; ++i) {
+            loop.spawn([&, i] {
+                const auto local = dirs.local / ("d" + std::to_string(i));
+                try {
+                    tftp::UdpOptions options;
+                    options.timeout = 2s;
+                    tftp::udp_get(server.address(), "f" + std::to_string(i % 10), local, options, false);
+                } catch (const std::exception& error) {
+                    failures.push_back(std::to_string(i) + ": " + error.what());
+                }
+                ++done;
+            });
+        }
+        loop.run_until_idle();
+    });
+    int most_threads = 0;
+    while (done.load() < downloads) {
+        most_threads = std::max(most_threads, server_threads());
+        server.process().stderr_text();  // drained: a full pipe would block the server's log line
+        std::this_thread::sleep_for(20ms);  // sampling /proc while the transfers run
+    }
+    clients.join();
+    std::string failed;
+    for (std::size_t i = 0; i < failures.size() && i < 5; ++i) failed += failures[i] + "\n";
+    INFO(failures.size() << " failed, the first: " << failed << "server: " << server.process().stderr_text().substr(0, 2000));
+    CHECK(failures.empty());
+    CHECK(most_threads <= 2);
+    CHECK(most_threads >= 1);
+    int identical = 0;
+    for (int i = 0; i < downloads; ++i)
+        identical += test::read_file(dirs.local / ("d" + std::to_string(i))) == contents[static_cast<std::size_t>(i % 10)];
+    CHECK(identical == downloads);
 }
