@@ -121,7 +121,8 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     const bool open = accepting_.load() && !closing_.load();
     for (std::size_t k = 0; k < servers_.size(); ++k) {
         detail::EventServed& server = *servers_[k];
-        bool want = open && live_.load(std::memory_order_relaxed) < max_requests_;
+        bool want = open && live_.load(std::memory_order_relaxed) < max_requests_ &&
+                    (index == 0 || !server.reads_datagrams());
         if (want) {
             std::lock_guard lock(server.hooks);
             want = server.accepting_now();

@@ -12,8 +12,9 @@
 // (sleep(3), a long computation, a slow disk) stalls the fibers of its own loop — only that loop:
 // the listeners are shared with EPOLLEXCLUSIVE, and a stalled loop is not woken for new clients.
 //
-// Hooks: get_request, verify_request and process_request run one at a time, on whichever loop took
-// the request; service_actions runs on loop 0 (the thread that called serve_forever) after its
+// A connection lives on the loop that accepted it; a datagram server's socket is read by loop 0
+// (event_loops.hpp says why). Hooks: get_request, verify_request and process_request run one at a
+// time, on whichever loop took the request; service_actions runs on loop 0 (the thread that called serve_forever) after its
 // rounds and whenever another loop finishes a request. server_close() unblocks fibers waiting for
 // idle clients and lets every fiber finish (whatever block_on_close says: a fiber cannot outlive
 // its loop).
@@ -90,6 +91,7 @@ private:
 
     // What the loops ask of the server.
     int listener_fd() const noexcept override { return this->fileno(); }
+    bool reads_datagrams() const noexcept override { return Server::is_datagram; }
     int waker_fd() const noexcept override { return this->waker().fd(); }
     bool stop_requested() const noexcept override { return this->shutdown_requested(); }
     bool accepting_now() override { return this->accepting(); }

@@ -5,6 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+
 #include <poll.h>
 #include <sys/wait.h>
 
@@ -224,7 +229,89 @@ void check_many_members(const std::string& mode) {
     server.stop();
 }
 
+// 3 members chat while a flood of 100,000 junk datagrams hits the server: each member must get at
+// least 90% of the others' lines sent during the flood, and every line sent after it.
+struct FloodResult {
+    long sent_during = 0, received_during = 0, sent_after = 0, received_after = 0;
+};
+FloodResult chat_through_flood(const std::string& mode) {
+    ChatServer server(mode);
+    std::vector<std::unique_ptr<Member>> room;
+    for (const char* name : {"ann", "bob", "cy"}) {
+        room.push_back(std::make_unique<Member>(server.address));
+        room.back()->join(name);
+    }
+    for (int i = 0; i < 3; ++i)
+        for (int j = i + 1; j < 3; ++j) REQUIRE(room[i]->next().ends_with(" joined\n"));
+
+    std::atomic<bool> flooding{true};
+    std::thread flood([&] {
+        Socket junk(AF_INET, SOCK_DGRAM);
+        std::mt19937 random(7);
+        std::string datagram;
+        for (int i = 0; i < 100000; ++i) {
+            datagram.assign(8 + random() % 64, '\0');
+            for (char& c : datagram) c = static_cast<char>(random());
+            junk.sendto(datagram, server.address);
+        }
+        flooding = false;
+    });
+    // Lines are counted by what each says: "N" from sender s, "during" while the flood runs.
+    std::vector<pollfd> fds;
+    for (const auto& member : room) fds.push_back({member->socket().fd(), POLLIN, 0});
+    FloodResult result;
+    std::set<std::string> during_lines;  // "sender:N" sent during the flood
+    int number = 0;
+    const auto receive_ready = [&](int wait_ms) {
+        if (::poll(fds.data(), fds.size(), wait_ms) <= 0) return;
+        for (int r = 0; r < 3; ++r) {
+            if (!(fds[r].revents & POLLIN)) continue;
+            for (const std::string& line : room[r]->receive()) {
+                const auto colon = line.find(": ");
+                if (colon == std::string::npos) continue;
+                const std::string key = line.substr(0, colon) + ":" + line.substr(colon + 2, line.size() - colon - 3);
+                if (during_lines.count(key)) ++result.received_during;
+                else ++result.received_after;
+            }
+        }
+    };
+    while (flooding && number < 2000) {
+        for (int s = 0; s < 3; ++s) {
+            room[s]->say(std::to_string(number));
+            during_lines.insert(room[s]->name() + ":" + std::to_string(number));
+            result.sent_during += 2;  // each line goes to the two others
+        }
+        ++number;
+        receive_ready(2);
+    }
+    flood.join();
+    for (int i = 0; i < 100; ++i) receive_ready(5);  // what is still on its way
+    for (int k = 0; k < 20; ++k, ++number) {
+        for (int s = 0; s < 3; ++s) room[s]->say(std::to_string(number));
+        result.sent_after += 6;
+        receive_ready(1);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (result.received_after < result.sent_after && std::chrono::steady_clock::now() < deadline) receive_ready(100);
+    server.stop();
+    return result;
+}
+
+void check_flood(const std::string& mode) {
+    const FloodResult result = chat_through_flood(mode);
+    INFO("during the flood " << result.received_during << " of " << result.sent_during << " lines, after it "
+                             << result.received_after << " of " << result.sent_after);
+    REQUIRE(result.sent_during > 0);
+    CHECK(result.received_during >= result.sent_during * 9 / 10);
+    CHECK(result.received_after == result.sent_after);
+}
+
 }  // namespace
+
+TEST_CASE("chat_server in event mode: members keep talking through a flood of 100,000 junk datagrams - event-2",
+          "[app][chat][event-2]") {
+    check_flood("event-2");
+}
 
 #define CHAT_MODES(title, check)                                                            \
     TEST_CASE("chat_server " title " - sync", "[app][chat][sync]") { check("sync"); }       \
