@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The echo benchmark: 64-byte ping-pong at 1, 16 and 128 connections and a connect-echo-close rate,
-# against echo_server in each mode, hand-written thread- and fork-per-connection servers, and
-# Python's socketserver, in one run. Prints messages/s and connections/s with ratios.
+# against echo_server in each mode, hand-written thread- and fork-per-connection servers and a
+# hand-written 2-process epoll server, and Python's socketserver, in one run. Prints messages/s and connections/s with ratios.
 #   scripts/bench/echo.sh [SECONDS per window, default 5] [ROUNDS, default 3]
 #   PYTHON=/usr/bin/python3 scripts/bench/echo.sh     (the Python to compare; default: python3)
 #   LOADS="connrate 4" scripts/bench/echo.sh 3 7      (only these loads, comma separated)
+#   SERVERS="event ref-epoll" scripts/bench/echo.sh   (only these servers)
 #
 # Why rounds: on a shared 2-core VM the same server's rate drifts by 20-30% within minutes, so one
 # window per server compares moments, not servers. Every round runs every server once per load,
@@ -17,8 +18,10 @@ rounds="${2:-3}"
 python="${PYTHON:-python3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-servers=(reference thread ref-fork fork sync py-thread py-fork)
+read -r -a servers <<<"${SERVERS:-reference thread ref-fork fork sync ref-epoll event py-thread py-fork}"
 declare -A command=(
+  [ref-epoll]="$bin/reference_epoll_echo 2"
+  [event]="$bin/echo_server --port 0 --mode event --threads 2"
   [reference]="$bin/reference_echo"
   [ref-fork]="$bin/reference_echo --fork"
   [thread]="$bin/echo_server --port 0 --mode thread"
@@ -76,7 +79,7 @@ for server in "${servers[@]}"; do
   printf '%-12s' "$server"
   for load in "${loads[@]}"; do
     r=$(median <<<"${rates[$server,$load]}")
-    ref=$(median <<<"${rates[reference,$load]}")
+    ref=$(median <<<"${rates[reference,$load]:-}")
     printf '%14s %4sx %4s' "$r/s" "$(ratio "$r" "$ref")" "$(minimum <<<"${served[$server,$load]}")"
   done
   echo
@@ -89,4 +92,5 @@ echo
 echo "fork vs Python fork, connection rate: $(headline fork py-fork "connrate 4")"
 echo "  the hand-written fork server vs Python fork: $(headline ref-fork py-fork "connrate 4")"
 echo "  fork mode vs the hand-written fork server: $(headline fork ref-fork "connrate 4")"
+echo "event (2 loops) vs the hand-written 2-process epoll server: ping-pong c=128 $(headline event ref-epoll "pingpong 128"), connection rate $(headline event ref-epoll "connrate 4")"
 echo "thread vs reference: ping-pong c=16 $(headline thread reference "pingpong 16"), connection rate $(headline thread reference "connrate 4")"

@@ -2,6 +2,9 @@
 //
 //   loadgen pingpong HOST PORT CONNECTIONS SECONDS   64-byte request/response on each connection
 //   loadgen connrate HOST PORT THREADS SECONDS       connect, one 64-byte echo, close; repeat
+//   loadgen hold HOST PORT CONNECTIONS REQUEST       each connection sends REQUEST (\r \n
+//                                                   escapes), reads its answer, then stays open;
+//                                                   prints "holding N" and waits to be killed
 //
 // Prints one line: "<mode> <rate>/s served=<connections that got at least one answer>/<asked>
 // errors=<n>".
@@ -91,7 +94,50 @@ bool echo_once(int fd, const char* message) {
 
 }  // namespace
 
+namespace {
+
+// Opens n connections, sends `request` on each and reads its first answer, then holds them open.
+int hold(const Target& target, int n, const std::string& written) {
+    std::string request;
+    for (std::size_t i = 0; i < written.size(); ++i) {
+        if (written[i] == '\\' && i + 1 < written.size() && (written[i + 1] == 'r' || written[i + 1] == 'n')) {
+            request.push_back(written[++i] == 'r' ? '\r' : '\n');
+        } else {
+            request.push_back(written[i]);
+        }
+    }
+    std::vector<int> held;
+    int answered = 0;
+    char buffer[4096];
+    for (int i = 0; i < n; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&target.address), sizeof target.address) != 0) {
+            std::perror("loadgen hold: connect");
+            if (fd >= 0) ::close(fd);
+            break;
+        }
+        timeval timeout{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()) &&
+            ::recv(fd, buffer, sizeof buffer, 0) > 0)
+            ++answered;
+        held.push_back(fd);
+    }
+    std::printf("holding %zu connections (%d answered)\n", held.size(), answered);
+    std::fflush(stdout);
+    for (;;) ::pause();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    if (argc == 6 && std::string(argv[1]) == "hold") {
+        Target target;
+        target.address.sin_family = AF_INET;
+        target.address.sin_port = htons(static_cast<std::uint16_t>(std::atoi(argv[3])));
+        if (::inet_pton(AF_INET, argv[2], &target.address.sin_addr) != 1) return 2;
+        return hold(target, std::atoi(argv[4]), argv[5]);
+    }
     if (argc != 6) {
         std::fprintf(stderr, "usage: loadgen pingpong|connrate HOST PORT N SECONDS\n");
         return 2;

@@ -132,6 +132,19 @@ std::string run(const std::string& command);
 /// --mode event --threads 2 (event mode with two loops).
 std::vector<std::string> mode_arguments(const std::string& mode);
 
+/// Threads a sanitizer runtime adds to every process (TSan's background thread), and how much
+/// slower a sanitizer build runs, roughly: for tests that count threads or bound a wall time.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int sanitizer_threads = 1;
+inline constexpr int sanitizer_slowdown = 10;
+#elif defined(__SANITIZE_ADDRESS__)
+inline constexpr int sanitizer_threads = 0;
+inline constexpr int sanitizer_slowdown = 3;
+#else
+inline constexpr int sanitizer_threads = 0;
+inline constexpr int sanitizer_slowdown = 1;
+#endif
+
 /// Path of a built program, from the build system (e.g. binary("echo_server")).
 std::string binary(const std::string& name);
 

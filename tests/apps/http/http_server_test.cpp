@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 using namespace http_test;
@@ -390,6 +391,15 @@ TEST_CASE("event mode holds 5,000 idle and 1,000 trickling connections while fre
     std::vector<sockserv::Socket> idle, trickling;
     for (int i = 0; i < 5000; ++i) idle.push_back(test::connect_stream(server.address()));
     for (int i = 0; i < 1000; ++i) trickling.push_back(test::connect_stream(server.address()));
+    // Until the server has accepted them all (a connection is an fd there): the fresh requests are
+    // timed against a server that holds 6,000 connections, not one still taking them in.
+    const std::string fd_dir = "/proc/" + std::to_string(server.process().pid()) + "/fd";
+    REQUIRE(test::eventually(
+        [&] {
+            const auto fds = std::distance(std::filesystem::directory_iterator(fd_dir), std::filesystem::directory_iterator());
+            return fds >= 6000;
+        },
+        120s));
 
     // The trickle: one more byte of a request head per connection every 2 s (the slowloris), from
     // another thread while the fresh requests are timed. Bounded: three rounds.
@@ -418,7 +428,7 @@ TEST_CASE("event mode holds 5,000 idle and 1,000 trickling connections while fre
     trickle.join();
     const double slowest = *std::max_element(millis.begin(), millis.end());
     INFO("slowest fresh request: " << slowest << " ms");
-    CHECK(slowest < 100);
+    CHECK(slowest < 100.0 * test::sanitizer_slowdown);  // 100 ms; a sanitizer build is allowed its slowdown
 
     // Every held connection is still open: nothing to read, no EOF.
     std::vector<pollfd> fds;
