@@ -110,6 +110,9 @@ void EventLoop::run_ready() {
         detail::Fiber* fiber = ready_.front();
         ready_.pop_front();
         fiber->queued = false;
+        fiber->ran_in_period = period_;
+        fiber->trimmed = false;
+        trim_pending_ = true;
         fiber->resume();
         if (fiber->finished()) finish(fiber);
     }
@@ -216,9 +219,32 @@ bool EventLoop::Signal::wait(std::optional<Clock::time_point> deadline) {
     return waiter.ready;
 }
 
+// An idle connection's fiber keeps the stack pages its last request touched — most of them dead
+// once it waits for the next one (10,000 idle HTTP connections held 12.5 KiB each). A fiber that sat
+// out a whole period (a second or two) gives back what lies below where it is suspended; a busy one
+// is left alone, so a keep-alive request never pays for a page fault it did not need.
+void EventLoop::trim_idle_stacks() noexcept {
+    bool pending = false;
+    for (detail::Fiber* fiber = live_; fiber; fiber = fiber->next) {
+        if (fiber->queued || fiber->trimmed) continue;
+        if (fiber->ran_in_period + 1 < period_) {
+            fiber->trim_stack();
+            fiber->trimmed = true;
+        } else {
+            pending = true;
+        }
+    }
+    trim_pending_ = pending;
+    ++period_;
+}
+
 void EventLoop::fire_timers() {
-    if (timers_.empty()) return;
     const auto now = Clock::now();
+    if (now >= next_trim_) {
+        next_trim_ = now + std::chrono::seconds(1);
+        trim_idle_stacks();
+    }
+    if (timers_.empty()) return;
     while (!timers_.empty() && timers_.begin()->first <= now) wake(timers_.begin()->second, false);
 }
 
@@ -307,9 +333,15 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     std::optional<Clock::duration> wait = limit;
     if (!ready_.empty()) {
         wait = Clock::duration::zero();
-    } else if (!timers_.empty()) {
-        const auto until_timer = timers_.begin()->first - Clock::now();
-        if (!wait || until_timer < *wait) wait = until_timer;
+    } else {
+        if (!timers_.empty()) {
+            const auto until_timer = timers_.begin()->first - Clock::now();
+            if (!wait || until_timer < *wait) wait = until_timer;
+        }
+        if (trim_pending_) {
+            const auto until_trim = next_trim_ - Clock::now();
+            if (!wait || until_trim < *wait) wait = until_trim;
+        }
     }
     constexpr int max_events = 256;
     epoll_event events[max_events];

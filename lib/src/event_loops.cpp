@@ -48,6 +48,33 @@ EventLoops::EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::siz
     }
     loops_.resize(count_);
     for (Loop& loop : loops_) loop.loop = std::make_unique<EventLoop>(fiber_stack_size_);
+    loads_ = std::make_unique<std::atomic<std::size_t>[]>(count_);
+    last_round_ = std::make_unique<std::atomic<std::int64_t>[]>(count_);
+}
+
+std::size_t EventLoops::index_of(const EventLoop& loop) const noexcept {
+    for (std::size_t i = 0; i < count_; ++i)
+        if (loops_[i].loop.get() == &loop) return i;
+    return count_;
+}
+
+EventLoop& EventLoops::balance(EventLoop& here) noexcept {
+    const std::size_t mine = index_of(here);
+    if (mine == count_) return here;
+    std::size_t least = mine;
+    const auto recent = (EventLoop::Clock::now() - std::chrono::milliseconds(100)).time_since_epoch().count();
+    for (std::size_t i = 0; i < count_; ++i)
+        if (loads_[i].load(std::memory_order_relaxed) < loads_[least].load(std::memory_order_relaxed) &&
+            last_round_[i].load(std::memory_order_relaxed) >= recent)
+            least = i;
+    if (loads_[least].load(std::memory_order_relaxed) + 2 <= loads_[mine].load(std::memory_order_relaxed))
+        return *loops_[least].loop;
+    return here;
+}
+
+void EventLoops::request_started(EventLoop& loop) noexcept {
+    live_.fetch_add(1, std::memory_order_relaxed);
+    if (const std::size_t i = index_of(loop); i < count_) loads_[i].fetch_add(1, std::memory_order_relaxed);
 }
 
 EventLoops::~EventLoops() { close(); }
@@ -61,7 +88,8 @@ void EventLoops::add(detail::EventServed& server) {
     if (std::find(servers_.begin(), servers_.end(), &server) == servers_.end()) servers_.push_back(&server);
 }
 
-void EventLoops::request_finished() noexcept {
+void EventLoops::request_finished(EventLoop& loop) noexcept {
+    if (const std::size_t i = index_of(loop); i < count_) loads_[i].fetch_sub(1, std::memory_order_relaxed);
     // Coming down from the limit: loops that paused accepting must hear that they may go on.
     if (live_.fetch_sub(1, std::memory_order_relaxed) >= max_requests_)
         for (Loop& loop : loops_) loop.loop->wake();
@@ -113,6 +141,7 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     Loop& state = loops_[index];
     EventLoop& loop = *state.loop;
     std::optional<EventLoop::Clock::duration> limit;
+    last_round_[index].store(EventLoop::Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 
     if (index == 0 && primary_ && accepting_.load() && primary_->stop_requested()) {
         accepting_ = false;

@@ -159,6 +159,7 @@ void Fiber::resume() {
 }
 
 void Fiber::suspend() {
+    suspended_at_ = static_cast<const char*>(__builtin_frame_address(0));
     running = nullptr;
     swap_exception_state(exceptions_);
 #if SOCKSERV_TSAN
@@ -173,6 +174,16 @@ void Fiber::suspend() {
 #endif
     swap_exception_state(exceptions_);
     running = this;
+}
+
+bool Fiber::trim_stack() noexcept {
+    if (!suspended_at_ || !stack_bottom_) return false;
+    // The frames below suspend()'s (the switch itself) take a few hundred bytes; 1 KiB is margin.
+    const std::size_t page = page_size();
+    const auto low = (reinterpret_cast<std::uintptr_t>(suspended_at_) - 1024) / page * page;
+    const auto bottom = reinterpret_cast<std::uintptr_t>(stack_bottom_);
+    if (low <= bottom) return false;
+    return ::madvise(const_cast<char*>(stack_bottom_), low - bottom, MADV_DONTNEED) == 0;
 }
 
 // ---- The stack overflow report ----

@@ -130,6 +130,7 @@ private:
     };
 
     void start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd);
+    void trim_idle_stacks() noexcept;
     void make_ready(detail::Fiber* fiber);
     void run_ready();
     void run_posted();
@@ -156,6 +157,10 @@ private:
     std::vector<std::function<void()>> running_posted_;
     std::function<std::optional<Clock::duration>()> after_round_;
     bool stopping_ = false;
+    // Idle fibers' stacks are trimmed once they sat out a whole period (trim_idle_stacks).
+    std::uint64_t period_ = 1;
+    bool trim_pending_ = false;  // some fiber that ran may yet be trimmed: the wait is bounded
+    Clock::time_point next_trim_ = Clock::now() + std::chrono::seconds(1);
     EventLoop* previous_ = nullptr;  // the thread's loop before this one ran (nested loops)
 };
 

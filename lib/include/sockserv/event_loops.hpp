@@ -84,9 +84,14 @@ public:
     std::size_t size() const noexcept { return count_; }
     std::size_t max_requests() const noexcept { return max_requests_; }
     std::size_t live_requests() const noexcept { return live_.load(std::memory_order_relaxed); }
-    /// A request's fiber began / ended (EventMode's process_request). Thread safe.
-    void request_started() noexcept { live_.fetch_add(1, std::memory_order_relaxed); }
-    void request_finished() noexcept;
+    /// Where a connection accepted on `here` should live: here, unless another loop serves at
+    /// least two fewer requests and went round in the last 100 ms (a stalled loop takes no more). Why: a listener shared with EPOLLEXCLUSIVE wakes the first loop
+    /// waiting, so a burst of connects (wrk's 16) would all land on one loop and leave the other
+    /// core idle; handing a connection over costs one post, once per connection.
+    EventLoop& balance(EventLoop& here) noexcept;
+    /// A request's fiber began / ended on `loop` (EventMode's process_request). Thread safe.
+    void request_started(EventLoop& loop) noexcept;
+    void request_finished(EventLoop& loop) noexcept;
     /// A line for the start banner: "2 loops, at most 32736 connections at once".
     std::string describe() const;
 
@@ -116,6 +121,9 @@ private:
     std::atomic<bool> accepting_{false};
     std::atomic<bool> closing_{false};
     std::atomic<std::size_t> live_{0};
+    std::unique_ptr<std::atomic<std::size_t>[]> loads_;  // requests per loop
+    std::unique_ptr<std::atomic<std::int64_t>[]> last_round_;  // per loop: steady clock ticks
+    std::size_t index_of(const EventLoop& loop) const noexcept;
     std::atomic<bool> service_wanted_{false};
     EventLoop::Signal service_signal_;
     bool service_running_ = false;

@@ -77,14 +77,23 @@ protected:
     void run_serving_loop() override { loops_->serve(*this); }
 
 private:
-    void start(EventLoop& loop, Request& request) {
+    void start(EventLoop& here, Request& request) {
+        // Datagrams stay on the loop that read them, in arrival order; connections spread.
+        EventLoop& loop = Server::is_datagram ? here : loops_->balance(here);
+        loops_->request_started(loop);
+        if (&loop == &here) return spawn_on(loop, std::move(request));
+        // std::function wants a copyable task: the request travels in a shared_ptr.
+        auto moving = std::make_shared<Request>(std::move(request));
+        loop.post([this, &loop, moving] { spawn_on(loop, std::move(*moving)); });
+    }
+
+    void spawn_on(EventLoop& loop, Request request) {
         const int fd = request.connection ? request.connection.fd() : -1;
-        loops_->request_started();
         loop.spawn(
-            [this, request = std::move(request)]() mutable {
+            [this, &loop, request = std::move(request)]() mutable {
                 this->finish_request_guarded(request);
                 this->shutdown_request(request);
-                loops_->request_finished();
+                loops_->request_finished(loop);
             },
             fd);
     }

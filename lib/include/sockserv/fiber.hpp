@@ -16,6 +16,7 @@
 #include <boost/context/stack_context.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -71,6 +72,14 @@ public:
     Fiber* next = nullptr;
     // Queued to run (at most once at a time).
     bool queued = false;
+    // The loop's trim pass (EventLoop::trim_idle_stacks): when it last saw the fiber run, and
+    // whether the stack below where it is suspended has been given back since.
+    std::uint64_t ran_in_period = 0;
+    bool trimmed = false;
+    /// Gives back to the kernel the pages of the stack below where the fiber is suspended: what a
+    /// deeper moment of its request touched, now dead (zero-filled if touched again). False when
+    /// there was nothing to give. Loop thread only, on a suspended fiber.
+    bool trim_stack() noexcept;
 
 private:
     struct ExceptionState {
@@ -86,6 +95,7 @@ private:
     bool finished_ = false;
     const char* stack_bottom_ = nullptr;
     std::size_t stack_size_ = 0;
+    const char* suspended_at_ = nullptr;  // a frame address in suspend(), while suspended
     ExceptionState exceptions_;       // the fiber's, while it is suspended; the loop's, while it runs
     // Sanitizer bookkeeping (unused in plain builds).
     void* fake_stack_ = nullptr;
