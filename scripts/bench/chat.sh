@@ -10,8 +10,9 @@ seconds="${1:-2}"
 members="${2:-100}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-servers=(sync thread fork python)
+read -r -a servers <<<"${SERVERS:-sync thread fork event python}"
 declare -A command=(
+  [event]="$bin/chat_server --port 0 --mode event --threads 2 --no-admin"
   [sync]="$bin/chat_server --port 0 --mode sync --no-admin"
   [thread]="$bin/chat_server --port 0 --mode thread --no-admin"
   [fork]="$bin/chat_server --port 0 --mode fork --no-admin"

@@ -52,11 +52,11 @@ done
 
 # median [FORMAT]: of the numbers on standard input (printf FORMAT, default whole numbers).
 median() {
-  tr ' ' '\n' | grep -v '^$' | sort -n |
+  tr ' ' '\n' | { grep -v '^$' || true; } | sort -n |
     awk -v f="${1:-%.0f}" '{ v[NR] = $1 } END { printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-minimum() { tr ' ' '\n' | grep -v '^$' | sort -n | head -1; }
-maximum() { tr ' ' '\n' | grep -v '^$' | sort -n | tail -1; }
+minimum() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -n | head -1; }
+maximum() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -n | tail -1; }
 # round_ratios A B LOAD: A's rate over B's, round by round.
 round_ratios() {
   paste -d' ' <(tr ' ' '\n' <<<"${rates[$1,$3]}" | grep -v '^$') <(tr ' ' '\n' <<<"${rates[$2,$3]}" | grep -v '^$') |
