@@ -13,6 +13,7 @@ source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 read -r -a servers <<<"${SERVERS:-sync thread fork event python}"
 declare -A command=(
   [event]="$bin/chat_server --port 0 --mode event --threads 2 --no-admin"
+  [event-1]="$bin/chat_server --port 0 --mode event --threads 1 --no-admin"
   [sync]="$bin/chat_server --port 0 --mode sync --no-admin"
   [thread]="$bin/chat_server --port 0 --mode thread --no-admin"
   [fork]="$bin/chat_server --port 0 --mode fork --no-admin"
