@@ -51,3 +51,39 @@ free_port() {
 
 # ratio A B: A/B with two decimals, "-" when B is 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+
+# start_nginx WORKERS SITE DIR: nginx with WORKERS worker processes serving SITE on a free loopback
+# port, logging each request to DIR/access.log (its config and temp files in DIR too); sets $port
+# and $server_pid. The files must be readable by anyone: nginx's workers drop root's privileges.
+start_nginx() {
+  local workers=$1 site=$2 dir=$3 nofile
+  nofile=$(ulimit -n)
+  port=$(free_port)
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes $workers;
+worker_rlimit_nofile $nofile;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections $((nofile > 4196 ? nofile - 100 : 4096)); }
+http {
+  access_log $dir/access.log;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  types { application/octet-stream bin; }
+  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
+  uwsgi_temp_path $dir; scgi_temp_path $dir;
+  server { listen 127.0.0.1:$port; root $site; }
+}
+CONF
+  nginx -c "$dir/nginx.conf" -p "$dir" 2>>"$dir/error.log" &
+  server_pid=$!
+  bench_pids+=("$server_pid")
+  for _ in $(seq 1 200); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/1k.bin" && return 0
+    sleep 0.05
+  done
+  echo "bench: nginx did not start: $(cat "$dir/error.log")" >&2
+  return 1
+}

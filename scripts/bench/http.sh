@@ -19,35 +19,6 @@ head -c 65536 /dev/urandom >"$work/site/64k.bin"
 chmod 755 "$work" "$work/site"
 chmod 644 "$work/site/"*
 
-# nginx has no "port 0": free_port (common.sh) asks the kernel for one.
-start_nginx() {
-  port=$(free_port)
-  cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log $work/nginx/access.log;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 100000000;
-  types { application/octet-stream bin; }
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server { listen 127.0.0.1:$port; root $work/site; }
-}
-CONF
-  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
-  server_pid=$!
-  bench_pids+=("$server_pid")
-  for _ in $(seq 1 200); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/1k.bin" && return 0
-    sleep 0.05
-  done
-  echo "bench: nginx did not start: $(cat "$work/nginx/error.log")" >&2
-  return 1
-}
 
 servers=(thread fork sync python nginx)
 declare -A command=(
@@ -64,7 +35,7 @@ for server in "${servers[@]}"; do
   for load in "${loads[@]}"; do
     # A fresh server for every load, so one load's leftovers never slow the next.
     if [ "$server" = nginx ]; then
-      start_nginx
+      start_nginx 1 "$work/site" "$work/nginx"
     else
       # shellcheck disable=SC2086
       start_server ${command[$server]}

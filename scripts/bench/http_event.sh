@@ -24,39 +24,9 @@ head -c 1024 /dev/urandom >"$work/site/1k.bin"
 chmod 755 "$work" "$work/site"
 chmod 644 "$work/site/"*
 
-start_nginx() {
-  port=$(free_port)
-  cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 2;
-worker_rlimit_nofile $(ulimit -n);
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections $(( $(ulimit -n) - 100 )); }
-http {
-  access_log $work/nginx/access.log;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  types { application/octet-stream bin; }
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server { listen 127.0.0.1:$port; root $work/site; }
-}
-CONF
-  nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>>"$work/nginx/error.log" &
-  server_pid=$!
-  bench_pids+=("$server_pid")
-  for _ in $(seq 1 200); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/1k.bin" && return 0
-    sleep 0.05
-  done
-  echo "bench: nginx did not start: $(cat "$work/nginx/error.log")" >&2
-  return 1
-}
 
 start() {
-  if [ "$1" = nginx ]; then start_nginx; else
+  if [ "$1" = nginx ]; then start_nginx 2 "$work/site" "$work/nginx"; else
     # shellcheck disable=SC2086
     start_server ${command[$1]}
   fi

@@ -22,18 +22,6 @@ namespace {
 
 const Address loopback4{"127.0.0.1", 0};
 
-// Greets, then holds the connection until the client hangs up.
-struct HoldingGreeter : StreamRequestHandler {
-    using StreamRequestHandler::StreamRequestHandler;
-    void handle() override {
-        wfile().write("hi\n");
-        wfile().flush();
-        std::string rest;
-        while (rfile().readline(rest)) {
-        }
-    }
-};
-
 // Reads with a 200 ms time-out: an idle client is cut off.
 struct Impatient : StreamRequestHandler {
     using StreamRequestHandler::StreamRequestHandler;
@@ -92,7 +80,7 @@ TEST_CASE("event mode: a handler's time-out keeps its meaning on a non-blocking 
 }
 
 TEST_CASE("event mode: at --max-connections new clients wait in the backlog until one ends", "[event]") {
-    EventMode<TCPServer<HoldingGreeter>> server{loopback4, {.event_loops = 2, .max_connections = 2}};
+    EventMode<TCPServer<test::HoldingGreeter>> server{loopback4, {.event_loops = 2, .max_connections = 2}};
     test::Running running(server);
     auto [second, third] = test::check_third_client_waits_for_a_worker(server.server_address());
     test::hang_up(second);

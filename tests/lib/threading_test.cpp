@@ -84,18 +84,6 @@ TEST_CASE("block_on_close joins workers that are mid-response", "[thread]") {
 }
 
 namespace {
-// Greets, then holds its thread until the client hangs up.
-struct HoldingGreeter : StreamRequestHandler {
-    using StreamRequestHandler::StreamRequestHandler;
-    void handle() override {
-        wfile().write("hi\n");
-        wfile().flush();
-        std::string rest;
-        while (rfile().readline(rest)) {
-        }
-    }
-};
-
 struct StackReporter : StreamRequestHandler {
     using StreamRequestHandler::StreamRequestHandler;
     void handle() override {
@@ -113,7 +101,7 @@ struct StackReporter : StreamRequestHandler {
 TEST_CASE("max_threads pauses accepting until a worker finishes", "[thread]") {
     ServerConfig config;
     config.max_threads = 2;
-    ThreadingTCPServer<HoldingGreeter> server{loopback4, config};
+    ThreadingTCPServer<test::HoldingGreeter> server{loopback4, config};
     test::Running running(server);
     auto [second, third] = test::check_third_client_waits_for_a_worker(server.server_address());
     CHECK(server.active_threads() == 2);

@@ -55,6 +55,19 @@ std::string datagram_roundtrip(const sockserv::Socket& client, const sockserv::A
 /// One connection to an echo server: a line out, the same line back, EOF. REQUIREs it.
 void echo_once(const sockserv::Address& address);
 
+/// The handler check_third_client_waits_for_a_worker expects: greets, then holds the connection (its
+/// thread, child or fiber) until the client hangs up.
+struct HoldingGreeter : sockserv::StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        wfile().write("hi\n");
+        wfile().flush();
+        std::string rest;
+        while (rfile().readline(rest)) {
+        }
+    }
+};
+
 /// For a server limited to two workers whose handler writes "hi\n" and then holds the connection
 /// until the client hangs up: two clients are served; a third is accepted by the kernel (backlog)
 /// but not served until the first hangs up, and then is. Returns the second and third clients,
