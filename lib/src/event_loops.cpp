@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <errno.h>
 #include <string>
 
 namespace sockserv {
@@ -104,6 +105,7 @@ void EventLoops::serve(detail::EventServed& primary) {
     accepting_ = true;
     if (!started_) {
         started_ = true;
+        report(std::string(program_invocation_short_name) + ": event mode: " + describe());
         for (std::size_t i = 0; i < count_; ++i) prepare(i);
         start_service_fiber();
         for (std::size_t i = 1; i < count_; ++i)

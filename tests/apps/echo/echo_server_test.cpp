@@ -113,7 +113,8 @@ TEST_CASE("a setup failure is one line naming the call and address - exit status
     CHECK(unresolvable.stderr_text().rfind("echo_server: resolve no-such-host.invalid", 0) == 0);
 }
 
-TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client is dropped", "[app][echo][thread]") {
+namespace {
+void check_emfile(const std::vector<std::string>& mode_args) {
 #if defined(__SANITIZE_ADDRESS__)
     // UBSan's vptr check probes memory through a pipe(); in a process out of fds that probe fails
     // and it reports every virtual call as a bad vptr. This test runs in the plain and TSan builds.
@@ -121,7 +122,9 @@ TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client i
     return;
 #endif
     // 24 fds: a handful for the server itself, the rest for connections.
-    test::Process server({"/usr/bin/prlimit", "--nofile=24", "--", test::binary("echo_server"), "--port", "0", "--mode", "thread"});
+    std::vector<std::string> argv{"/usr/bin/prlimit", "--nofile=24", "--", test::binary("echo_server"), "--port", "0"};
+    argv.insert(argv.end(), mode_args.begin(), mode_args.end());
+    test::Process server(argv);
     const Address address = server.wait_until_serving();
     std::vector<sockserv::Socket> clients;
     for (int i = 0; i < 40; ++i) clients.push_back(test::connect_stream(address));  // all fit in the backlog
@@ -151,6 +154,15 @@ TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client i
     }
     server.signal(SIGTERM);
     CHECK(WEXITSTATUS(server.wait()) == 0);
+}
+}  // namespace
+
+TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client is dropped", "[app][echo][thread]") {
+    check_emfile({"--mode", "thread"});
+}
+TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client is dropped - event", "[app][echo][event]") {
+    // --max-connections above what the fds allow, so accept meets EMFILE before the limit.
+    check_emfile({"--mode", "event", "--threads", "2", "--max-connections", "100"});
 }
 
 TEST_CASE("a SIGTERM to a forked child ends that child only - the server keeps serving", "[app][echo][fork]") {
