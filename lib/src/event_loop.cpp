@@ -54,8 +54,9 @@ EventLoop::EventLoop(std::size_t fiber_stack_size)
 }
 
 EventLoop::~EventLoop() {
-    // Fibers still suspended here cannot be unwound safely (a handler's catch-all would swallow the
-    // unwinding): servers run their loops until idle before destroying them.
+    // Servers run their loops until idle before destroying them, so fibers are left here only after
+    // a loop failed (epoll_wait threw). Deleting one unwinds its stack through Boost.Context's
+    // forced_unwind, which a handler's catch-all could swallow: a last resort, not a way to stop.
     while (live_) {
         detail::Fiber* fiber = live_;
         live_ = fiber->next;
