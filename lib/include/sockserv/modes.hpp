@@ -24,8 +24,8 @@ struct ModeEntry : ModeInfo {
 
 inline constexpr std::tuple mode_table{
     ModeEntry<SyncMode>{{Mode::sync, "sync", "one request at a time", false}},
-    ModeEntry<ThreadingMixIn>{{Mode::thread, "thread", "a thread per request (at most --max-threads)", true}},
-    ModeEntry<ForkingMixIn>{{Mode::fork, "fork", "a process per request (at most --max-children)", true}},
+    ModeEntry<ThreadingMixIn>{{Mode::thread, "thread", "a thread per request, at most --max-threads", true}},
+    ModeEntry<ForkingMixIn>{{Mode::fork, "fork", "a process per request, at most --max-children", true}},
     ModeEntry<EventMode>{{Mode::event, "event", "fibers on --threads epoll loops: thousands of connections", true}},
 };
 
