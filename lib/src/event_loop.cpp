@@ -297,9 +297,6 @@ void EventLoop::unwatch(int fd) noexcept {
     }
 }
 
-bool EventLoop::watching(int fd) const noexcept {
-    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size() && fds_[static_cast<std::size_t>(fd)].watched;
-}
 
 // ---- The loop ----
 
@@ -376,16 +373,14 @@ void EventLoop::run(const std::function<bool()>& until) {
         EventLoop* loop;
         ~Restore() { running_loop = loop->previous_; }
     } restore{this};
-    stopping_ = false;
     for (;;) {
         run_ready();
         run_posted();
         const std::optional<Clock::duration> limit = after_round_ ? after_round_() : std::nullopt;
-        if (stopping_ || (until && until())) break;
+        if (until && until()) break;
         poll(limit);
         fire_timers();
     }
-    stopping_ = false;
 }
 
 void EventLoop::run_until_idle() {

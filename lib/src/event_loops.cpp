@@ -231,7 +231,6 @@ void EventLoops::sync_readers() {
 }
 
 void EventLoops::start_service_fiber() {
-    service_running_ = true;
     loops_[0].loop->spawn([this] {
         while (!closing_.load()) {
             std::optional<EventLoop::Clock::time_point> deadline;
@@ -253,7 +252,6 @@ void EventLoops::start_service_fiber() {
                 }
             }
         }
-        service_running_ = false;
     });
 }
 

@@ -52,6 +52,10 @@ free_port() {
 # ratio A B: A/B with two decimals, "-" when B is 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
+# Of wrk's output on standard input: requests/s as a whole number; its error lines, "; "-joined.
+wrk_rate() { awk '/^Requests\/sec:/ { printf "%d", $2 }'; }
+wrk_errors() { awk '/Socket errors|Non-2xx/ { sub(/^ +/, ""); printf "%s; ", $0 }'; }
+
 # start_nginx WORKERS SITE DIR: nginx with WORKERS worker processes serving SITE on a free loopback
 # port, logging each request to DIR/access.log (its config and temp files in DIR too); sets $port
 # and $server_pid. The files must be readable by anyone: nginx's workers drop root's privileges.

@@ -45,8 +45,8 @@ for server in "${servers[@]}"; do
     [ "$3" = close ] && header=(-H "Connection: close")
     out=$(wrk -t1 -c"$2" -d"${seconds}s" --timeout 5s "${header[@]}" "http://127.0.0.1:$port/$1.bin" 2>&1 || true)
     stop_server
-    rate[$server,$load]=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' <<<"$out")
-    errors[$server,$load]=$(awk '/Socket errors|Non-2xx/ { sub(/^ +/, ""); printf "%s; ", $0 }' <<<"$out")
+    rate[$server,$load]=$(wrk_rate <<<"$out")
+    errors[$server,$load]=$(wrk_errors <<<"$out")
     echo "  $server / $load: ${rate[$server,$load]:-0} req/s ${errors[$server,$load]}" >&2
   done
 done

@@ -60,8 +60,8 @@ for load in "${loads[@]}"; do
     [ "$1" -lt 2 ] && threads=1
     out=$(wrk -t"$threads" -c"$1" -d"${seconds}s" --timeout 10s "${header[@]}" "http://127.0.0.1:$port/1k.bin" 2>&1 || true)
     stop_server
-    rate[$server,$load]=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' <<<"$out")
-    errors[$server,$load]=$(awk '/Socket errors|Non-2xx/ { sub(/^ +/, ""); printf "%s; ", $0 }' <<<"$out")
+    rate[$server,$load]=$(wrk_rate <<<"$out")
+    errors[$server,$load]=$(wrk_errors <<<"$out")
     echo "  $server / $load: ${rate[$server,$load]:-0} req/s ${errors[$server,$load]}" >&2
   done
 done

@@ -160,7 +160,6 @@ TEST_CASE("event mode: a wait through sleep_for lets the loop serve others", "[e
     const auto begin = Clock::now();
     CHECK(ask(other, "echo quick") == "echo quick");
     CHECK(Clock::now() - begin < 1500ms);  // not after the nap: one loop, yet it was free
-    std::string line;
     CHECK(ask(napping, "") == "napped");
 }
 

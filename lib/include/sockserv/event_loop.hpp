@@ -60,14 +60,11 @@ public:
     /// for an fd epoll cannot watch (a regular file, /dev/null: always readable).
     bool watch(int fd, std::function<void()> on_ready, bool exclusive = false, bool edge = false);
     void unwatch(int fd) noexcept;
-    bool watching(int fd) const noexcept;
 
-    /// Runs until stop() — or until until() is true after a round, when given.
+    /// Runs until until() is true after a round (never, when not given).
     void run(const std::function<bool()>& until = {});
     /// Runs until no fiber is left.
     void run_until_idle();
-    /// Makes run() return after the current round. Loop thread only.
-    void stop() noexcept { stopping_ = true; }
 
     /// Runs task on the loop's thread at its next round. Thread safe.
     void post(std::function<void()> task);
@@ -156,7 +153,6 @@ private:
     std::vector<std::function<void()>> posted_;
     std::vector<std::function<void()>> running_posted_;
     std::function<std::optional<Clock::duration>()> after_round_;
-    bool stopping_ = false;
     // Idle fibers' stacks are trimmed once they sat out a whole period (trim_idle_stacks).
     std::uint64_t period_ = 1;
     bool trim_pending_ = false;  // some fiber that ran may yet be trimmed: the wait is bounded

@@ -126,7 +126,6 @@ private:
     std::size_t index_of(const EventLoop& loop) const noexcept;
     std::atomic<bool> service_wanted_{false};
     EventLoop::Signal service_signal_;
-    bool service_running_ = false;
     // Loop 0's readers: which are watched, which have a fiber reading them right now.
     std::uint64_t readers_version_seen_ = ~std::uint64_t{0};
     std::vector<std::pair<detail::EventServed*, int>> watched_readers_;
