@@ -1,6 +1,7 @@
 #include "http_handler.hpp"
 #include "access_log.hpp"
 
+#include <sockserv/base_server.hpp>
 #include <sockserv/error.hpp>
 
 #include <chrono>
@@ -75,8 +76,11 @@ void HttpHandler::handle() {
         Response response = state().respond(request);
 
         const bool body_skippable = !request.chunked && request.content_length.value_or(0) <= max_skipped_body;
+        // A stopping server (a pool's reload draining this worker) answers, then closes: the
+        // client opens its next connection to a worker that goes on serving.
         bool keep_alive = state().options().keep_alive && request.keep_alive && body_skippable &&
-                          response.status() != 501;  // a 501 request's body is not ours to parse
+                          response.status() != 501 &&  // a 501 request's body is not ours to parse
+                          !server().stopping();
         response.head.version(request.version >= 11 ? 11 : 10);
         response.head.keep_alive(keep_alive);
         keep_alive = send(response, head_only) && keep_alive;

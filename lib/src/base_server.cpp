@@ -4,7 +4,9 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +37,28 @@ std::string describe(const std::exception_ptr& error) {
     return "no exception";
 }
 
+// A duplicate of a socket someone else made (config.inherited_socket), checked against what the
+// transport expects: serving a UDP socket as TCP would fail later, and less clearly.
+Socket adopt(int fd, const Address& address, int socket_type) {
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0) throw_errno("inherited socket " + std::to_string(fd));
+    Socket socket{UniqueFd(copy)};
+    int type = 0;
+    int family = 0;
+    socklen_t length = sizeof type;
+    if (::getsockopt(copy, SOL_SOCKET, SO_TYPE, &type, &length) != 0)
+        throw_errno("inherited fd " + std::to_string(fd) + " is not a socket");
+    length = sizeof family;
+    if (::getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &family, &length) != 0) throw_errno("getsockopt SO_DOMAIN");
+    const bool family_fits = address.is_unix() ? family == AF_UNIX : (family == AF_INET || family == AF_INET6);
+    if (type != socket_type || !family_fits)
+        throw std::invalid_argument("inherited socket " + std::to_string(fd) + " is a " +
+                                    (family == AF_UNIX ? "Unix" : "inet") + (type == SOCK_STREAM ? " stream" : " datagram") +
+                                    " socket; this server needs a" + (address.is_unix() ? " Unix" : "n inet") +
+                                    (socket_type == SOCK_STREAM ? " stream" : " datagram") + " socket");
+    return socket;
+}
+
 int to_poll_timeout(std::optional<std::chrono::milliseconds> timeout) {
     if (!timeout) return -1;
     return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(timeout->count(), 0, 1 << 30));
@@ -46,7 +70,8 @@ BaseServer::BaseServer(Address server_address, ServerConfig config, int socket_t
     : server_address_(std::move(server_address)),
       config_(std::move(config)),
       socket_type_(socket_type),
-      socket_(server_address_.family(), socket_type),
+      socket_(config_.inherited_socket >= 0 ? adopt(config_.inherited_socket, server_address_, socket_type)
+                                            : Socket(server_address_.family(), socket_type)),
       owner_pid_(::getpid()) {
     signals::ignore_sigpipe();
     void* page = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -63,6 +88,12 @@ BaseServer::~BaseServer() {
 bool BaseServer::in_owner_process() const noexcept { return ::getpid() == owner_pid_; }
 
 void BaseServer::server_bind() {
+    if (config_.inherited_socket >= 0) {
+        // Bound already (by a pool's master, or systemd): only read back where.
+        server_address_ = socket_.local_address();
+        socket_.set_nonblocking(true);
+        return;
+    }
     const bool inet = server_address_.is_inet();
     const int on = 1;
     if (inet && socket_type_ == SOCK_STREAM && config_.allow_reuse_address)
@@ -87,6 +118,7 @@ void BaseServer::server_bind() {
 void BaseServer::server_close() {
     if (closed_) return;
     closed_ = true;
+    shared_->stopping.store(1);
     socket_.close();
     // Only the process that bound the path removes it: a forked child closing its copy must not.
     if (!bound_path_.empty() && in_owner_process()) ::unlink(bound_path_.c_str());
@@ -109,6 +141,7 @@ void BaseServer::serve_forever() {
         serving_ = true;
         serving_thread_ = std::this_thread::get_id();
     }
+    if (!shutdown_requested()) shared_->stopping.store(0);
     struct Done {
         BaseServer& server;
         ~Done() {
@@ -174,7 +207,11 @@ bool BaseServer::handle_request_noblock() {
     if (!request) return false;
     try {
         if (verify_request(*request)) {
-            request->sequence = shared_->next_sequence++;
+            request->sequence = config_.request_numbers ? config_.request_numbers->fetch_add(1)
+                                                        : shared_->next_sequence++;
+            const std::uint64_t served = shared_->served.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (config_.request_tally) config_.request_tally->fetch_add(1, std::memory_order_relaxed);
+            if (config_.max_requests != 0 && served == config_.max_requests) request_shutdown();
             process_request(*request);
             return true;
         }
@@ -225,6 +262,7 @@ void BaseServer::close_request(Request& request) { request.connection.close(); }
 // ---- Stopping ----
 
 void BaseServer::request_shutdown() noexcept {
+    shared_->stopping.store(1);
     shared_->shutdown.store(1);
     waker_.notify();
 }
@@ -238,6 +276,10 @@ void BaseServer::shutdown() {
 }
 
 bool BaseServer::shutdown_requested() const noexcept { return shared_->shutdown.load() != 0; }
+
+bool BaseServer::stopping() const noexcept { return shared_->stopping.load(std::memory_order_relaxed) != 0; }
+
+std::uint64_t BaseServer::requests_served() const noexcept { return shared_->served.load(std::memory_order_relaxed); }
 
 bool BaseServer::wait_for_request(std::optional<std::chrono::milliseconds> timeout) {
     // [0] the waker, [1] the socket (left out while not accepting: fd -1 is ignored by poll), then

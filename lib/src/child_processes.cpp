@@ -2,7 +2,9 @@
 #include <sockserv/error.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -12,16 +14,17 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <utility>
 
 namespace sockserv {
 
-namespace {
 // glibc 2.36 (Debian 12) declares pidfd_open in <sys/pidfd.h> without extern "C", so C++ cannot
 // link to it; the system call is one line.
-int pidfd_open(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-}  // namespace
+int detail::pidfd_open(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+using detail::pidfd_open;
 
 struct ChildProcesses::Record {
     static_assert(alignof(Child) <= alignof(std::size_t), "the children follow the counts");
@@ -68,9 +71,17 @@ std::size_t ChildProcesses::count() const noexcept { return record_->size; }
 std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatched; }
 
 [[gnu::hot]] pid_t ChildProcesses::fork(int connection_fd) {
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork");
-    if (pid == 0) return 0;
+    if (pid == 0) {
+        // A child must not outlive its server (a killed server's orphans went on sending): the
+        // kernel kills it when the forking thread dies. Asked after the fork, so if the parent
+        // died in between, getppid() has changed already and the child goes at once.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(1);
+        return 0;
+    }
     // Duplicated after the fork, so the child has nothing to close. Out of fds, the child goes
     // without: unblock_connections() cannot reach it, the rest works.
     UniqueFd kept(connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1);
@@ -166,6 +177,20 @@ void ChildProcesses::wait_all() noexcept {
                                  : ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED);
         while (rc != 0 && errno == EINTR);
         forget(record_->size - 1);
+    }
+}
+
+bool ChildProcesses::wait_all_until(std::chrono::steady_clock::time_point deadline) noexcept {
+    if (!in_owner()) return true;
+    for (;;) {
+        collect();
+        if (record_->size == 0) return true;
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        // Unwatched children (no pidfd) wake nobody: ask about them every 10 ms.
+        const long long wait = record_->unwatched > 0 ? std::min<long long>(left.count(), 10) : left.count();
+        pollfd exits{exits_.get(), POLLIN, 0};
+        ::poll(&exits, 1, static_cast<int>(wait));
     }
 }
 

@@ -1,5 +1,8 @@
 #include <sockserv/cli.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <iostream>
@@ -12,6 +15,8 @@ namespace cli {
 namespace po = boost::program_options;
 
 namespace {
+
+constexpr long max_workers = static_cast<long>(PoolConfig::max_workers);
 
 [[noreturn]] void fail(std::string_view program, const std::string& message) {
     std::cerr << program << ": error: " << message << " (try --help)\n";
@@ -50,6 +55,17 @@ ServerConfig Options::server_config() const {
     return config;
 }
 
+PoolConfig Options::pool_config() const {
+    PoolConfig config;
+    config.program = program;
+    config.workers = workers;
+    config.mode = std::string(to_string(mode));
+    config.graceful_timeout = graceful_timeout;
+    config.max_requests = max_requests;
+    config.verbose = verbose;
+    return config;
+}
+
 Options parse(int argc, const char* const* argv, std::string_view program, Spec spec) {
     Options options;
     options.program = std::string(program);
@@ -60,6 +76,9 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     std::string threads_text;
     std::string fiber_stack_text;
     std::string max_connections_text;
+    std::string workers_text;
+    std::string graceful_text;
+    std::string max_requests_text;
     std::string mode_help = "how requests run:";
     for (const ModeInfo& info : modes())
         mode_help += std::string(info.mode == modes().front().mode ? " " : "; ") + std::string(info.name) + " (" +
@@ -85,6 +104,12 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
          "event mode: each request's stack, in bytes (K and M suffixes); a guard page catches overflow")
         ("max-connections", po::value(&max_connections_text)->default_value("0"),
          "event mode: most requests at once, beyond it new clients wait in the backlog (0 = from the fd limit)")
+        ("workers,w", po::value(&workers_text)->default_value("1"),
+         "processes serving, each in --mode, under a master that binds and supervises them (auto = one per CPU)")
+        ("graceful-timeout", po::value(&graceful_text)->default_value("30"),
+         "with --workers: seconds a stopping worker gets to finish its requests before it is killed")
+        ("max-requests", po::value(&max_requests_text)->default_value("0"),
+         "with --workers: replace a worker after about this many requests (0 = never; up to 1/8 more, at random)")
         ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
@@ -127,6 +152,25 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
             fail(program, "invalid --fiber-stack '" + fiber_stack_text + "' (expected 16K to 1024M)");
         options.fiber_stack_size = static_cast<std::size_t>(value * unit);
     }
+    if (workers_text == "auto") {
+        const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+        options.workers = static_cast<std::size_t>(std::clamp<long>(cpus, 1, max_workers));
+    } else {
+        options.workers = parse_number(program, "workers", workers_text, 1, max_workers);
+    }
+    {
+        double seconds = -1;
+        try {
+            std::size_t used = 0;
+            seconds = std::stod(graceful_text, &used);
+            if (used != graceful_text.size()) seconds = -1;
+        } catch (const std::exception&) {
+        }
+        if (!(seconds >= 0) || seconds > 86400)
+            fail(program, "invalid --graceful-timeout '" + graceful_text + "' (expected 0 to 86400 seconds)");
+        options.graceful_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    }
+    options.max_requests = parse_number(program, "max-requests", max_requests_text, 0, 1ull << 60);
     const auto mode = parse_mode(mode_text);
     if (!mode) fail(program, "invalid --mode '" + mode_text + "' (choose " + std::string(mode_names()) + ")");
     options.mode = *mode;

@@ -92,8 +92,10 @@ void EventLoops::add(detail::EventServed& server) {
 void EventLoops::request_finished(EventLoop& loop) noexcept {
     if (const std::size_t i = index_of(loop); i < count_) loads_[i].fetch_sub(1, std::memory_order_relaxed);
     // Coming down from the limit: loops that paused accepting must hear that they may go on.
-    if (live_.fetch_sub(1, std::memory_order_relaxed) >= max_requests_)
+    const std::size_t before = live_.fetch_sub(1, std::memory_order_relaxed);
+    if (before >= max_requests_)
         for (Loop& loop : loops_) loop.loop->wake();
+    else if (before == 1 && !accepting_.load()) loops_[0].loop->wake();  // close() may be waiting for this
 }
 
 // ---- Serving ----
@@ -255,10 +257,27 @@ void EventLoops::start_service_fiber() {
     });
 }
 
-void EventLoops::close() {
+void EventLoops::close(std::chrono::milliseconds grace) {
     if (closed_) return;
     closed_ = true;
     accepting_ = false;
+    if (started_ && grace.count() > 0 && live_.load() > 0) {
+        // Loop 0 is this thread: it must go on running its fibers meanwhile. A fiber waiting out
+        // the grace wakes it at the end; a request finishing on another loop wakes it through the
+        // service signal.
+        EventLoop& first = *loops_[0].loop;
+        for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // they stop accepting
+        EventLoop::Signal cancel;
+        bool over = false;
+        const auto deadline = EventLoop::Clock::now() + grace;
+        first.spawn([&] {
+            cancel.wait(deadline);
+            over = true;
+        });
+        first.run([&] { return over || live_.load() == 0; });
+        cancel.notify();
+        first.run([&] { return over; });
+    }
     closing_ = true;
     if (!started_) return;
     for (std::size_t i = 1; i < count_; ++i) {

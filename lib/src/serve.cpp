@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 namespace sockserv::detail {
@@ -11,6 +13,18 @@ void announce(const BaseServer& server, const cli::Options& options) {
     const std::string line = options.program + ": serving on " + server.server_address().to_string() +
                              " (mode: " + std::string(to_string(options.mode)) + ")\n";
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+ServerConfig worker_config(const cli::Options& options, const WorkerPool::Worker& worker, int socket_fd) {
+    ServerConfig config = options.server_config();
+    config.inherited_socket = socket_fd;
+    config.request_numbers = worker.request_numbers;
+    config.request_tally = worker.request_tally;
+    config.max_requests = worker.max_requests;
+    // Long enough for a kept-alive client's next request to arrive and be answered with the
+    // connection closed after it; short next to any graceful timeout.
+    config.close_grace = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), options.graceful_timeout);
+    return config;
 }
 
 void report_setup_failure(const cli::Options& options, const std::exception& error) {

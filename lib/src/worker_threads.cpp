@@ -94,6 +94,11 @@ void WorkerThreads::join_all() noexcept {
     }
 }
 
+bool WorkerThreads::wait_idle_until(std::chrono::steady_clock::time_point deadline) noexcept {
+    std::unique_lock lock(mutex_);
+    return done_.wait_until(lock, deadline, [this] { return running_.empty(); });
+}
+
 std::size_t WorkerThreads::count() const noexcept {
     std::lock_guard lock(mutex_);
     return running_.size() + finished_.size();

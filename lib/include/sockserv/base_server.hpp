@@ -53,6 +53,12 @@ public:
     /// Asks serve_forever to return; never blocks. Async-signal-safe, thread safe, and from a
     /// handler in a forked child it stops the parent's loop (the flag lives in shared memory).
     void request_shutdown() noexcept;
+    /// True from a shutdown request until serving starts again, through server_close(): a handler
+    /// keeping a connection alive ends it after the current response. Thread safe, and true in a
+    /// forked child of a stopping server too.
+    bool stopping() const noexcept;
+    /// Requests this server has passed to process_request() so far.
+    std::uint64_t requests_served() const noexcept;
     /// Waits up to config().timeout for one request and handles it; on time-out calls
     /// handle_timeout() and returns false.
     bool handle_request();
@@ -159,7 +165,9 @@ private:
     // written after a fork is copied first).
     struct Shared {
         std::atomic<int> shutdown{0};
+        std::atomic<int> stopping{0};
         std::uint64_t next_sequence = 0;
+        std::atomic<std::uint64_t> served{0};
     };
     Shared* shared_ = nullptr;
     int owner_pid_;

@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 
 namespace sockserv {
@@ -41,6 +42,8 @@ public:
 
     /// Waits for every recorded child.
     void wait_all() noexcept;
+    /// Reaps children as they exit until none is left or the deadline passes; true when none is.
+    bool wait_all_until(std::chrono::steady_clock::time_point deadline) noexcept;
 
     std::size_t count() const noexcept;
 
@@ -70,5 +73,10 @@ private:
     Record* record_ = nullptr;
     pid_t owner_;
 };
+
+namespace detail {
+/// pidfd_open(2): an fd that turns readable when process pid exits. -1 with errno on failure.
+int pidfd_open(pid_t pid) noexcept;
+}  // namespace detail
 
 }  // namespace sockserv

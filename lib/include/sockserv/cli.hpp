@@ -1,15 +1,17 @@
 #pragma once
 // The command line every sockserv program shares, on Boost.Program_options:
 //   --host --port --unix --mode --max-children --max-threads --threads --fiber-stack
-//   --max-connections --dual-stack --verbose --help --version
+//   --max-connections --workers --graceful-timeout --max-requests --dual-stack --verbose --help --version
 // plus whatever options the app adds. A bad value is one line on stderr and exit status 2.
 
 #include <sockserv/address.hpp>
 #include <sockserv/mode.hpp>
 #include <sockserv/server_config.hpp>
+#include <sockserv/worker_pool.hpp>
 
 #include <boost/program_options.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -48,6 +50,11 @@ struct Options {
     std::size_t event_loops = 0;
     std::size_t fiber_stack_size = ServerConfig{}.fiber_stack_size;
     std::size_t max_connections = 0;
+    /// --workers: processes under a master (1: this process serves, no master); how long a stopping
+    /// worker may finish its requests; requests before a worker is replaced (0: never).
+    std::size_t workers = 1;
+    std::chrono::milliseconds graceful_timeout = PoolConfig{}.graceful_timeout;
+    std::uint64_t max_requests = 0;
     bool dual_stack = false;
     bool verbose = false;
     /// Every option, the app's own included: values["directory"].as<std::string>().
@@ -61,6 +68,8 @@ struct Options {
     /// ServerConfig with the command line's limits (max_children, max_threads, event_loops,
     /// fiber_stack_size, max_connections), dual_stack and verbose.
     ServerConfig server_config() const;
+    /// The pool's settings from --workers, --graceful-timeout, --max-requests, --mode, --verbose.
+    PoolConfig pool_config() const;
 };
 
 /// Parses argv. --help and --version print and exit 0; a bad option or value prints

@@ -77,9 +77,9 @@ public:
     /// Serves every server added until `primary` is asked to stop; loop 0 runs on this thread. The
     /// other loops keep running what they have started until close().
     void serve(detail::EventServed& primary);
-    /// Unblocks fibers waiting on idle clients, lets every fiber finish, stops the threads.
-    /// Idempotent.
-    void close();
+    /// Gives the requests in progress `grace` to end by themselves, then unblocks fibers waiting
+    /// on idle clients, lets every fiber finish, stops the threads. Idempotent.
+    void close(std::chrono::milliseconds grace = {});
 
     std::size_t size() const noexcept { return count_; }
     std::size_t max_requests() const noexcept { return max_requests_; }

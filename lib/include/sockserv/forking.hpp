@@ -59,6 +59,8 @@ public:
     /// Unblocks children reading from idle clients, closes the socket, then waits for the
     /// children when block_on_close.
     void server_close() override {
+        if (this->config().close_grace.count() > 0)
+            children_.wait_all_until(std::chrono::steady_clock::now() + this->config().close_grace);
         children_.unblock_connections();
         Server::server_close();
         if (this->config().block_on_close) children_.wait_all();

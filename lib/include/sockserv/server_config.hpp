@@ -5,8 +5,10 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 
 namespace sockserv {
@@ -57,6 +59,25 @@ struct ServerConfig {
     bool verbose = false;
     /// Bind and listen in the constructor (Python's bind_and_activate).
     bool bind_and_activate = true;
+    /// A socket made elsewhere to serve on (a worker pool's master bound it, or systemd): the
+    /// server serves a duplicate of it instead of binding its own, and the caller keeps this fd.
+    /// It must be of the transport's family and type, bound, and listening for a stream; the
+    /// server's address is read back from it. -1: make and bind one.
+    int inherited_socket = -1;
+    /// Numbers requests (Request::sequence) from this counter instead of the server's own: a
+    /// worker pool's workers share one in shared memory, so an ArrivalOrder holds across them.
+    std::atomic<std::uint64_t>* request_numbers = nullptr;
+    /// Also counts the requests served here (in shared memory: a pool's master reads each
+    /// worker's count).
+    std::atomic<std::uint64_t>* request_tally = nullptr;
+    /// After this many requests the server stops as if shutdown() were called (0: never). A pool
+    /// recycles its workers with it.
+    std::uint64_t max_requests = 0;
+    /// server_close(): how long requests in progress get to end by themselves before idle clients
+    /// are cut off. A kept-alive client's next request is still answered meanwhile (stopping() is
+    /// true, so the handler closes after it): a pool's reload drains workers so, without a reset
+    /// connection. 0: cut idle clients off at once.
+    std::chrono::milliseconds close_grace{0};
 };
 
 }  // namespace sockserv

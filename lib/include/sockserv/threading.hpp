@@ -6,6 +6,7 @@
 #include <sockserv/udp_server.hpp>
 #include <sockserv/worker_threads.hpp>
 
+#include <chrono>
 #include <concepts>
 
 namespace sockserv {
@@ -43,6 +44,8 @@ public:
     /// daemon_threads), then closes the socket. A datagram server always joins first: its workers
     /// reply through the socket being closed.
     void server_close() override {
+        if (this->config().close_grace.count() > 0)
+            workers_.wait_idle_until(std::chrono::steady_clock::now() + this->config().close_grace);
         workers_.unblock_connections();
         if ((this->config().block_on_close && !this->config().daemon_threads) || Server::is_datagram)
             workers_.join_all();

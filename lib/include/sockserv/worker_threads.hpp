@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <list>
@@ -80,6 +81,8 @@ public:
     void unblock_connections() noexcept;
     /// Waits for every worker. Thread safe, but not from a worker.
     void join_all() noexcept;
+    /// Waits until no worker is running or the deadline passes; true when none is.
+    bool wait_idle_until(std::chrono::steady_clock::time_point deadline) noexcept;
     /// Threads started and not yet joined.
     std::size_t count() const noexcept;
     /// Threads done with their work but not yet joined (reap() will get them).
