@@ -17,6 +17,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 namespace sockserv {
@@ -25,6 +26,16 @@ namespace sockserv {
 // link to it; the system call is one line.
 int detail::pidfd_open(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 using detail::pidfd_open;
+
+namespace {
+// The death signal follows the thread that forked, not the process: on a thread that may end
+// before its server's children do (serve_forever on a thread, joined before server_close(),
+// Python's usual pattern) it would kill children mid-response. So: the main thread, and threads
+// that say they stay until their children are reaped.
+thread_local std::optional<bool> children_die_with_thread;
+}  // namespace
+
+void detail::children_die_with_this_thread(bool on) noexcept { children_die_with_thread = on; }
 
 struct ChildProcesses::Record {
     static_assert(alignof(Child) <= alignof(std::size_t), "the children follow the counts");
@@ -72,14 +83,17 @@ std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatch
 
 [[gnu::hot]] pid_t ChildProcesses::fork(int connection_fd) {
     const pid_t parent = ::getpid();
+    const bool die_with_thread = children_die_with_thread.value_or(::gettid() == parent);
     const pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork");
     if (pid == 0) {
         // A child must not outlive its server (a killed server's orphans went on sending): the
         // kernel kills it when the forking thread dies. Asked after the fork, so if the parent
         // died in between, getppid() has changed already and the child goes at once.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) ::_exit(1);
+        if (die_with_thread) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) ::_exit(1);
+        }
         return 0;
     }
     // Duplicated after the fork, so the child has nothing to close. Out of fds, the child goes

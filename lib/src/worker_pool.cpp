@@ -254,7 +254,7 @@ struct WorkerPool::State {
         if (!clean && lived < quick_death) ++s.quick_deaths;
         else s.quick_deaths = 0;
         if (s.quick_deaths < 2) {
-            if (!clean || config.verbose) say(prefix() + what + "; replacing it");
+            say(prefix() + what + "; replacing it");
             spawn(slot, body);
             return;
         }

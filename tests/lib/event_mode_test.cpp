@@ -1,5 +1,5 @@
 // Event mode: what the loops and fibers promise, with real sockets (and, for what can only be seen
-// from outside, a real process: event_probe_server).
+// from outside, a real process: probe_server).
 
 #include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
@@ -37,7 +37,7 @@ struct Impatient : StreamRequestHandler {
 };
 
 test::Process probe(const std::string& loops) {
-    return test::Process({test::binary("event_probe_server"), "--port", "0", "--mode", "event", "--threads", loops});
+    return test::Process({test::binary("probe_server"), "--port", "0", "--mode", "event", "--threads", loops});
 }
 
 std::string ask(const Socket& client, const std::string& line) {

@@ -317,9 +317,17 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 std::vector<std::string> mode_arguments(const std::string& mode) {
-    if (const auto dash = mode.find('-'); dash != std::string::npos)
-        return {"--mode", mode.substr(0, dash), "--threads", mode.substr(dash + 1)};
-    return {"--mode", mode};
+    std::string name = mode;
+    std::vector<std::string> workers;
+    if (const auto slash = name.find("/w"); slash != std::string::npos) {
+        workers = {"--workers", name.substr(slash + 2)};
+        name.resize(slash);
+    }
+    std::vector<std::string> args{"--mode", name};
+    if (const auto dash = name.find('-'); dash != std::string::npos)
+        args = {"--mode", name.substr(0, dash), "--threads", name.substr(dash + 1)};
+    args.insert(args.end(), workers.begin(), workers.end());
+    return args;
 }
 
 }  // namespace test

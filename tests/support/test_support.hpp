@@ -116,6 +116,10 @@ public:
     void close_stdin();
     /// Waits for exit; returns the raw wait status (use WIFEXITED/WEXITSTATUS). Throws on time-out.
     int wait(std::chrono::milliseconds timeout = 20s);
+    /// Reads stderr for up to timeout (keeps a chatty program from blocking on a full pipe).
+    void pump_stderr(std::chrono::milliseconds timeout) { read_stderr(timeout); }
+    /// What pump_stderr() and the waits have read so far, without a copy.
+    const std::string& stderr_read() const { return stderr_text_; }
     /// Everything read from stderr so far (reads what is pending first).
     std::string stderr_text();
     pid_t pid() const { return pid_; }
@@ -142,7 +146,8 @@ CommandResult run_command(const std::string& command);
 std::string run(const std::string& command);
 
 /// The command line for a mode name as the tests spell it: "thread" -> --mode thread; "event-2" ->
-/// --mode event --threads 2 (event mode with two loops).
+/// --mode event --threads 2 (event mode with two loops); a "/wN" suffix adds --workers N
+/// ("sync/w2": two sync-mode workers under a master).
 std::vector<std::string> mode_arguments(const std::string& mode);
 
 /// Threads a sanitizer runtime adds to every process (TSan's background thread), and how much

@@ -77,6 +77,10 @@ private:
 namespace detail {
 /// pidfd_open(2): an fd that turns readable when process pid exits. -1 with errno on failure.
 int pidfd_open(pid_t pid) noexcept;
+/// Whether children forked by the calling thread are killed (PR_SET_PDEATHSIG) when it dies. By
+/// default only the main thread's are; a thread that stays until its server's children have been
+/// reaped turns it on.
+void children_die_with_this_thread(bool on) noexcept;
 }  // namespace detail
 
 }  // namespace sockserv

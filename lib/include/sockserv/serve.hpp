@@ -9,6 +9,7 @@
 //       return sockserv::serve<sockserv::TCPServer, Echo>(options);
 //   }
 
+#include <sockserv/child_processes.hpp>
 #include <sockserv/cli.hpp>
 #include <sockserv/modes.hpp>
 #include <sockserv/signals.hpp>
@@ -65,6 +66,7 @@ void serve_both(First& first, Second& second) {
     // The second thread closes its own server: in fork mode its children die with the thread
     // that forked them (PR_SET_PDEATHSIG), so it stays until they are done.
     std::thread second_loop([&] {
+        detail::children_die_with_this_thread(true);
         second.serve_forever();
         second.server_close();
     });

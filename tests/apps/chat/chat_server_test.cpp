@@ -331,6 +331,17 @@ TEST_CASE("chat_server in event mode: members keep talking through a flood of 10
     TEST_CASE("chat_server " title " - event-1", "[app][chat][event]") { check("event-1"); } \
     TEST_CASE("chat_server " title " - event-2", "[app][chat][event]") { check("event-2"); }
 
+// --workers 2: members hashed onto two workers' sockets share one room; stdin is worker 0's.
+#define CHAT_POOL_MODES(title, check)                                                                 \
+    TEST_CASE("chat_server " title " - sync/w2", "[app][chat][pool]") { check("sync/w2"); }           \
+    TEST_CASE("chat_server " title " - thread/w2", "[app][chat][pool]") { check("thread/w2"); }       \
+    TEST_CASE("chat_server " title " - fork/w2", "[app][chat][pool]") { check("fork/w2"); }           \
+    TEST_CASE("chat_server " title " - event-1/w2", "[app][chat][pool]") { check("event-1/w2"); }
+
+CHAT_POOL_MODES("announces joins and leaves - relays to all but the sender - refuses duplicates and spoofs", check_join_talk_leave)
+CHAT_POOL_MODES("broadcasts lines typed on its stdin as admin", check_admin_broadcast)
+CHAT_POOL_MODES("delivers 50 members x 20 messages exactly once and in order per sender", check_many_members)
+
 CHAT_MODES("announces joins and leaves - relays to all but the sender - refuses duplicates and spoofs", check_join_talk_leave)
 CHAT_MODES("answers every malformed datagram with ERR and relays none of it", check_hostile_input)
 CHAT_MODES("broadcasts lines typed on its stdin as admin", check_admin_broadcast)

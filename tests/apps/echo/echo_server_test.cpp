@@ -49,6 +49,14 @@ TEST_CASE("echo_server serves UDP in every mode", "[app][echo][udp][fork]") {
     for (const char* mode : {"sync", "thread", "fork", "event-1", "event-2"}) check_echo_process(mode, {"--udp"});
 }
 
+TEST_CASE("echo_server with --workers 2 serves TCP, UDP and Unix sockets in every mode", "[app][echo][pool]") {
+    for (const char* mode : {"sync/w2", "thread/w2", "fork/w2", "event-1/w2"}) {
+        INFO(mode);
+        check_echo_process(mode);
+        check_echo_process(mode, {"--udp"});
+    }
+}
+
 TEST_CASE("echo_server on a Unix socket removes its path when stopped", "[app][echo][unix]") {
     test::TempDir dir;
     const std::string path = (dir / "echo.sock").string();

@@ -258,6 +258,10 @@ TFTP_MODE_TESTS("fork")
 TFTP_MODE_TESTS("sync")
 TFTP_MODE_TESTS("event-1")
 TFTP_MODE_TESTS("event-2")
+// --workers 2 (a socket per worker on the UDP port, one shared TCP listener): two modes of four,
+// for the CI time budget; the pool itself is mode-blind and tested in every mode by lib_tests.
+TFTP_MODE_TESTS("sync/w2")
+TFTP_MODE_TESTS("event-1/w2")
 
 TEST_CASE("8 parallel transfers while a stalled client holds one - thread", "[tftp][app][thread]") {
     check_parallel_and_stalled("thread");

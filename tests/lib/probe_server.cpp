@@ -1,15 +1,21 @@
-// A test program: an event-mode TCP server whose handler misbehaves on request, so the tests can
-// watch what event mode does about it from outside the process.
+// A test program: a TCP server whose handler misbehaves on request, so the tests can watch what
+// event mode and the worker pool do about it from outside the process.
 //   echo LINE      the line back
 //   block MS       blocks its loop's thread for MS milliseconds (usleep: what a handler must not do)
 //   nap MS         waits MS milliseconds the right way (sockserv::sleep_for: the loop goes on)
 //   deep           recurses until the fiber's stack overflows
 //   tid            the kernel thread id serving it
+//   pid            the process serving it (a worker, or a fork-mode child)
+// --crash-at-start: every server the program makes dies (SIGABRT) once it starts serving, as a
+// worker that fails at start would; --workers makes the master restart them.
 
 #include <sockserv/sockserv.hpp>
 
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <string>
 
@@ -36,6 +42,8 @@ struct Probe : sockserv::StreamRequestHandler {
                 wfile().write("napped\n");
             } else if (line.starts_with("deep")) {
                 wfile().write(std::to_string(recurse(0, 1 << 30)) + "\n");
+            } else if (line.starts_with("pid")) {
+                wfile().write(std::to_string(::getpid()) + "\n");
             } else if (line.starts_with("tid")) {
                 wfile().write(std::to_string(::syscall(SYS_gettid)) + "\n");
             } else {
@@ -46,9 +54,28 @@ struct Probe : sockserv::StreamRequestHandler {
     }
 };
 
+// Aborts at its first service_actions(), which every mode runs as soon as it serves.
+template <class Handler>
+struct CrashAtStart : sockserv::TCPServer<Handler> {
+    CrashAtStart(sockserv::Address address, sockserv::ServerConfig config)
+        : sockserv::TCPServer<Handler>(std::move(address), soon(config)) {}
+    void service_actions() override { std::abort(); }
+    static sockserv::ServerConfig soon(sockserv::ServerConfig config) {
+        config.service_interval = std::chrono::milliseconds(1);
+        return config;
+    }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto options = sockserv::cli::parse(argc, argv, "event_probe_server");
+    sockserv::cli::Spec spec;
+    spec.options.add_options()("crash-at-start", "die (SIGABRT) as soon as serving starts");
+    auto options = sockserv::cli::parse(argc, argv, "probe_server", std::move(spec));
+    if (options.values.count("crash-at-start")) {
+        const rlimit no_core{0, 0};
+        ::setrlimit(RLIMIT_CORE, &no_core);  // crashes on purpose: no core files
+        return sockserv::serve<CrashAtStart, Probe>(options);
+    }
     return sockserv::serve<sockserv::TCPServer, Probe>(options);
 }
