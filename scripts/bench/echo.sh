@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The echo benchmark: 64-byte ping-pong at 1, 16 and 128 connections and a connect-echo-close rate,
-# against echo_server in each mode, hand-written thread- and fork-per-connection servers and a
+# against echo_server in each mode (and as a pool: --workers 2 --mode sync, "prefork"), hand-written
+# thread- and fork-per-connection servers, a hand-written 2-process prefork server and a
 # hand-written 2-process epoll server, and Python's socketserver, in one run. Prints messages/s and connections/s with ratios.
 #   scripts/bench/echo.sh [SECONDS per window, default 5] [ROUNDS, default 3]
 #   PYTHON=/usr/bin/python3 scripts/bench/echo.sh     (the Python to compare; default: python3)
@@ -18,7 +19,7 @@ rounds="${2:-3}"
 python="${PYTHON:-python3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-read -r -a servers <<<"${SERVERS:-reference thread ref-fork fork sync ref-epoll event py-thread py-fork}"
+read -r -a servers <<<"${SERVERS:-reference thread ref-fork fork sync ref-prefork prefork ref-epoll event py-thread py-fork}"
 declare -A command=(
   [ref-epoll]="$bin/reference_epoll_echo 2"
   [event]="$bin/echo_server --port 0 --mode event --threads 2"
@@ -27,6 +28,8 @@ declare -A command=(
   [thread]="$bin/echo_server --port 0 --mode thread"
   [fork]="$bin/echo_server --port 0 --mode fork"
   [sync]="$bin/echo_server --port 0 --mode sync"
+  [prefork]="$bin/echo_server --port 0 --mode sync --workers 2"
+  [ref-prefork]="$bin/reference_echo --prefork 2"
   [py-thread]="$python $root/scripts/bench/py_echo.py thread"
   [py-fork]="$python $root/scripts/bench/py_echo.py fork"
 )
@@ -92,5 +95,7 @@ echo
 echo "fork vs Python fork, connection rate: $(headline fork py-fork "connrate 4")"
 echo "  the hand-written fork server vs Python fork: $(headline ref-fork py-fork "connrate 4")"
 echo "  fork mode vs the hand-written fork server: $(headline fork ref-fork "connrate 4")"
+echo "prefork (--workers 2 --mode sync) vs Python fork, connection rate: $(headline prefork py-fork "connrate 4")"
+echo "  prefork vs the hand-written 2-process prefork server: $(headline prefork ref-prefork "connrate 4")"
 echo "event (2 loops) vs the hand-written 2-process epoll server: ping-pong c=128 $(headline event ref-epoll "pingpong 128"), connection rate $(headline event ref-epoll "connrate 4")"
 echo "thread vs reference: ping-pong c=16 $(headline thread reference "pingpong 16"), connection rate $(headline thread reference "connrate 4")"

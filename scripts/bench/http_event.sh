@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The event-mode http benchmark: wrk fetching a 1 KiB file with keep-alive at 16, 128, 1,000 and
 # 10,000 connections and with a connection per request at 16 and 128, against http_server in
-# event mode (2 loops), thread and fork mode, and nginx with 2 workers, in one run; then the RSS of
+# event mode (2 loops in one process), a pool of 2 event-mode workers of 1 loop each (nginx's
+# shape: --workers 2 --mode event --threads 1), thread and fork mode, and nginx with 2 workers, in one run; then the RSS of
 # event mode and of nginx holding 10,000 idle keep-alive connections. Prints requests/s, socket
 # errors and the ratios to nginx.
 #   scripts/bench/http_event.sh [SECONDS per measurement, default 5]
@@ -41,9 +42,10 @@ tree_rss() {
   echo "$total"
 }
 
-read -r -a servers <<<"${SERVERS:-event thread fork nginx}"
+read -r -a servers <<<"${SERVERS:-event pool thread fork nginx}"
 declare -A command=(
   [event]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode event --threads 2 --idle-timeout 120 --max-connections $(( $(ulimit -n) - 200 ))"
+  [pool]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --workers 2 --mode event --threads 1 --idle-timeout 120 --max-connections $(( $(ulimit -n) - 200 ))"
   [thread]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode thread --idle-timeout 120 --max-threads 20000"
   [fork]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode fork --idle-timeout 120 --max-children 20000"
 )
@@ -69,7 +71,8 @@ done
 # 10,000 idle keep-alive connections, each having fetched one file: what the server holds for them.
 declare -A rss
 if [ "${RSS:-1}" = 1 ]; then
-  for server in event nginx; do
+  for server in event pool nginx; do
+    [ -n "${command[$server]:-}" ] || [ "$server" = nginx ] || continue
     start "$server"
     before=$(tree_rss "$server_pid")
     "$bin/loadgen" hold 127.0.0.1 "$port" 10000 "GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n" >"$work/hold.log" 2>&1 &
@@ -107,6 +110,6 @@ for server in "${servers[@]}"; do
   done
 done
 if [ "${RSS:-1}" = 1 ]; then
-  echo "RSS holding 10,000 idle keep-alive connections: event ${rss[event,total]} KiB (+${rss[event]}), nginx-2w ${rss[nginx,total]} KiB (+${rss[nginx]}): $(ratio "${rss[event,total]}" "${rss[nginx,total]}")x"
+  echo "RSS holding 10,000 idle keep-alive connections: event ${rss[event,total]} KiB (+${rss[event]}), pool ${rss[pool,total]} KiB (+${rss[pool]}), nginx-2w ${rss[nginx,total]} KiB (+${rss[nginx]}): event $(ratio "${rss[event,total]}" "${rss[nginx,total]}")x, pool $(ratio "${rss[pool,total]}" "${rss[nginx,total]}")x"
 fi
 exit 0

@@ -1,12 +1,16 @@
 // reference_echo: the "zero-overhead" baselines of the echo benchmark. A hand-written
 // thread-per-connection echo server with no framework: blocking accept, a detached thread per
 // connection echoing bytes as they come; with --fork, a process per connection instead (the
-// least a fork server can do: SIGCHLD ignored so the kernel reaps, no bookkeeping at all).
+// least a fork server can do: SIGCHLD ignored so the kernel reaps, no bookkeeping at all); with
+// --prefork N, N processes forked up front, each a blocking accept loop on the one listener,
+// serving a connection at a time (Apache prefork with nothing around it: no supervision, no
+// signals; the workers die with the parent).
 // Prints "serving on 127.0.0.1:PORT" like echo_server.
-//   reference_echo [--fork] [PORT]
+//   reference_echo [--fork | --prefork N] [PORT]
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +31,12 @@ void echo(int fd) {
 
 int main(int argc, char** argv) {
     const bool fork_mode = argc > 1 && std::strcmp(argv[1], "--fork") == 0;
+    int prefork = 0;
+    if (argc > 2 && std::strcmp(argv[1], "--prefork") == 0) {
+        prefork = std::atoi(argv[2]);
+        argc -= 2;
+        argv += 2;
+    }
     if (fork_mode) {
         --argc;
         ++argv;
@@ -48,6 +58,18 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::fprintf(stderr, "reference_echo: serving on 127.0.0.1:%d\n", ntohs(address.sin_port));
+    if (prefork > 0) {
+        for (int i = 0; i < prefork; ++i)
+            if (::fork() == 0) {
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the parent's SIGTERM ends the workers too
+                for (;;) {
+                    const int fd = ::accept(listener, nullptr, nullptr);
+                    if (fd >= 0) echo(fd);
+                }
+            }
+        ::pause();  // until SIGTERM: the workers die with this process
+        return 0;
+    }
     for (;;) {
         const int fd = ::accept(listener, nullptr, nullptr);
         if (fd < 0) continue;

@@ -191,7 +191,7 @@ TEST_CASE("workers that die at start are restarted with a growing delay, not in 
     CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("--max-requests recycles workers: each replaced after its share, every client served", "[pool]") {
+TEST_CASE("the pool recycles workers after --max-requests: each replaced after its share, every client served", "[pool]") {
     test::Process master = probe("sync/w2", {"--max-requests", "4"});
     const auto address = master.wait_until_serving();
     started_workers(master);
@@ -280,7 +280,7 @@ TEST_CASE("SIGHUP under wrk load: new workers take over, the old ones drain, no 
     }
 }
 
-TEST_CASE("--workers refuses a bad count with exit status 2", "[pool]") {
+TEST_CASE("a bad --workers count is refused with exit status 2", "[pool]") {
     for (const char* bad : {"0", "many", "100000"}) {
         test::Process program({test::binary("probe_server"), "--workers", bad});
         const int status = program.wait(10s);
