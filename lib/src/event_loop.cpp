@@ -252,10 +252,23 @@ void EventLoop::fire_timers() {
 void EventLoop::forget_fd(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
     FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    e.receive_timeout.reset();
+    e.send_timeout.reset();
     if (!e.registered) return;
     e.registered = false;  // the kernel dropped the registration with the file
     wake_waiters(e.readers);
     wake_waiters(e.writers);
+}
+
+void EventLoop::set_socket_timeout(int fd, int option, std::optional<std::chrono::milliseconds> timeout) {
+    FdEntry& e = entry(fd);
+    (option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout) = timeout;
+}
+
+std::optional<std::optional<std::chrono::milliseconds>> EventLoop::socket_timeout(int fd, int option) const noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return std::nullopt;
+    const FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    return option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout;
 }
 
 void EventLoop::unblock_connections() noexcept {

@@ -22,7 +22,8 @@ namespace {
 // On an event-mode fiber every socket call is made without blocking (MSG_DONTWAIT, or O_NONBLOCK
 // for the calls that take no flags) and EAGAIN suspends the fiber until the fd is ready. The
 // socket's own time-out (SO_RCVTIMEO/SO_SNDTIMEO, which the kernel ignores for calls that do not
-// block) is read once per call, on its first EAGAIN, and bounds the wait: it keeps its meaning.
+// block) is read once per call, on its first EAGAIN, and bounds the wait: it keeps its meaning. Set
+// on a fiber, the time-out is kept by the loop instead of the kernel (EventLoop::set_socket_timeout).
 class FiberIo {
 public:
     /// caller_flags: a call the caller asked not to block (MSG_DONTWAIT) is left alone.
@@ -33,11 +34,13 @@ public:
 
     bool active() const noexcept { return active_; }
     int flags() const noexcept { return active_ ? MSG_DONTWAIT : 0; }
-    /// For calls without flags (sendfile, accept, connect): the fd made non-blocking, once.
-    void make_nonblocking() const {
-        if (!active_) return;
+    /// For calls without flags (sendfile, accept, connect): the fd made non-blocking, once
+    /// (`known`: the socket's record that it is).
+    void make_nonblocking(bool& known) const {
+        if (!active_ || known) return;
         const int flags = ::fcntl(fd_, F_GETFL);
         if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+        known = flags >= 0;
     }
     /// After EAGAIN: false when there is nothing to wait for (not a fiber) or the time-out passed.
     bool wait() {
@@ -84,7 +87,7 @@ void Socket::listen(int backlog) {
 
 void Socket::connect(const Address& address) {
     FiberIo io(fd(), false);
-    io.make_nonblocking();
+    io.make_nonblocking(nonblocking_);
     int rc;
     do rc = ::connect(fd(), address.data(), address.size());
     while (rc != 0 && errno == EINTR);
@@ -104,12 +107,19 @@ Socket Socket::accept(Address* peer, std::error_code& error) noexcept {
     Address ignored;
     Address& out = peer ? *peer : ignored;
     FiberIo io(this->fd(), true);
-    io.make_nonblocking();
+    io.make_nonblocking(nonblocking_);
+    const bool looping = EventLoop::current() != nullptr;
     int fd;
     for (;;) {
         *out.size_ptr() = Address::capacity;
-        fd = ::accept4(this->fd(), out.data(), out.size_ptr(), SOCK_CLOEXEC);
-        if (fd >= 0) return Socket(UniqueFd(fd));
+        // In an event loop every call on the connection will be non-blocking: say so now, and
+        // spare the fcntl pair its first sendfile would make.
+        fd = ::accept4(this->fd(), out.data(), out.size_ptr(), SOCK_CLOEXEC | (looping ? SOCK_NONBLOCK : 0));
+        if (fd >= 0) {
+            Socket connection{UniqueFd(fd)};
+            connection.nonblocking_ = looping;
+            return connection;
+        }
         if (errno != EAGAIN || !io.wait()) break;
     }
     switch (errno) {
@@ -152,7 +162,7 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
     off_t position = static_cast<off_t>(offset);
     std::size_t sent = 0;
     FiberIo io(fd(), false);
-    io.make_nonblocking();
+    io.make_nonblocking(nonblocking_);
     while (sent < count) {
         // sendfile moves at most ~2 GiB a call; a blocking socket takes what fits and we go on.
         const ssize_t n = ::sendfile(fd(), file_fd, &position, count - sent);
@@ -331,6 +341,7 @@ void Socket::set_nonblocking(bool on) const {
     const int flags = ::fcntl(fd(), F_GETFL);
     if (flags < 0 || ::fcntl(fd(), F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) != 0)
         throw_errno("fcntl O_NONBLOCK");
+    nonblocking_ = on;
 }
 
 namespace {
@@ -351,10 +362,12 @@ void Socket::set_timeout(std::optional<std::chrono::milliseconds> timeout) const
 }
 
 void Socket::set_receive_timeout(std::optional<std::chrono::milliseconds> timeout) const {
+    if (in_fiber()) return EventLoop::current()->set_socket_timeout(fd(), SO_RCVTIMEO, timeout);
     set_option(SOL_SOCKET, SO_RCVTIMEO, to_timeval(timeout));
 }
 
 void Socket::set_send_timeout(std::optional<std::chrono::milliseconds> timeout) const {
+    if (in_fiber()) return EventLoop::current()->set_socket_timeout(fd(), SO_SNDTIMEO, timeout);
     set_option(SOL_SOCKET, SO_SNDTIMEO, to_timeval(timeout));
 }
 

@@ -75,6 +75,11 @@ void give_way(unsigned attempt) {
 }
 
 std::optional<WaitClock::time_point> socket_deadline(int fd, int option) {
+    if (const EventLoop* loop = EventLoop::current())
+        if (const auto kept = loop->socket_timeout(fd, option)) {
+            if (!*kept || (*kept)->count() <= 0) return std::nullopt;
+            return WaitClock::now() + **kept;
+        }
     timeval tv{};
     socklen_t size = sizeof tv;
     if (::getsockopt(fd, SOL_SOCKET, option, &tv, &size) != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))

@@ -108,8 +108,15 @@ public:
     void unblock_connections() noexcept;
     /// Live fibers.
     std::size_t fibers() const noexcept { return fiber_count_; }
-    /// The fd was closed: forget its registration (and wake its waiters, who will see EBADF).
+    /// The fd was closed: forget its registration and time-outs (and wake its waiters, who will
+    /// see EBADF).
     void forget_fd(int fd) noexcept;
+    /// A socket's time-out (option: SO_RCVTIMEO or SO_SNDTIMEO) kept here rather than in the
+    /// kernel: on a fiber every call is non-blocking, so the kernel's would never apply, and
+    /// setting and reading it back cost two system calls a connection.
+    void set_socket_timeout(int fd, int option, std::optional<std::chrono::milliseconds> timeout);
+    /// The time-out set so for fd, if one was (an empty inner optional: none).
+    std::optional<std::optional<std::chrono::milliseconds>> socket_timeout(int fd, int option) const noexcept;
     std::size_t fiber_stack_size() const noexcept { return stacks_.stack_size(); }
     /// Fibers finished, and epoll events handled, since the loop was made: what a round did.
     std::uint64_t finished_fibers() const noexcept { return finished_count_; }
@@ -124,6 +131,7 @@ private:
         UniqueFd alias;  // a second fd for the same file, registered for fibers while fd is watched
         Waiter* readers = nullptr;
         Waiter* writers = nullptr;
+        std::optional<std::optional<std::chrono::milliseconds>> receive_timeout, send_timeout;
     };
 
     void start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd);

@@ -91,6 +91,8 @@ private:
     void set_option_raw(int level, int name, const void* value, unsigned size) const;
     std::string describe() const;
     UniqueFd fd_;
+    // Known to be O_NONBLOCK (false: unknown), so a fiber's sendfile need not ask the kernel.
+    mutable bool nonblocking_ = false;
 };
 
 }  // namespace sockserv
