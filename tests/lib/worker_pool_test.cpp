@@ -289,3 +289,28 @@ TEST_CASE("a bad --workers count is refused with exit status 2", "[pool]") {
         CHECK(program.stderr_text().find("invalid --workers") != std::string::npos);
     }
 }
+
+TEST_CASE("SIGTERM: workers finish their requests within --graceful-timeout, and are killed past it", "[pool]") {
+    test::Process master = probe("sync/w2", {"--graceful-timeout", "1"});
+    const auto address = master.wait_until_serving();
+    started_workers(master);
+    // Sync mode: one client per worker, each in its handler before the stop.
+    auto quick = test::connect_stream(address);
+    serving_pid(quick);
+    auto slow = test::connect_stream(address);
+    const pid_t slow_worker = serving_pid(slow);
+    quick.send_all("nap 300\n");
+    slow.send_all("nap 20000\n");
+    const auto stopped = std::chrono::steady_clock::now();
+    master.signal(SIGTERM);
+    std::string reply;
+    char c;
+    while (quick.recv(&c, 1) == 1 && c != '\n') reply += c;
+    CHECK(reply == "napped");  // finished within the grace
+    CHECK(test::recv_all(slow).empty());  // cut off at the timeout
+    master.wait_for_line("worker " + std::to_string(slow_worker) + R"( \(slot \d\) did not finish within 1 s: killing it)");
+    const int status = master.wait(10s);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(std::chrono::steady_clock::now() - stopped < 5s);  // not the 20 s request
+}
