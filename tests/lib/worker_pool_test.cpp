@@ -110,7 +110,7 @@ TEST_CASE("a pool's master names its workers, serves on them, and stops them wit
     }
 }
 
-TEST_CASE("a worker killed mid-request is logged and replaced; its neighbour's client never notices", "[pool]") {
+TEST_CASE("a worker killed mid-request is logged and replaced - its neighbour's client never notices", "[pool]") {
     // Sync mode: a worker holding a client serves nobody else, so two clients are on two workers.
     test::Process master = probe("sync/w2");
     const auto address = master.wait_until_serving();
