@@ -1,6 +1,6 @@
 // --workers N: the master and its workers, watched from outside as an operator would — real
-// processes (probe_server, http_server), real signals, /proc. The app suites run their whole
-// behaviour with --workers 2 as well (the "/w2" modes).
+// processes (probe_server), real signals, /proc. The app suites run their whole behaviour with
+// --workers 2 as well (the "/w2" modes); a reload under wrk load is pool_load_test.cpp.
 
 #include "../support/test_support.hpp"
 
@@ -28,30 +28,6 @@ test::Process probe(const std::string& mode, std::vector<std::string> extra = {}
     args.insert(args.end(), extra.begin(), extra.end());
     return test::Process(args);
 }
-
-std::vector<pid_t> pids_in(const std::string& text) {
-    std::vector<pid_t> pids;
-    std::istringstream words(text);
-    for (long pid; words >> pid;) pids.push_back(static_cast<pid_t>(pid));
-    return pids;
-}
-
-// The workers the master names at start: "PROG: 2 worker(s) in MODE mode, pids A B; master M".
-std::vector<pid_t> started_workers(test::Process& master) {
-    const auto line = master.wait_for_line(R"(worker\(s\) in \S+ mode, pids ([0-9 ]+); master (\d+))");
-    REQUIRE(std::stoi(line[2]) == master.pid());
-    return pids_in(line[1]);
-}
-
-bool running(pid_t pid) {
-    // A zombie is not running: it has exited and waits to be reaped.
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    const auto close = text.rfind(')');
-    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
-}
-
-bool exists(pid_t pid) { return std::filesystem::exists("/proc/" + std::to_string(pid)); }
 
 // Waits (bounded) until pred() holds; its last value.
 template <class Pred>
@@ -93,7 +69,7 @@ TEST_CASE("a pool's master names its workers, serves on them, and stops them wit
         INFO(mode);
         test::Process master = probe(mode);
         const auto address = master.wait_until_serving();
-        const auto workers = started_workers(master);
+        const auto workers = test::started_workers(master);
         REQUIRE(workers.size() == 2);
         std::set<pid_t> serving;
         for (int i = 0; i < 20; ++i) {
@@ -101,12 +77,12 @@ TEST_CASE("a pool's master names its workers, serves on them, and stops them wit
             CHECK(ask(client, "echo") == "echo");
             test::hang_up(client);
         }
-        for (const pid_t pid : workers) CHECK(running(pid));
+        for (const pid_t pid : workers) CHECK(test::process_running(pid));
         master.signal(SIGTERM);
         const int status = master.wait(10s);
         CHECK(WIFEXITED(status));
         CHECK(WEXITSTATUS(status) == 0);
-        for (const pid_t pid : workers) CHECK(!exists(pid));  // reaped by the master, not left as zombies
+        for (const pid_t pid : workers) CHECK(!test::process_exists(pid));  // reaped by the master, not left as zombies
     }
 }
 
@@ -114,7 +90,7 @@ TEST_CASE("a worker killed mid-request is logged and replaced - its neighbour's 
     // Sync mode: a worker holding a client serves nobody else, so two clients are on two workers.
     test::Process master = probe("sync/w2");
     const auto address = master.wait_until_serving();
-    const auto workers = started_workers(master);
+    const auto workers = test::started_workers(master);
     auto first = test::connect_stream(address);
     const pid_t victim = serving_pid(first);
     auto second = test::connect_stream(address);
@@ -127,7 +103,7 @@ TEST_CASE("a worker killed mid-request is logged and replaced - its neighbour's 
     CHECK(test::recv_all(first).empty());  // the victim's client sees its connection end
     CHECK(ask(second, "still there") == "still there");
     CHECK(serving_pid(second) == neighbour);
-    CHECK(eventually([&] { return !exists(victim); }, 2s));  // reaped: no zombie
+    CHECK(eventually([&] { return !test::process_exists(victim); }, 2s));  // reaped: no zombie
 
     // The replacement serves.
     auto third = test::connect_stream(address);
@@ -146,7 +122,7 @@ TEST_CASE("killing the master with SIGKILL takes every worker and fork-mode chil
         INFO(mode);
         test::Process master = probe(mode);
         const auto address = master.wait_until_serving();
-        auto workers = started_workers(master);
+        auto workers = test::started_workers(master);
         auto client = test::connect_stream(address);
         const pid_t server_side = serving_pid(client);  // a fork-mode child, or a worker
         std::vector<pid_t> descendants = workers;
@@ -159,7 +135,7 @@ TEST_CASE("killing the master with SIGKILL takes every worker and fork-mode chil
             INFO("pid " << pid);
             CHECK(eventually([&] {
                 if (::waitpid(pid, nullptr, WNOHANG) == pid) return true;  // ours now: died and reaped
-                return !exists(pid);
+                return !test::process_exists(pid);
             }, 1s));
         }
         CHECK(std::chrono::steady_clock::now() - killed < 1s);
@@ -194,7 +170,7 @@ TEST_CASE("workers that die at start are restarted with a growing delay, not in 
 TEST_CASE("the pool recycles workers after --max-requests: each replaced after its share, every client served", "[pool]") {
     test::Process master = probe("sync/w2", {"--max-requests", "4"});
     const auto address = master.wait_until_serving();
-    started_workers(master);
+    test::started_workers(master);
     std::set<pid_t> served_by;
     for (int i = 0; i < 40; ++i) {
         auto client = test::connect_stream(address);
@@ -209,7 +185,7 @@ TEST_CASE("the pool recycles workers after --max-requests: each replaced after i
 TEST_CASE("SIGUSR1 makes the master report each worker's requests", "[pool]") {
     test::Process master = probe("thread/w2");
     const auto address = master.wait_until_serving();
-    const auto workers = started_workers(master);
+    const auto workers = test::started_workers(master);
     for (int i = 0; i < 10; ++i) {
         auto client = test::connect_stream(address);
         CHECK(ask(client, "x") == "x");
@@ -226,60 +202,6 @@ TEST_CASE("SIGUSR1 makes the master report each worker's requests", "[pool]") {
     CHECK(master.wait_for_line(R"(workers: 2, requests: (\d+))")[1] == "10");
 }
 
-TEST_CASE("SIGHUP under wrk load: new workers take over, the old ones drain, no request fails", "[pool][http]") {
-    for (const char* mode : {"event-1/w2", "thread/w2"}) {
-        INFO(mode);
-        test::TempDir dir;
-        std::ofstream(dir / "kib.bin") << std::string(1024, 'k');
-        std::vector<std::string> args{test::binary("http_server"), "0", "-b", "127.0.0.1", "-d", dir.path().string()};
-        const auto mode_args = test::mode_arguments(mode);
-        args.insert(args.end(), mode_args.begin(), mode_args.end());
-        test::Process master(args);
-        const int port = std::stoi(master.wait_for_line(R"(^Serving HTTP on \S+ port (\d+) )")[1]);
-        const auto old_workers = started_workers(master);
-
-        std::atomic<bool> done{false};
-        test::CommandResult load{};
-        std::thread wrk([&] {
-            load = test::run_command("wrk -t2 -c64 -d3s http://127.0.0.1:" + std::to_string(port) + "/kib.bin 2>&1");
-            done = true;
-        });
-        // The access log says the load has started; then reload, while it goes on.
-        master.wait_for_line(R"("GET /kib.bin HTTP/1.1" 200)");
-        master.signal(SIGHUP);
-        // The log is busy (every request is a line): search it without regexes, and keep reading.
-        auto wait_for_text = [&](const std::string& text, std::size_t from) {
-            std::size_t at;
-            const auto deadline = std::chrono::steady_clock::now() + 20s;
-            while ((at = master.stderr_read().find(text, from)) == std::string::npos) {
-                REQUIRE(std::chrono::steady_clock::now() < deadline);
-                master.pump_stderr(50ms);
-            }
-            return at;
-        };
-        const std::size_t reload = wait_for_text("reload: new workers, pids", 0);
-        const std::size_t end = wait_for_text(";", reload);
-        const auto new_workers = pids_in(master.stderr_read().substr(reload + 25, end - reload - 25));
-        REQUIRE(new_workers.size() == 2);
-        for (const pid_t pid : old_workers) wait_for_text("worker " + std::to_string(pid) + " (slot", reload);
-        while (!done) master.pump_stderr(50ms);
-        wrk.join();
-
-        INFO(load.output);
-        REQUIRE(load.status == 0);
-        CHECK(load.output.find("requests in") != std::string::npos);
-        CHECK(load.output.find("Non-2xx") == std::string::npos);
-        CHECK(load.output.find("Socket errors") == std::string::npos);
-        for (const pid_t pid : old_workers) CHECK(!exists(pid));
-        for (const pid_t pid : new_workers) CHECK(running(pid));
-        const std::string after = test::run("curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:" +
-                                            std::to_string(port) + "/kib.bin");
-        CHECK(after == "200");
-        master.signal(SIGTERM);
-        CHECK(master.wait(10s) == 0);
-    }
-}
-
 TEST_CASE("a bad --workers count is refused with exit status 2", "[pool]") {
     for (const char* bad : {"0", "many", "100000"}) {
         test::Process program({test::binary("probe_server"), "--workers", bad});
@@ -293,7 +215,7 @@ TEST_CASE("a bad --workers count is refused with exit status 2", "[pool]") {
 TEST_CASE("SIGTERM: workers finish their requests within --graceful-timeout, and are killed past it", "[pool]") {
     test::Process master = probe("sync/w2", {"--graceful-timeout", "1"});
     const auto address = master.wait_until_serving();
-    started_workers(master);
+    test::started_workers(master);
     // Sync mode: one client per worker, each in its handler before the stop.
     auto quick = test::connect_stream(address);
     serving_pid(quick);

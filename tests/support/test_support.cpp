@@ -330,4 +330,27 @@ std::vector<std::string> mode_arguments(const std::string& mode) {
     return args;
 }
 
+std::vector<pid_t> pids_in(const std::string& text) {
+    std::vector<pid_t> pids;
+    std::istringstream words(text);
+    for (long pid; words >> pid;) pids.push_back(static_cast<pid_t>(pid));
+    return pids;
+}
+
+std::vector<pid_t> started_workers(Process& master) {
+    const auto line = master.wait_for_line(R"(worker\(s\) in \S+ mode, pids ([0-9 ]+); master (\d+))");
+    REQUIRE(std::stoi(line[2]) == master.pid());
+    return pids_in(line[1]);
+}
+
+bool process_exists(pid_t pid) { return std::filesystem::exists("/proc/" + std::to_string(pid)); }
+
+bool process_running(pid_t pid) {
+    // A zombie is not running: it has exited and waits to be reaped.
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
 }  // namespace test

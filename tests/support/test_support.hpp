@@ -134,6 +134,15 @@ private:
     std::optional<int> status_;
 };
 
+/// The whole numbers in text, as pids.
+std::vector<pid_t> pids_in(const std::string& text);
+/// The workers a pool's master names at start ("PROG: 2 worker(s) in MODE mode, pids A B; master
+/// M"); REQUIREs that M is master's pid.
+std::vector<pid_t> started_workers(Process& master);
+/// Whether /proc has the process (a zombie too), and whether it runs (not a zombie).
+bool process_exists(pid_t pid);
+bool process_running(pid_t pid);
+
 /// A word quoted for /bin/sh.
 std::string shell_quote(const std::string& word);
 /// What a shell command printed on stdout, and its exit status.

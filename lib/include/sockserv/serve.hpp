@@ -137,7 +137,7 @@ ServerConfig worker_config(const cli::Options& options, const WorkerPool::Worker
 template <class Server>
 constexpr bool socket_per_worker = Server::is_datagram;
 
-template <class Bound, class Server>
+template <class Bound>
 int socket_of(const std::vector<std::unique_ptr<Bound>>& bound, const WorkerPool::Worker& worker) {
     return bound.size() == 1 ? bound.front()->fileno() : bound[worker.slot]->fileno();
 }
@@ -159,7 +159,7 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
         else announce(*bound.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
             Server server(options.address(want_unix), state...,
-                          worker_config(options, worker, socket_of<Bound, Server>(bound, worker)));
+                          worker_config(options, worker, socket_of(bound, worker)));
             signals::StopOnSignals stop(server, {SIGTERM});
             worker.ready();
             server.serve_forever();
@@ -185,9 +185,9 @@ int run_pair_workers(const cli::Options& options, State&... state) {
         else announce(*firsts.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
             First first(options.address(false), state...,
-                        worker_config(options, worker, socket_of<BoundFirst, First>(firsts, worker)));
+                        worker_config(options, worker, socket_of(firsts, worker)));
             Second other(options.address(false), state...,
-                         worker_config(options, worker, socket_of<BoundSecond, Second>(seconds, worker)));
+                         worker_config(options, worker, socket_of(seconds, worker)));
             signals::StopOnSignals stop(first, {SIGTERM});
             worker.ready();
             serve_both(first, other);
