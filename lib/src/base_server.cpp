@@ -207,9 +207,8 @@ bool BaseServer::handle_request_noblock() {
     if (!request) return false;
     try {
         if (verify_request(*request)) {
-            request->sequence = config_.request_numbers ? config_.request_numbers->fetch_add(1)
-                                                        : shared_->next_sequence++;
-            const std::uint64_t served = shared_->served.fetch_add(1, std::memory_order_relaxed) + 1;
+            const std::uint64_t served = ++shared_->next_sequence;
+            request->sequence = config_.request_numbers ? config_.request_numbers->fetch_add(1) : served - 1;
             if (config_.request_tally) config_.request_tally->fetch_add(1, std::memory_order_relaxed);
             if (config_.max_requests != 0 && served == config_.max_requests) request_shutdown();
             process_request(*request);
@@ -278,8 +277,6 @@ void BaseServer::shutdown() {
 bool BaseServer::shutdown_requested() const noexcept { return shared_->shutdown.load() != 0; }
 
 bool BaseServer::stopping() const noexcept { return shared_->stopping.load(std::memory_order_relaxed) != 0; }
-
-std::uint64_t BaseServer::requests_served() const noexcept { return shared_->served.load(std::memory_order_relaxed); }
 
 bool BaseServer::wait_for_request(std::optional<std::chrono::milliseconds> timeout) {
     // [0] the waker, [1] the socket (left out while not accepting: fd -1 is ignored by poll), then

@@ -263,8 +263,8 @@ void EventLoops::close(std::chrono::milliseconds grace) {
     accepting_ = false;
     if (started_ && grace.count() > 0 && live_.load() > 0) {
         // Loop 0 is this thread: it must go on running its fibers meanwhile. A fiber waiting out
-        // the grace wakes it at the end; a request finishing on another loop wakes it through the
-        // service signal.
+        // the grace wakes it at the end; the last request to finish on another loop wakes it
+        // (request_finished).
         EventLoop& first = *loops_[0].loop;
         for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // they stop accepting
         EventLoop::Signal cancel;

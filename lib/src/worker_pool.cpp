@@ -77,7 +77,6 @@ struct WorkerPool::State {
         std::size_t slot = 0;
         std::uint64_t generation = 0;
         Clock::time_point started;
-        bool serving = false;
         bool stopping = false;  // asked to finish (SIGTERM sent)
         std::optional<Clock::time_point> kill_at;
         std::size_t tally = 0;
@@ -224,7 +223,6 @@ struct WorkerPool::State {
 
     // The worker of this slot's current generation serves: the older ones of the slot may go.
     void now_serving(Process& p) {
-        p.serving = true;
         if (p.generation != slots[p.slot].generation) return;
         for (Process& other : processes)
             if (other.slot == p.slot && other.generation < p.generation && !other.stopping) {

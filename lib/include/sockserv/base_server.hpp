@@ -57,8 +57,6 @@ public:
     /// keeping a connection alive ends it after the current response. Thread safe, and true in a
     /// forked child of a stopping server too.
     bool stopping() const noexcept;
-    /// Requests this server has passed to process_request() so far.
-    std::uint64_t requests_served() const noexcept;
     /// Waits up to config().timeout for one request and handles it; on time-out calls
     /// handle_timeout() and returns false.
     bool handle_request();
@@ -166,8 +164,7 @@ private:
     struct Shared {
         std::atomic<int> shutdown{0};
         std::atomic<int> stopping{0};
-        std::uint64_t next_sequence = 0;
-        std::atomic<std::uint64_t> served{0};
+        std::uint64_t next_sequence = 0;  // also: the requests this server has handled
     };
     Shared* shared_ = nullptr;
     int owner_pid_;

@@ -34,6 +34,11 @@ constexpr bool is_unix_transport =
     std::is_same_v<Transport<BaseRequestHandler>, UnixDatagramServer<BaseRequestHandler>>;
 
 void announce(const BaseServer& server, const cli::Options& options);
+// The app's banner (options.on_ready), or announce()'s line.
+inline void say_ready(const BaseServer& server, const cli::Options& options) {
+    if (options.on_ready) options.on_ready(server, options);
+    else announce(server, options);
+}
 void report_setup_failure(const cli::Options& options, const std::exception& error);
 
 template <class Server, class... State>
@@ -41,8 +46,7 @@ int run(const cli::Options& options, bool want_unix, State&... state) {
     try {
         Server server(options.address(want_unix), state..., options.server_config());
         signals::StopOnSignals stop(server);
-        if (options.on_ready) options.on_ready(server, options);
-        else announce(server, options);
+        say_ready(server, options);
         server.serve_forever();
         server.server_close();
         return 0;
@@ -112,8 +116,7 @@ int run_pair(const cli::Options& options, State&... state) {
         First& first = *servers.first.front();
         Second& second = *servers.second;
         signals::StopOnSignals stop(first);
-        if (options.on_ready) options.on_ready(first, options);
-        else announce(first, options);
+        say_ready(first, options);
         serve_both(first, second);
         return 0;
     } catch (const std::exception& error) {
@@ -155,8 +158,7 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
         for (std::size_t i = 1; per_worker && i < options.workers; ++i)
             bound.push_back(std::make_unique<Bound>(Address(at.host(), at.port()), state..., config));
         WorkerPool pool(options.pool_config());
-        if (options.on_ready) options.on_ready(*bound.front(), options);
-        else announce(*bound.front(), options);
+        say_ready(*bound.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
             Server server(options.address(want_unix), state...,
                           worker_config(options, worker, socket_of(bound, worker)));
@@ -178,16 +180,14 @@ int run_pair_workers(const cli::Options& options, State&... state) {
         const std::size_t more = socket_per_worker<BoundFirst> ? options.workers - 1 : 0;
         auto bound = bind_pair<BoundFirst, BoundSecond>(options, options.server_config(), more, state...);
         const std::vector<std::unique_ptr<BoundFirst>>& firsts = bound.first;
-        std::vector<std::unique_ptr<BoundSecond>> seconds;
-        seconds.push_back(std::move(bound.second));
+        const int shared_listener = bound.second->fileno();
         WorkerPool pool(options.pool_config());
-        if (options.on_ready) options.on_ready(*firsts.front(), options);
-        else announce(*firsts.front(), options);
+        say_ready(*firsts.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
             First first(options.address(false), state...,
                         worker_config(options, worker, socket_of(firsts, worker)));
             Second other(options.address(false), state...,
-                         worker_config(options, worker, socket_of(seconds, worker)));
+                         worker_config(options, worker, shared_listener));
             signals::StopOnSignals stop(first, {SIGTERM});
             worker.ready();
             serve_both(first, other);

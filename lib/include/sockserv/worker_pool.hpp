@@ -50,7 +50,7 @@ struct PoolConfig {
     /// A worker is replaced after about this many requests (0: never), against slow leaks; each
     /// worker draws up to 1/8 more at random, so that the workers do not all restart at once.
     std::uint64_t max_requests = 0;
-    /// Also log the workers' planned exits.
+    /// Also log which old worker a reload's new one replaces.
     bool verbose = false;
 };
 
