@@ -12,6 +12,8 @@
 #include <sockserv/socket.hpp>
 #include <sockserv/waker.hpp>
 
+#include <sockserv/version.hpp>
+
 #include <boost/program_options.hpp>
 
 #include <poll.h>
@@ -41,6 +43,7 @@ Settings parse_options(int argc, char** argv) {
     po::options_description options("chat_client [--host HOST] [--port PORT] [--name NAME]\nOptions");
     options.add_options()
         ("help,h", "show this help")
+        ("version", "show the version and exit")
         ("host", po::value(&settings.host)->default_value(settings.host), "chat_server's host")
         ("port,p", po::value(&settings.port)->default_value(settings.port), "chat_server's UDP port")
         ("name,n", po::value(&settings.name), "the name to join with (asked for if missing or taken)")
@@ -57,6 +60,10 @@ Settings parse_options(int argc, char** argv) {
     }
     if (values.count("help")) {
         std::cout << options;
+        std::exit(0);
+    }
+    if (values.count("version")) {
+        std::cout << "chat_client (sockserv " SOCKSERV_VERSION ")\n";
         std::exit(0);
     }
     settings.heartbeat = std::chrono::milliseconds(static_cast<long long>(heartbeat * 1000));

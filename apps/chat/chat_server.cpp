@@ -7,30 +7,23 @@
 
 #include <sockserv/sockserv.hpp>
 
-#include <iostream>
-
 int main(int argc, char** argv) {
-    namespace po = boost::program_options;
     sockserv::cli::Spec spec;
     spec.default_port = 8888;
     spec.summary = "UDP group chat: L NAME joins, C NAME TEXT talks, Q NAME leaves; stdin lines are announced.";
-    spec.options.add_options()
-        ("capacity", po::value<std::size_t>()->default_value(256), "most members at once (1..4096)")
-        ("max-message", po::value<std::size_t>()->default_value(1024), "longest message, in bytes (1..60000)")
-        ("idle-timeout", po::value<double>()->default_value(60.0), "seconds of silence before a member is dropped")
-        ("no-admin", "do not read announcements from standard input");
+    spec.option<std::size_t>("capacity", 256, "most members at once (1..4096)")
+        .option<std::size_t>("max-message", 1024, "longest message, in bytes (1..60000)")
+        .option<double>("idle-timeout", 60.0, "seconds of silence before a member is dropped")
+        .flag("no-admin", "do not read announcements from standard input");
     const auto options = sockserv::cli::parse(argc, argv, "chat_server", std::move(spec));
 
     chat::Settings settings;
-    settings.max_message_bytes = options.values["max-message"].as<std::size_t>();
-    const double idle = options.values["idle-timeout"].as<double>();
-    settings.admin_console = options.values.count("no-admin") == 0;
+    settings.max_message_bytes = options.values.get<std::size_t>("max-message");
+    const double idle = options.values.get<double>("idle-timeout");
+    settings.admin_console = !options.values.has("no-admin");
     settings.verbose = options.verbose;
-    const std::size_t capacity = options.values["capacity"].as<std::size_t>();
-    auto usage_error = [](const std::string& what) {
-        std::cerr << "chat_server: error: " << what << "\nTry 'chat_server --help'.\n";
-        return 2;
-    };
+    const std::size_t capacity = options.values.get<std::size_t>("capacity");
+    auto usage_error = [](const std::string& what) -> int { sockserv::cli::usage_error("chat_server", what); };
     if (!options.unix_path.empty()) return usage_error("--unix: chat_server serves UDP (--host, --port) only");
     if (capacity < 1 || capacity > chat::Room::max_capacity) return usage_error("--capacity must be 1..4096");
     if (settings.max_message_bytes < 1 || settings.max_message_bytes > 60000)

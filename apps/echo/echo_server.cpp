@@ -13,10 +13,10 @@ int main(int argc, char** argv) {
     sockserv::cli::Spec spec;
     spec.default_port = 9999;
     spec.summary = "Echoes every line (TCP, Unix stream) or datagram (--udp) back to its sender.";
-    spec.options.add_options()("udp", "serve datagrams instead of a stream");
+    spec.flag("udp", "serve datagrams instead of a stream");
     const auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
 
-    const bool udp = options.values.count("udp") > 0;
+    const bool udp = options.values.has("udp");
     const bool local = !options.unix_path.empty();
     if (udp) {
         return local ? sockserv::serve<sockserv::UnixDatagramServer, DatagramEcho>(options)

@@ -16,10 +16,9 @@
 namespace {
 
 std::chrono::milliseconds seconds_option(const sockserv::cli::Options& options, const char* name) {
-    const double seconds = options.values[name].as<double>();
+    const double seconds = options.values.get<double>(name);
     if (!(seconds > 0) || seconds > 86400) {
-        std::cerr << options.program << ": error: --" << name << " must be between 0 and 86400 seconds (try --help)\n";
-        std::exit(2);
+        sockserv::cli::usage_error(options.program, "--" + std::string(name) + " must be between 0 and 86400 seconds");
     }
     return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
 }
@@ -54,31 +53,26 @@ int main(int argc, char** argv) {
     spec.summary = "Serves the files of a directory over HTTP/1.1, as python3 -m http.server does.";
     spec.default_host = "";
     spec.default_port = 8000;
-    spec.options.add_options()
-        ("bind,b", boost::program_options::value<std::string>(),
-         "address to bind (default: every interface, IPv6 and IPv4)")
-        ("directory,d", boost::program_options::value<std::string>()->default_value("."), "directory to serve")
-        ("follow-symlinks", "serve symlinks that lead out of the directory (off: 403)")
-        ("idle-timeout", boost::program_options::value<double>()->default_value(5),
-         "seconds a connection may wait for its next request")
-        ("header-timeout", boost::program_options::value<double>()->default_value(10),
-         "seconds a request's head may take once it has begun")
-        ("send-timeout", boost::program_options::value<double>()->default_value(60),
-         "seconds a send may stall on a client that stopped reading");
-    spec.positional.add("port", 1);
+    spec.option<std::string>("bind,b", "address to bind (default: every interface, IPv6 and IPv4)")
+        .option<std::string>("directory,d", ".", "directory to serve")
+        .flag("follow-symlinks", "serve symlinks that lead out of the directory (off: 403)")
+        .option<double>("idle-timeout", 5, "seconds a connection may wait for its next request")
+        .option<double>("header-timeout", 10, "seconds a request's head may take once it has begun")
+        .option<double>("send-timeout", 60, "seconds a send may stall on a client that stopped reading")
+        .positional("port");
     auto options = sockserv::cli::parse(argc, argv, "http_server", std::move(spec));
 
-    if (options.values.count("bind")) {
-        options.host = options.values["bind"].as<std::string>();
-    } else if (options.values["host"].defaulted()) {
+    if (options.values.has("bind")) {
+        options.host = options.values.get<std::string>("bind");
+    } else if (options.values.defaulted("host")) {
         // Python's default: every interface, both families when the machine has IPv6.
         options.host = ipv6_available() ? "::" : "0.0.0.0";
         options.dual_stack = true;
     }
 
     http_app::SiteOptions site_options;
-    site_options.directory = options.values["directory"].as<std::string>();
-    site_options.follow_symlinks = options.values.count("follow-symlinks") > 0;
+    site_options.directory = options.values.get<std::string>("directory");
+    site_options.follow_symlinks = options.values.has("follow-symlinks");
     site_options.keep_alive = sockserv::mode_info(options.mode).concurrent;  // sync: one client at a time
     site_options.idle_timeout = seconds_option(options, "idle-timeout");
     site_options.header_timeout = seconds_option(options, "header-timeout");

@@ -38,7 +38,7 @@ public:
     /// The entries of an opened directory, "." and ".." left out.
     std::vector<ListingEntry> list(int directory_fd) const;
 
-    const std::filesystem::path& root() const noexcept { return root_.path(); }
+    const std::string& root() const noexcept { return root_.path(); }
 
 private:
     sockserv::FileRoot root_;

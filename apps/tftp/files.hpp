@@ -83,7 +83,7 @@ public:
     /// Regular files at the top of the root, with sizes, sorted by name (uploads in progress left out).
     std::vector<std::pair<std::string, std::uint64_t>> list() const;
 
-    const std::filesystem::path& root() const noexcept { return root_.path(); }
+    const std::string& root() const noexcept { return root_.path(); }
     const FilePolicy& policy() const noexcept { return policy_; }
 
 private:

@@ -5,6 +5,8 @@
 
 #include "client.hpp"
 
+#include <sockserv/version.hpp>
+
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -88,6 +90,7 @@ int main(int argc, char** argv) {
     std::string mode = "octet";
     visible.add_options()
         ("help,h", "show this help and exit")
+        ("version", "show the version and exit")
         ("udp", "get/put over TFTP (UDP) instead of the TCP service")
         ("blksize", po::value<std::size_t>(), "--udp: ask for this block size (8..65464)")
         ("windowsize", po::value<unsigned>(), "--udp: ask for this window (RFC 7440)")
@@ -109,6 +112,10 @@ int main(int argc, char** argv) {
     }
     if (values.count("help")) {
         std::cout << "usage: tftp_client [options] HOST [PORT] [COMMAND [ARGS...]]\n" << help_text << "\n" << visible;
+        return 0;
+    }
+    if (values.count("version")) {
+        std::cout << "tftp_client (sockserv " SOCKSERV_VERSION ")\n";
         return 0;
     }
     std::vector<std::string> args = values["args"].as<std::vector<std::string>>();

@@ -16,13 +16,10 @@
 
 namespace {
 
-[[noreturn]] void fail(const std::string& message) {
-    std::cerr << "tftp_server: error: " << message << " (try --help)\n";
-    std::exit(2);
-}
+[[noreturn]] void fail(const std::string& message) { sockserv::cli::usage_error("tftp_server", message); }
 
 std::chrono::milliseconds seconds_option(const sockserv::cli::Options& options, const char* name, double min, double max) {
-    const double seconds = options.values[name].as<double>();
+    const double seconds = options.values.get<double>(name);
     if (!(seconds >= min) || seconds > max)
         fail(std::string("--") + name + " must be between " + std::to_string(min) + " and " + std::to_string(max));
     return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
@@ -40,38 +37,36 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> port_range(const std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-    namespace po = boost::program_options;
     sockserv::cli::Spec spec;
     spec.summary = "Serves a directory over TFTP (UDP) and the list/get/put file service (TCP), on one port.";
     spec.default_port = 6969;
-    spec.options.add_options()
-        ("directory,d", po::value<std::string>()->default_value("."), "directory to serve")
-        ("allow-upload", "accept uploads (WRQ, put); off by default")
-        ("create", "with --allow-upload: uploads may create new files")
-        ("no-overwrite", "with --allow-upload: an upload to an existing name is refused (file exists)")
-        ("port-range", po::value<std::string>()->default_value(""), "ports for UDP transfers, LOW:HIGH (default: any)")
-        ("timeout", po::value<double>()->default_value(1), "seconds before a UDP packet is sent again (doubling)")
-        ("retries", po::value<int>()->default_value(5), "resends of one packet before a transfer gives up")
-        ("dally", po::value<double>()->default_value(6), "seconds to stay after an upload's last ACK, to answer a repeat")
-        ("no-udp", "serve only the TCP file service")
-        ("no-tcp", "serve only TFTP over UDP");
+    spec.option<std::string>("directory,d", ".", "directory to serve")
+        .flag("allow-upload", "accept uploads (WRQ, put); off by default")
+        .flag("create", "with --allow-upload: uploads may create new files")
+        .flag("no-overwrite", "with --allow-upload: an upload to an existing name is refused (file exists)")
+        .option<std::string>("port-range", "", "ports for UDP transfers, LOW:HIGH (default: any)")
+        .option<double>("timeout", 1, "seconds before a UDP packet is sent again (doubling)")
+        .option<int>("retries", 5, "resends of one packet before a transfer gives up")
+        .option<double>("dally", 6, "seconds to stay after an upload's last ACK, to answer a repeat")
+        .flag("no-udp", "serve only the TCP file service")
+        .flag("no-tcp", "serve only TFTP over UDP");
     auto options = sockserv::cli::parse(argc, argv, "tftp_server", std::move(spec));
     if (!options.unix_path.empty()) fail("--unix is not supported: TFTP is UDP/IP");
 
     tftp::FilePolicy policy;
-    policy.allow_upload = options.values.count("allow-upload") > 0;
-    policy.create = options.values.count("create") > 0;
-    policy.overwrite = options.values.count("no-overwrite") == 0;
-    const bool udp = options.values.count("no-udp") == 0;
-    const bool tcp = options.values.count("no-tcp") == 0;
+    policy.allow_upload = options.values.has("allow-upload");
+    policy.create = options.values.has("create");
+    policy.overwrite = !options.values.has("no-overwrite");
+    const bool udp = !options.values.has("no-udp");
+    const bool tcp = !options.values.has("no-tcp");
     if (!udp && !tcp) fail("--no-udp and --no-tcp leave nothing to serve");
-    const int retries = options.values["retries"].as<int>();
+    const int retries = options.values.get<int>("retries");
     if (retries < 0 || retries > 100) fail("--retries must be between 0 and 100");
 
     std::unique_ptr<tftp::Service> service;  // not movable (its FileRoot holds an atomic): made in place
     try {
-        service.reset(new tftp::Service{tftp::Files(options.values["directory"].as<std::string>(), policy),
-                                        port_range(options.values["port-range"].as<std::string>()),
+        service.reset(new tftp::Service{tftp::Files(options.values.get<std::string>("directory"), policy),
+                                        port_range(options.values.get<std::string>("port-range")),
                                         {},
                                         options.verbose});
     } catch (const std::system_error& error) {

@@ -1,4 +1,7 @@
 #include <sockserv/cli.hpp>
+#include <sockserv/version.hpp>
+
+#include <boost/program_options.hpp>
 
 #include <unistd.h>
 
@@ -18,10 +21,8 @@ namespace {
 
 constexpr long max_workers = static_cast<long>(PoolConfig::max_workers);
 
-[[noreturn]] void fail(std::string_view program, const std::string& message) {
-    std::cerr << program << ": error: " << message << " (try --help)\n";
-    std::exit(2);
-}
+void fail(std::string_view program, const std::string& message) { usage_error(program, message); }
+
 
 std::uint64_t parse_number(std::string_view program, const std::string& name, const std::string& text,
                            std::uint64_t min, std::uint64_t max) {
@@ -34,6 +35,74 @@ std::uint64_t parse_number(std::string_view program, const std::string& name, co
 }
 
 }  // namespace
+
+struct Values::Parsed {
+    po::variables_map map;
+};
+
+bool Values::has(std::string_view name) const { return parsed_ && parsed_->map.count(std::string(name)) > 0; }
+
+bool Values::defaulted(std::string_view name) const {
+    if (!parsed_) return true;
+    const auto found = parsed_->map.find(std::string(name));
+    return found == parsed_->map.end() || found->second.defaulted();
+}
+
+template <OptionValue T>
+T Values::get(std::string_view name) const {
+    if (!has(name)) throw std::invalid_argument("option --" + std::string(name) + " has no value");
+    try {
+        return parsed_->map[std::string(name)].as<T>();
+    } catch (const boost::bad_any_cast&) {
+        throw std::invalid_argument("option --" + std::string(name) + " is read as another type than it was declared");
+    }
+}
+
+struct Spec::Declared {
+    po::options_description options{"Application options"};
+    po::positional_options_description positional;
+};
+
+Spec::Spec() : declared_(std::make_unique<Declared>()) {}
+Spec::~Spec() = default;
+Spec::Spec(Spec&&) noexcept = default;
+Spec& Spec::operator=(Spec&&) noexcept = default;
+
+Spec& Spec::flag(const std::string& name, const std::string& help) {
+    declared_->options.add_options()(name.c_str(), help.c_str());
+    return *this;
+}
+
+template <OptionValue T>
+Spec& Spec::option(const std::string& name, const std::string& help) {
+    declared_->options.add_options()(name.c_str(), po::value<T>(), help.c_str());
+    return *this;
+}
+
+template <OptionValue T>
+Spec& Spec::option(const std::string& name, std::type_identity_t<T> fallback, const std::string& help) {
+    declared_->options.add_options()(name.c_str(), po::value<T>()->default_value(fallback), help.c_str());
+    return *this;
+}
+
+Spec& Spec::positional(const std::string& name, int count) {
+    declared_->positional.add(name.substr(0, name.find(',')).c_str(), count);
+    return *this;
+}
+
+#define SOCKSERV_CLI_INSTANTIATE(T)                                                       \
+    template T Values::get<T>(std::string_view) const;                                   \
+    template Spec& Spec::option<T>(const std::string&, const std::string&);              \
+    template Spec& Spec::option<T>(const std::string&, std::type_identity_t<T>, const std::string&);
+SOCKSERV_CLI_OPTION_TYPES(SOCKSERV_CLI_INSTANTIATE)
+#undef SOCKSERV_CLI_INSTANTIATE
+
+void usage_error(std::string_view program, std::string_view message) {
+    // One write: a supervisor reading stderr gets the line whole.
+    const std::string line = std::string(program) + ": error: " + std::string(message) + " (try --help)\n";
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    std::exit(2);
+}
 
 Address Options::address(bool want_unix) const {
     if (want_unix) {
@@ -113,26 +182,30 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
+    const po::options_description& own = spec.declared().options;
+    const po::positional_options_description& positional = spec.declared().positional;
     po::options_description all;
     all.add(common);
-    if (!spec.options.options().empty()) all.add(spec.options);
+    if (!own.options().empty()) all.add(own);
 
+    auto parsed = std::make_shared<Values::Parsed>();
+    po::variables_map& values = parsed->map;
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(spec.positional).run(), options.values);
-        if (options.values.count("help")) {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), values);
+        if (values.count("help")) {
             std::cout << "usage: " << program << " [options]";
-            for (unsigned i = 0; i < spec.positional.max_total_count() && i < 4; ++i)
-                std::cout << " [" << spec.positional.name_for_position(i) << "]";
+            for (unsigned i = 0; i < positional.max_total_count() && i < 4; ++i)
+                std::cout << " [" << positional.name_for_position(i) << "]";
             std::cout << "\n";
             if (!spec.summary.empty()) std::cout << spec.summary << "\n";
             std::cout << "\n" << all;
             std::exit(0);
         }
-        if (options.values.count("version")) {
-            std::cout << program << " (sockserv 0.1.0)\n";
+        if (values.count("version")) {
+            std::cout << program << " (sockserv " SOCKSERV_VERSION ")\n";
             std::exit(0);
         }
-        po::notify(options.values);
+        po::notify(values);
     } catch (const po::error& error) {
         fail(program, error.what());
     }
@@ -174,6 +247,8 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     const auto mode = parse_mode(mode_text);
     if (!mode) fail(program, "invalid --mode '" + mode_text + "' (choose " + std::string(mode_names()) + ")");
     options.mode = *mode;
+    options.values = Values(std::move(parsed));
+    options.passed_sockets = take_passed_sockets();
     return options;
 }
 

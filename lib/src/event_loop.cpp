@@ -1,6 +1,8 @@
 #include <sockserv/error.hpp>
 #include <sockserv/event_loop.hpp>
 
+#include "fiber_context.hpp"
+
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

@@ -1,6 +1,8 @@
 #include <sockserv/error.hpp>
 #include <sockserv/event_loops.hpp>
 
+#include "fiber_context.hpp"
+
 #include <sys/resource.h>
 #include <unistd.h>
 

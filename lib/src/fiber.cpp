@@ -1,5 +1,5 @@
 #include <sockserv/error.hpp>
-#include <sockserv/fiber.hpp>
+#include "fiber_context.hpp"
 
 #include <signal.h>
 #include <sys/mman.h>
@@ -44,11 +44,14 @@ struct PooledStack {
     StackPool* pool;
     const char** bottom;  // where the fiber learns its stack's bounds
     boost::context::stack_context allocate() {
-        auto stack = pool->take();
-        *bottom = static_cast<const char*>(stack.sp) - stack.size;
-        return stack;
+        const StackPool::Stack stack = pool->take();
+        *bottom = static_cast<const char*>(stack.top) - stack.size;
+        boost::context::stack_context context;
+        context.sp = stack.top;
+        context.size = stack.size;
+        return context;
     }
-    void deallocate(boost::context::stack_context& stack) noexcept { pool->give(stack); }
+    void deallocate(boost::context::stack_context& context) noexcept { pool->give({context.sp, context.size}); }
 };
 
 }  // namespace
@@ -59,13 +62,13 @@ StackPool::StackPool(std::size_t size) {
 }
 
 StackPool::~StackPool() {
-    for (auto& stack : free_) {
-        char* top = static_cast<char*>(stack.sp);
+    for (const Stack& stack : free_) {
+        char* top = static_cast<char*>(stack.top);
         ::munmap(top - stack.size - page_size(), stack.size + page_size());
     }
 }
 
-boost::context::stack_context StackPool::take() {
+StackPool::Stack StackPool::take() {
     if (!free_.empty()) {
         const auto stack = free_.back();
         free_.pop_back();
@@ -80,13 +83,10 @@ boost::context::stack_context StackPool::take() {
         ::munmap(base, size_ + page);
         throw_errno("mprotect fiber stack guard");
     }
-    boost::context::stack_context stack;
-    stack.size = size_;
-    stack.sp = static_cast<char*>(base) + page + size_;
-    return stack;
+    return {static_cast<char*>(base) + page + size_, size_};
 }
 
-void StackPool::give(boost::context::stack_context& stack) noexcept {
+void StackPool::give(const Stack& stack) noexcept {
     if (free_.size() < max_free_stacks) {
         try {
             free_.push_back(stack);
@@ -94,7 +94,7 @@ void StackPool::give(boost::context::stack_context& stack) noexcept {
         } catch (...) {
         }
     }
-    char* top = static_cast<char*>(stack.sp);
+    char* top = static_cast<char*>(stack.top);
     ::munmap(top - stack.size - page_size(), stack.size + page_size());
 }
 

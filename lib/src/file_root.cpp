@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <fcntl.h>
@@ -13,12 +14,12 @@
 
 namespace sockserv {
 
-FileRoot::FileRoot(const std::filesystem::path& root, bool follow_symlinks, Resolver resolver)
-    : root_(std::filesystem::canonical(root)),
+FileRoot::FileRoot(const std::string& root, bool follow_symlinks, Resolver resolver)
+    : root_(std::filesystem::canonical(root).native()),
       root_fd_(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
       follow_symlinks_(follow_symlinks),
       use_openat2_(resolver == Resolver::automatic) {
-    if (!root_fd_) throw_errno("open directory " + root_.string());
+    if (!root_fd_) throw_errno("open directory " + root_);
 }
 
 int FileRoot::open_confined(const char* path, int flags, mode_t mode) const {
@@ -40,7 +41,7 @@ int FileRoot::open_confined(const char* path, int flags, mode_t mode) const {
     std::string real(PATH_MAX, '\0');
     const ssize_t n = ::readlink(link, real.data(), real.size());
     real.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    const std::string& base = root_.native();
+    const std::string& base = root_;
     const bool inside = real == base || (real.size() > base.size() && real.compare(0, base.size(), base) == 0 &&
                                          (base == "/" || real[base.size()] == '/'));
     if (!inside) {

@@ -27,6 +27,14 @@ ServerConfig worker_config(const cli::Options& options, const WorkerPool::Worker
     return config;
 }
 
+Endpoint endpoint(const cli::Options& options, bool want_unix, bool datagram, ServerConfig config) {
+    const PassedSocket* passed = choose_passed_socket(options.passed_sockets, datagram, want_unix);
+    if (passed == nullptr) return {options.address(want_unix), std::move(config)};
+    config.inherited_socket = passed->fd;
+    // The server checks the socket's kind again and reads its address back (server_bind).
+    return {Socket::local_address_of(passed->fd), std::move(config)};
+}
+
 void report_setup_failure(const cli::Options& options, const std::exception& error) {
     const std::string line = options.program + ": " + error.what() + "\n";
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());

@@ -371,10 +371,10 @@ void Socket::set_send_timeout(std::optional<std::chrono::milliseconds> timeout) 
     set_option(SOL_SOCKET, SO_SNDTIMEO, to_timeval(timeout));
 }
 
-Address Socket::local_address() const {
+Address Socket::local_address_of(int fd) {
     Address address;
     *address.size_ptr() = Address::capacity;
-    if (::getsockname(fd(), address.data(), address.size_ptr()) != 0) throw_errno("getsockname");
+    if (::getsockname(fd, address.data(), address.size_ptr()) != 0) throw_errno("getsockname");
     return address;
 }
 

@@ -1,5 +1,7 @@
 #include <sockserv/error.hpp>
 #include <sockserv/event_loop.hpp>
+
+#include "fiber_context.hpp"
 #include <sockserv/waiting.hpp>
 
 #include <poll.h>

@@ -70,9 +70,9 @@ struct CrashAtStart : sockserv::TCPServer<Handler> {
 
 int main(int argc, char** argv) {
     sockserv::cli::Spec spec;
-    spec.options.add_options()("crash-at-start", "die (SIGABRT) as soon as serving starts");
+    spec.flag("crash-at-start", "die (SIGABRT) as soon as serving starts");
     auto options = sockserv::cli::parse(argc, argv, "probe_server", std::move(spec));
-    if (options.values.count("crash-at-start")) {
+    if (options.values.has("crash-at-start")) {
         const rlimit no_core{0, 0};
         ::setrlimit(RLIMIT_CORE, &no_core);  // crashes on purpose: no core files
         return sockserv::serve<CrashAtStart, Probe>(options);

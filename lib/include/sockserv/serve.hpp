@@ -2,7 +2,8 @@
 // serve<Transport, Handler>(options, state...): the run-time --mode mapped onto the compile-time
 // compositions of modes.hpp's table, written once for every app. SIGINT/SIGTERM stop the server gracefully (exit 0);
 // a setup failure is one line on stderr (exit 1). With --workers N (N > 1) the process becomes a
-// master that binds and supervises N workers, each serving in --mode (worker_pool.hpp).
+// master that binds and supervises N workers, each serving in --mode (worker_pool.hpp). Sockets
+// passed by systemd (passed_sockets.hpp) are served instead of binding --host/--port/--unix.
 //
 //   int main(int argc, char** argv) {
 //       auto options = sockserv::cli::parse(argc, argv, "echo_server");
@@ -18,7 +19,6 @@
 #include <sockserv/worker_pool.hpp>
 
 #include <exception>
-#include <iostream>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -41,10 +41,19 @@ inline void say_ready(const BaseServer& server, const cli::Options& options) {
 }
 void report_setup_failure(const cli::Options& options, const std::exception& error);
 
+// Where a server of this kind serves: the socket systemd passed for it (its address read back
+// from it), or the command line's address to bind.
+struct Endpoint {
+    Address address;
+    ServerConfig config;
+};
+Endpoint endpoint(const cli::Options& options, bool want_unix, bool datagram, ServerConfig config);
+
 template <class Server, class... State>
 int run(const cli::Options& options, bool want_unix, State&... state) {
     try {
-        Server server(options.address(want_unix), state..., options.server_config());
+        Endpoint at = endpoint(options, want_unix, Server::is_datagram, options.server_config());
+        Server server(at.address, state..., at.config);
         signals::StopOnSignals stop(server);
         say_ready(server, options);
         server.serve_forever();
@@ -91,6 +100,14 @@ std::pair<std::vector<std::unique_ptr<First>>, std::unique_ptr<Second>> bind_pai
                                                                                  State&... state) {
     std::vector<std::unique_ptr<First>> firsts;
     std::unique_ptr<Second> second;
+    if (!options.passed_sockets.empty()) {
+        // systemd bound both (and chose the port): one of each, no retry, no extra sockets.
+        Endpoint first_at = endpoint(options, false, First::is_datagram, config);
+        Endpoint second_at = endpoint(options, false, Second::is_datagram, config);
+        firsts.push_back(std::make_unique<First>(first_at.address, state..., first_at.config));
+        second = std::make_unique<Second>(second_at.address, state..., second_at.config);
+        return {std::move(firsts), std::move(second)};
+    }
     ServerConfig first_config = config;
     if (more_first > 0) first_config.allow_reuse_port = true;
     for (int attempt = 0; !second; ++attempt) {
@@ -141,27 +158,29 @@ template <class Server>
 constexpr bool socket_per_worker = Server::is_datagram;
 
 template <class Bound>
-int socket_of(const std::vector<std::unique_ptr<Bound>>& bound, const WorkerPool::Worker& worker) {
-    return bound.size() == 1 ? bound.front()->fileno() : bound[worker.slot]->fileno();
+const Bound& socket_of(const std::vector<std::unique_ptr<Bound>>& bound, const WorkerPool::Worker& worker) {
+    return bound.size() == 1 ? *bound.front() : *bound[worker.slot];
 }
 
 template <class Bound, class Server, class... State>
 int run_workers(const cli::Options& options, bool want_unix, State&... state) {
     try {
         // The master binds with the bare transport (no mode: it serves nothing).
+        // Sockets systemd passed are shared by every worker, as a stream listener is.
         std::vector<std::unique_ptr<Bound>> bound;
-        ServerConfig config = options.server_config();
-        const bool per_worker = socket_per_worker<Bound> && !want_unix;
+        Endpoint first = endpoint(options, want_unix, Bound::is_datagram, options.server_config());
+        ServerConfig& config = first.config;
+        const bool per_worker = socket_per_worker<Bound> && !want_unix && config.inherited_socket < 0;
         if (per_worker) config.allow_reuse_port = true;
-        bound.push_back(std::make_unique<Bound>(options.address(want_unix), state..., config));
+        bound.push_back(std::make_unique<Bound>(first.address, state..., config));
         const Address at = bound.front()->server_address();
         for (std::size_t i = 1; per_worker && i < options.workers; ++i)
             bound.push_back(std::make_unique<Bound>(Address(at.host(), at.port()), state..., config));
         WorkerPool pool(options.pool_config());
         say_ready(*bound.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
-            Server server(options.address(want_unix), state...,
-                          worker_config(options, worker, socket_of(bound, worker)));
+            const Bound& socket = socket_of(bound, worker);
+            Server server(socket.server_address(), state..., worker_config(options, worker, socket.fileno()));
             signals::StopOnSignals stop(server, {SIGTERM});
             worker.ready();
             server.serve_forever();
@@ -177,17 +196,18 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
 template <class BoundFirst, class BoundSecond, class First, class Second, class... State>
 int run_pair_workers(const cli::Options& options, State&... state) {
     try {
-        const std::size_t more = socket_per_worker<BoundFirst> ? options.workers - 1 : 0;
+        const bool per_worker = socket_per_worker<BoundFirst> && options.passed_sockets.empty();
+        const std::size_t more = per_worker ? options.workers - 1 : 0;
         auto bound = bind_pair<BoundFirst, BoundSecond>(options, options.server_config(), more, state...);
         const std::vector<std::unique_ptr<BoundFirst>>& firsts = bound.first;
-        const int shared_listener = bound.second->fileno();
+        const BoundSecond& shared_listener = *bound.second;
         WorkerPool pool(options.pool_config());
         say_ready(*firsts.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
-            First first(options.address(false), state...,
-                        worker_config(options, worker, socket_of(firsts, worker)));
-            Second other(options.address(false), state...,
-                         worker_config(options, worker, shared_listener));
+            const BoundFirst& own = socket_of(firsts, worker);
+            First first(own.server_address(), state..., worker_config(options, worker, own.fileno()));
+            Second other(shared_listener.server_address(), state...,
+                         worker_config(options, worker, shared_listener.fileno()));
             signals::StopOnSignals stop(first, {SIGTERM});
             worker.ready();
             serve_both(first, other);

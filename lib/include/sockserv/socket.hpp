@@ -82,7 +82,9 @@ public:
     void set_receive_timeout(std::optional<std::chrono::milliseconds> timeout) const;
     /// SO_SNDTIMEO only.
     void set_send_timeout(std::optional<std::chrono::milliseconds> timeout) const;
-    Address local_address() const;
+    Address local_address() const { return local_address_of(fd()); }
+    /// getsockname() of any socket fd (one this process did not make, say).
+    static Address local_address_of(int fd);
     Address peer_address() const;
     /// Connected pair (socketpair) for tests and in-process plumbing.
     static std::pair<Socket, Socket> pair(int type = SOCK_STREAM);

@@ -10,6 +10,7 @@
 #include <sockserv/file_root.hpp>
 #include <sockserv/forking.hpp>
 #include <sockserv/modes.hpp>
+#include <sockserv/passed_sockets.hpp>
 #include <sockserv/process_mutex.hpp>
 #include <sockserv/request.hpp>
 #include <sockserv/request_handler.hpp>
@@ -21,4 +22,5 @@
 #include <sockserv/text.hpp>
 #include <sockserv/threading.hpp>
 #include <sockserv/udp_server.hpp>
+#include <sockserv/version.hpp>
 #include <sockserv/waiting.hpp>
