@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     const auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
 
     const bool udp = options.values.has("udp");
-    const bool local = !options.unix_path.empty();
+    const bool local = options.unix_socket();
     if (udp) {
         return local ? sockserv::serve<sockserv::UnixDatagramServer, DatagramEcho>(options)
                     : sockserv::serve<sockserv::UDPServer, DatagramEcho>(options);

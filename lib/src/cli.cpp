@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,6 +103,12 @@ void usage_error(std::string_view program, std::string_view message) {
     const std::string line = std::string(program) + ": error: " + std::string(message) + " (try --help)\n";
     [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
     std::exit(2);
+}
+
+bool Options::unix_socket() const {
+    if (!unix_path.empty()) return true;
+    return std::any_of(passed_sockets.begin(), passed_sockets.end(),
+                       [](const PassedSocket& socket) { return socket.family == AF_UNIX; });
 }
 
 Address Options::address(bool want_unix) const {

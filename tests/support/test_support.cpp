@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -148,7 +149,7 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ignored);
 }
 
-Process::Process(std::vector<std::string> argv, bool pipe_stdin) {
+Process::Process(std::vector<std::string> argv, bool pipe_stdin, const PassSockets& pass) {
     int err[2];
     int in[2] = {-1, -1};
     if (::pipe2(err, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
@@ -156,6 +157,25 @@ Process::Process(std::vector<std::string> argv, bool pipe_stdin) {
     std::vector<char*> args;
     for (auto& arg : argv) args.push_back(arg.data());
     args.push_back(nullptr);
+    // The environment is made before fork (no allocation in the child); LISTEN_PID's digits are
+    // the child's pid, written in place once it is known.
+    std::vector<std::string> env;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        const std::string_view text(*entry);
+        if (!pass.fds.empty() && (text.starts_with("LISTEN_PID=") || text.starts_with("LISTEN_FDS=") ||
+                                  text.starts_with("LISTEN_FDNAMES=")))
+            continue;
+        env.emplace_back(text);
+    }
+    std::size_t listen_pid = env.size();
+    if (!pass.fds.empty()) {
+        env.push_back("LISTEN_PID=" + std::string(20, '\0'));
+        env.push_back("LISTEN_FDS=" + std::to_string(pass.fds.size()));
+        if (!pass.names.empty()) env.push_back("LISTEN_FDNAMES=" + pass.names);
+    }
+    std::vector<char*> envp;
+    for (auto& entry : env) envp.push_back(entry.data());
+    envp.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork");
     if (pid_ == 0) {
@@ -165,9 +185,21 @@ Process::Process(std::vector<std::string> argv, bool pipe_stdin) {
             const int devnull = ::open("/dev/null", O_RDONLY);
             ::dup2(devnull, STDIN_FILENO);
         }
+        if (!pass.fds.empty()) {
+            // Out of the way first (a passed fd may itself be 3 or 4), then to 3, 4, ... (dup2
+            // clears close-on-exec).
+            std::vector<int> high;
+            for (const int fd : pass.fds) high.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 100));
+            for (std::size_t i = 0; i < high.size(); ++i) ::dup2(high[i], 3 + static_cast<int>(i));
+            char* digits = envp[listen_pid] + std::strlen("LISTEN_PID=");
+            char reversed[20];
+            int count = 0;
+            for (pid_t pid = ::getpid(); pid > 0; pid /= 10) reversed[count++] = static_cast<char>('0' + pid % 10);
+            for (int i = 0; i < count; ++i) digits[i] = reversed[count - 1 - i];
+        }
         // A fresh process group: Ctrl-C in the terminal running the tests does not reach it twice.
         ::setpgid(0, 0);
-        ::execv(args[0], args.data());
+        ::execve(args[0], args.data(), envp.data());
         ::_exit(127);
     }
     ::close(err[1]);

@@ -98,10 +98,17 @@ private:
     std::filesystem::path path_;
 };
 
+/// Sockets handed to a started program as systemd does (fds 3, 4, ... with LISTEN_FDS,
+/// LISTEN_PID = its pid and LISTEN_FDNAMES).
+struct PassSockets {
+    std::vector<int> fds;
+    std::string names;  // "a:b", or "" for no LISTEN_FDNAMES
+};
+
 /// A real program started with a pipe on its stderr (and optionally stdin). Killed on destruction.
 class Process {
 public:
-    explicit Process(std::vector<std::string> argv, bool pipe_stdin = false);
+    explicit Process(std::vector<std::string> argv, bool pipe_stdin = false, const PassSockets& pass = {});
     ~Process();
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;

@@ -132,6 +132,8 @@ struct Options {
     /// address and mode. Apps set it after parse() to print their own banner.
     std::function<void(const BaseServer&, const Options&)> on_ready;
 
+    /// Whether to serve on a Unix socket: --unix PATH was given, or systemd passed a Unix socket.
+    bool unix_socket() const;
     /// The address to serve on: unix_path when want_unix, else host and port.
     Address address(bool want_unix) const;
     /// ServerConfig with the command line's limits (max_children, max_threads, event_loops,
