@@ -71,7 +71,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DATARO
 set(CPACK_PACKAGE_NAME sockserv)
 set(CPACK_PACKAGE_VENDOR "sockserv developers")
 set(CPACK_PACKAGE_CONTACT "sockserv developers <sockserv-dev@lists.invalid>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "C++20 socketserver framework (sockserv)")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_GENERATOR DEB)
@@ -82,20 +82,20 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_APPS_PACKAGE_NAME sockserv)
 set(CPACK_DEBIAN_APPS_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_APPS_PACKAGE_DEPENDS "libc6 (>= 2.36)")
-set(CPACK_DEBIAN_APPS_DESCRIPTION "sockserv servers: http, tftp and chat, each in sync, thread, fork or event mode
- http_server is a static file server (python3 -m http.server with keep-alive, ranges, conditional
- requests and sendfile); tftp_server serves TFTP over UDP (RFC 1350, 2347-2349, 7440) and a
- list/get/put file service over TCP on the same port; chat_server is a UDP group chat. Each takes
- --mode sync|thread|fork|event and --workers N, and accepts its sockets from systemd: the package
- ships sockserv-http, sockserv-tftp and sockserv-chat .socket and .service units.")
+# CPack puts CPACK_PACKAGE_DESCRIPTION_SUMMARY first (Debian's one-line summary), then these.
+set(CPACK_DEBIAN_APPS_DESCRIPTION "This package has the servers: http_server, a static file server (python3 -m
+http.server with keep-alive, ranges, conditional requests and sendfile); tftp_server, TFTP over
+UDP (RFC 1350, 2347-2349, 7440) and a list/get/put file service over TCP on the same port;
+chat_server, a UDP group chat; their clients; man pages. Each server takes --mode
+sync|thread|fork|event and --workers N, and takes its sockets from systemd: sockserv-http,
+sockserv-tftp and sockserv-chat .socket and .service units are included.")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libsockserv-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
     "libboost-dev (>= 1.74), libboost-program-options-dev (>= 1.74), libboost-context-dev (>= 1.74)")
 set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "cmake (>= 3.22), pkg-config")
-set(CPACK_DEBIAN_DEV_DESCRIPTION "${PROJECT_DESCRIPTION}
- A server is a transport (TCP, UDP, Unix stream, Unix datagram) composed with a concurrency mode
- (sync, thread, fork, event: epoll loops with fibers) serving a request handler you subclass, as in
- Python's socketserver. This package has the headers, the static library, a CMake package
- (find_package(sockserv)) and a pkg-config file.")
+set(CPACK_DEBIAN_DEV_DESCRIPTION "A server is a transport (TCP, UDP, Unix stream, Unix datagram) composed with a
+concurrency mode (sync, thread, fork, event: epoll loops with fibers) serving a request handler
+you subclass, as in Python's socketserver. This package has the headers, the static library, a
+CMake package (find_package(sockserv)) and a pkg-config file.")
 include(CPack)

@@ -5,7 +5,7 @@
 # project's main server on the current folder.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" build
 "$root/scripts/build.sh" release >&2
 
 app=""

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Installs what sockserv needs to build, test and benchmark, from Debian packages, if missing.
-# Safe to run again: it installs nothing when everything is there.
+# Installs what sockserv needs from Debian packages, if missing. Safe to run again: it installs
+# nothing when everything is there.
+#   scripts/setup.sh build    what building and running the programs need (scripts/run.sh)
+#   scripts/setup.sh          that, and the tests' and benchmarks' real clients and peers
 set -euo pipefail
 
 packages=(
-  # build
-  cmake ninja-build g++ libboost-dev libboost-system-dev libboost-program-options-dev libboost-context-dev catch2
-  # tests and benchmarks: real clients and peers
-  curl netcat-openbsd python3 util-linux wrk procps tmux nginx chromium tftp-hpa atftp busybox tftpd-hpa
+  # build (help2man: the man pages, made from each program's --help)
+  cmake ninja-build g++ libboost-dev libboost-system-dev libboost-program-options-dev libboost-context-dev help2man
 )
+if [ "${1:-all}" != build ]; then
+  packages+=(
+    catch2
+    # tests and benchmarks: real clients and peers; systemd's socket activator; pkg-config
+    curl netcat-openbsd python3 util-linux wrk procps tmux nginx chromium tftp-hpa atftp busybox tftpd-hpa
+    systemd pkgconf
+  )
+fi
 
 missing=()
 for package in "${packages[@]}"; do
