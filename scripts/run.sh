@@ -6,7 +6,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup.sh" build
-"$root/scripts/build.sh" release >&2
+# The programs only: the tests (and Catch2) are scripts/test.sh's.
+"$root/scripts/build.sh" release -DSOCKSERV_BUILD_TESTS=OFF >&2
 
 app=""
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then  # a first argument that is not an option names the app
