@@ -6,8 +6,8 @@
 # already (exit 77: skipped).
 #   deb_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
-build=$1
-source=$2
+build=$(cd "$1" && pwd)
+source=$(cd "$2" && pwd)
 . "$source/tests/packaging/common.sh"
 if [ "$(id -u)" -ne 0 ]; then echo "deb test: skipped (needs root to install packages)"; exit 77; fi
 if dpkg-query -W -f='${Status}' sockserv libsockserv-dev 2>/dev/null | grep -q "install ok installed"; then

@@ -4,8 +4,8 @@
 # its own, and check the installed systemd units with systemd-analyze verify.
 #   install_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
-build=$1
-source=$2
+build=$(cd "$1" && pwd)
+source=$(cd "$2" && pwd)
 . "$source/tests/packaging/common.sh"
 work=$(mktemp -d /tmp/sockserv-install-XXXXXX)
 pids=()
@@ -64,6 +64,27 @@ g++ -std=c++20 -O2 "$source/examples/udp_upper/udp_upper.cpp" -o "$work/upper_pc
 pids+=($!)
 port=$(wait_for_line "$work/upper_pc.out" "on port [0-9]+" | grep -Eo "[0-9]+$")
 expect "udp_upper built with pkg-config" "$(printf 'pc' | nc -u -w1 127.0.0.1 "$port")" "PC"
+
+# The source tree as a subproject (FetchContent with SOURCE_DIR is add_subdirectory underneath):
+# the same target, only the library built, nothing of the parent's build changed.
+mkdir -p "$work/subproject"
+cat >"$work/subproject/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.22)
+project(uses_sockserv_source LANGUAGES CXX)
+include(FetchContent)
+FetchContent_Declare(sockserv SOURCE_DIR "$source")
+FetchContent_MakeAvailable(sockserv)
+add_executable(udp_upper "$source/examples/udp_upper/udp_upper.cpp")
+target_link_libraries(udp_upper PRIVATE sockserv::sockserv)
+CMAKE
+cmake -S "$work/subproject" -B "$work/subproject/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null \
+  || fail "configuring a project that takes sockserv with FetchContent"
+cmake --build "$work/subproject/build" >"$work/subproject/build.log" || { cat "$work/subproject/build.log" >&2; fail "building it"; }
+[ ! -e "$work/subproject/build/_deps/sockserv-build/apps" ] || fail "the subproject built sockserv's apps too"
+"$work/subproject/build/udp_upper" >"$work/upper_sub.out" 2>&1 &
+pids+=($!)
+port=$(wait_for_line "$work/upper_sub.out" "on port [0-9]+" | grep -Eo "[0-9]+$")
+expect "udp_upper built from the source tree" "$(printf 'sub' | nc -u -w1 127.0.0.1 "$port")" "SUB"
 
 # The units: systemd-analyze verify reports a bad setting as a warning and still exits 0, so
 # any output at all fails. (--man=no: the install's man pages are not on MANPATH.)
