@@ -189,8 +189,8 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
-    const po::options_description& own = spec.declared().options;
-    const po::positional_options_description& positional = spec.declared().positional;
+    const po::options_description& own = spec.declared_->options;
+    const po::positional_options_description& positional = spec.declared_->positional;
     po::options_description all;
     all.add(common);
     if (!own.options().empty()) all.add(own);

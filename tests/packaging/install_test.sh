@@ -23,6 +23,11 @@ grep -q "mode" "$prefix/share/man/man1/http_server.1" || fail "http_server.1 lac
   sh -c "printf '#include <{}>\n' | g++ -std=c++20 -Wall -Wextra -Werror -fsyntax-only -I'$prefix/include' -x c++ - \
          || { echo 'installed header {} does not compile alone' >&2; exit 255; }"
 
+# What makes a user's compile slow stays out of the umbrella header: Boost, <iostream>, <filesystem>.
+heavy=$(printf '#include <sockserv/sockserv.hpp>\n' | g++ -std=c++20 -H -fsyntax-only -I"$prefix/include" -x c++ - 2>&1 \
+          | grep -E '^\.+ .*(/boost/|/iostream$|/filesystem$)' || true)
+[ -z "$heavy" ] || fail "sockserv.hpp includes: $heavy"
+
 # The examples, as out-of-tree projects with find_package(sockserv 0.2), warnings as errors.
 for example in word_tally udp_upper serve_modes; do
   cmake -S "$source/examples/$example" -B "$work/$example" -G Ninja -DCMAKE_BUILD_TYPE=Release \

@@ -41,6 +41,8 @@ template <class T>
 concept OptionValue = std::same_as<T, std::string> || std::same_as<T, double> || std::same_as<T, int> ||
                       std::same_as<T, unsigned> || std::same_as<T, unsigned long> || std::same_as<T, long>;
 
+struct Options;
+
 /// What an app adds to the shared command line.
 class Spec {
 public:
@@ -68,10 +70,10 @@ public:
     /// positional("port") makes `http_server 8080` mean --port 8080.
     Spec& positional(const std::string& name, int count = 1);
 
-    struct Declared;  // the library's record of the calls above, for parse()
-    Declared& declared() const noexcept { return *declared_; }
+    struct Declared;  // the library's record of the calls above
 
 private:
+    friend Options parse(int argc, const char* const* argv, std::string_view program, Spec spec);
     std::unique_ptr<Declared> declared_;
 };
 
