@@ -150,19 +150,30 @@ TEST_CASE("tftp_server serves the UDP and the TCP socket of one port, told apart
 }
 
 TEST_CASE("echo_server serves a Unix socket systemd-socket-activate bound itself", "[activation][app]") {
-    const std::string mode = GENERATE("fork", "event-1");
-    INFO("mode " << mode);
+    // -l PATH: systemd-socket-activate binds the path itself (-d: a datagram socket); echo_server
+    // is given no --unix, and takes the Unix transport because the passed socket is one.
+    const auto [mode, datagram] = GENERATE(std::pair{"fork", false}, std::pair{"event-1", false},
+                                           std::pair{"thread", true}, std::pair{"event-2", true});
+    INFO("mode " << mode << (datagram ? ", datagram" : ", stream"));
     test::TempDir dir;
     const std::string path = (dir / "echo.sock").string();
-    // -l PATH: systemd-socket-activate binds the path itself; echo_server is given no --unix.
-    std::vector<std::string> args{socket_activate, "-l", path, "--", test::binary("echo_server")};
+    std::vector<std::string> args{socket_activate, "-l", path};
+    if (datagram) args.push_back("-d");
+    args.insert(args.end(), {"--", test::binary("echo_server")});
+    if (datagram) args.push_back("--udp");
     for (const auto& arg : test::mode_arguments(mode)) args.push_back(arg);
     test::Process server(args);
     server.wait_for_line("Listening on " + std::regex_replace(path, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
                          " as 3\\.");
-    Socket client = test::connect_stream(Address::unix_path(path));
-    client.send_all("over a passed Unix socket\n");
-    CHECK(test::recv_exactly(client, 26) == "over a passed Unix socket\n");
+    const Address at = Address::unix_path(path);
+    if (datagram) {
+        const Socket client = test::datagram_client(at);
+        CHECK(test::datagram_roundtrip(client, at, "a datagram on a passed socket") == "a datagram on a passed socket");
+    } else {
+        Socket client = test::connect_stream(at);
+        client.send_all("over a passed Unix socket\n");
+        CHECK(test::recv_exactly(client, 26) == "over a passed Unix socket\n");
+    }
     server.wait_for_line("serving on " + path);
     check_stops_cleanly(server);
 }
