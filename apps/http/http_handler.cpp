@@ -24,6 +24,7 @@ BadRequest refusal(HeadScan::State state, std::string_view received) {
     case HeadScan::request_line_too_long: return {414, "Request-URI Too Long", line};
     case HeadScan::header_line_too_long: return {431, "Line too long", line};
     case HeadScan::too_many_headers: return {431, "Too many headers", line};
+    case HeadScan::not_a_request: return {400, "Bad request syntax", line};
     default: return {431, "Request header fields too large", line};
     }
 }

@@ -18,6 +18,29 @@ std::string_view first_line(std::string_view received, std::size_t limit) {
     return line;
 }
 
+namespace {
+
+// RFC 9110 5.6.2: the characters of a token (a method is one).
+bool is_token_char(unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// Whether `line` (a request line, or the start of one) can still become one: a token, then a
+// space; and nowhere a control character or DEL (a target is visible characters; bytes of 0x80
+// and above are let through, as Python does, for clients that send UTF-8 unencoded).
+bool could_be_request_line(std::string_view line) {
+    bool in_method = true;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const auto c = static_cast<unsigned char>(line[i]);
+        if (c < 0x20 || c == 0x7f) return c == '\r' && i + 1 == line.size();  // CR only as the CRLF's start
+        if (in_method && c == ' ') in_method = false;
+        else if (in_method && !is_token_char(c)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 HeadScan scan_head(std::string_view received, const HeadLimits& limits) {
     std::size_t position = 0;
     // Empty lines before the request line are skipped (RFC 9112 2.2: "SHOULD ignore at least one").
@@ -30,6 +53,8 @@ HeadScan scan_head(std::string_view received, const HeadLimits& limits) {
         const std::size_t limit = lines == 0 ? limits.request_line : limits.header_line;
         const auto newline = received.find('\n', position);
         const std::size_t end = newline == std::string_view::npos ? received.size() : newline;
+        if (lines == 0 && !could_be_request_line(received.substr(position, end - position)))
+            return {HeadScan::not_a_request, 0};
         std::size_t length = end - position;
         if (newline != std::string_view::npos && length > 0 && received[end - 1] == '\r') --length;
         // Unterminated bytes count against the limit too (minus a CR that may start the CRLF).
@@ -128,6 +153,19 @@ std::variant<RequestHead, BadRequest> parse_head(std::string_view head) {
     }
 
     const auto& request = parser.get();
+    // Beast unfolds obs-fold into the field's value; RFC 9112 5.2 lets a server refuse it, and a
+    // proxy in front may have read the fold differently (request smuggling): refused.
+    for (std::size_t at = head.find("\r\n"); at != std::string_view::npos && at + 2 < head.size();
+         at = head.find("\r\n", at + 2)) {
+        if (head[at + 2] == ' ' || head[at + 2] == '\t')
+            return BadRequest{400, "Bad header field (obs-fold) ('" + std::string(line.substr(0, 200)) + "')",
+                              std::string(line)};
+    }
+    const auto hosts = request.count(http::field::host);
+    if (hosts > 1 || (hosts == 0 && request.version() >= 11))
+        return BadRequest{400, std::string(hosts > 1 ? "Bad request: more than one Host field" : "Bad request: no Host field") +
+                                   " ('" + std::string(line.substr(0, 200)) + "')",
+                          std::string(line)};
     RequestHead out;
     out.version = request.version();
     out.request_line = std::string(line);

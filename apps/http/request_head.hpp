@@ -25,7 +25,17 @@ struct HeadLimits {
 
 /// The outcome of looking for the end of a head in the bytes received so far.
 struct HeadScan {
-    enum State { incomplete, complete, request_line_too_long, header_line_too_long, too_many_headers, head_too_large };
+    enum State {
+        incomplete,
+        complete,
+        request_line_too_long,
+        header_line_too_long,
+        too_many_headers,
+        head_too_large,
+        /// The bytes so far cannot begin a request line (binary junk, a TLS ClientHello on the
+        /// plain port): answered 400 at once instead of waiting for a line end that never comes.
+        not_a_request,
+    };
     State state = incomplete;
     /// complete: bytes of the head, through its blank line (empty lines before the request line
     /// included, RFC 9112 2.2).
@@ -58,7 +68,9 @@ struct BadRequest {
     std::string request_line;
 };
 
-/// Parses a complete head (as scan_head() measured it) with Beast's request parser.
+/// Parses a complete head (as scan_head() measured it) with Beast's request parser, and refuses
+/// with 400 what Beast lets through but RFC 9112 does not: obs-fold (a field line starting with
+/// whitespace, 5.2), and an HTTP/1.1 request without a Host field or any request with two (3.2).
 std::variant<RequestHead, BadRequest> parse_head(std::string_view head);
 
 /// The first line of what was received, without its line end, at most `limit` bytes (for logging

@@ -63,8 +63,10 @@ Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, c
     if (request.has_if_none_match) {
         not_modified = none_match_hits(request.if_none_match, etag);
     } else if (!request.if_modified_since.empty()) {
+        // A date in the future (or unparsable) is ignored, RFC 9110 13.1.3: the file may yet
+        // change before that moment, and a 304 then would keep a stale copy in caches.
         const auto since = parse_http_date(request.if_modified_since);
-        not_modified = since && modified <= *since;
+        not_modified = since && *since <= std::time(nullptr) && modified <= *since;
     }
     if (not_modified) {
         Response response = make_response(304);

@@ -88,23 +88,59 @@ TEST_CASE("parse_head reads method - target - version and the fields the server 
 TEST_CASE("parse_head follows HTTP/1.0 and HTTP/1.1 keep-alive rules", "[http][head]") {
     CHECK_FALSE(parsed("GET / HTTP/1.0\r\n\r\n").keep_alive);
     CHECK(parsed("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
-    CHECK_FALSE(parsed("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive);
+    CHECK_FALSE(parsed("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
     CHECK(parsed("GET / HTTP/1.0\n\n").version == 10);  // bare LF, as typed into nc
-    CHECK(parsed("\r\nGET / HTTP/1.1\r\n\r\n").method == "GET");
+    CHECK(parsed("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").method == "GET");
 }
 
 TEST_CASE("parse_head reports the request's body framing", "[http][head]") {
-    CHECK(parsed("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n").content_length == 5u);
-    CHECK(parsed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").chunked);
-    CHECK_FALSE(parsed("GET / HTTP/1.1\r\n\r\n").content_length);
-    CHECK(parsed("BREW /pot HTTP/1.1\r\n\r\n").method == "BREW");  // unknown methods parse; the site says 501
+    CHECK(parsed("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n").content_length == 5u);
+    CHECK(parsed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").chunked);
+    CHECK_FALSE(parsed("GET / HTTP/1.1\r\nHost: x\r\n\r\n").content_length);
+    CHECK(parsed("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n").method == "BREW");  // unknown methods parse; the site says 501
 }
 
 TEST_CASE("parse_head answers 505 for other major versions", "[http][head]") {
     CHECK(refused("GET / HTTP/2.0\r\n\r\n").status == 505);
     CHECK(refused("GET / HTTP/9.9\r\n\r\n").message == "Invalid HTTP version (9.9)");
     CHECK(refused("GET / HTTP/0.9\r\n\r\n").status == 505);
-    CHECK(parsed("GET / HTTP/1.2\r\n\r\n").version == 11);  // a newer 1.x is answered as 1.1
+    CHECK(parsed("GET / HTTP/1.2\r\nHost: x\r\n\r\n").version == 11);  // a newer 1.x is answered as 1.1
+}
+
+TEST_CASE("parse_head wants one Host field from HTTP/1.1, and at most one from anyone", "[http][head]") {
+    // RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any
+    // request with more than one. nginx does; Python does not check.
+    CHECK(refused("GET / HTTP/1.1\r\n\r\n").message == "Bad request: no Host field ('GET / HTTP/1.1')");
+    CHECK(refused("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").status == 400);
+    CHECK(refused("GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n").message.starts_with("Bad request: more than one Host"));
+    CHECK(parsed("GET / HTTP/1.0\r\n\r\n").method == "GET");  // HTTP/1.0 may leave it out
+    CHECK(parsed("GET / HTTP/1.1\r\nHost:\r\n\r\n").method == "GET");  // empty is allowed (no authority)
+}
+
+TEST_CASE("parse_head refuses obs-fold, which Beast would unfold", "[http][head]") {
+    for (const char* head : {"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+                             "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n\tb\r\n\r\n",
+                             "GET / HTTP/1.1\nHost: x\n b\n\n"}) {
+        INFO(head);
+        const BadRequest bad = refused(head);
+        CHECK(bad.status == 400);
+        CHECK(bad.message.starts_with("Bad header field (obs-fold)"));
+    }
+}
+
+TEST_CASE("scan_head gives up at the first byte that cannot start a request line", "[http][head]") {
+    // A TLS ClientHello on the plain port starts 0x16 0x03 0x01: refused before any line end.
+    CHECK(scan_head(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)).state == HeadScan::not_a_request);
+    CHECK(scan_head(std::string("\x00\x01binary", 8)).state == HeadScan::not_a_request);
+    CHECK(scan_head("G(T / HTTP/1.1").state == HeadScan::not_a_request);  // not a token
+    CHECK(scan_head("GET /\x1b[2J").state == HeadScan::not_a_request);    // control byte in the target
+    CHECK(scan_head("GET\t/ HTTP/1.1").state == HeadScan::not_a_request);
+    // What can still become a request waits for more.
+    CHECK(scan_head("GE").state == HeadScan::incomplete);
+    CHECK(scan_head("GET /caf\xc3\xa9 HTTP/1.1\r").state == HeadScan::incomplete);  // UTF-8, a CR at the end
+    CHECK(scan_head("\r\nGET / HTTP/1.0\r\n\r\n").state == HeadScan::complete);
+    // Header lines are Beast's to judge, once the head is complete.
+    CHECK(scan_head("GET / HTTP/1.1\r\nX: \x01\r\n\r\n").state == HeadScan::complete);
 }
 
 TEST_CASE("parse_head answers 400 for malformed request lines and fields", "[http][head]") {
