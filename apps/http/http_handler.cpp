@@ -161,7 +161,14 @@ bool HttpHandler::send(Response& response, bool head_only) {
     }
     // A file that shrank since fstat leaves the response short of its Content-Length: the client
     // can only tell if the connection closes.
-    return wfile().sendfile(response.file.get(), response.offset, response.length) == response.length;
+    if (response.parts.empty())
+        return wfile().sendfile(response.file.get(), response.offset, response.length) == response.length;
+    for (const Response::FilePart& part : response.parts) {
+        wfile().write(part.head);
+        if (wfile().sendfile(response.file.get(), part.offset, part.length) != part.length) return false;
+    }
+    wfile().write(response.closing);
+    return true;
 }
 
 void HttpHandler::log(std::string_view request_line, const Response& response, bool head_only) {

@@ -2,6 +2,7 @@
 
 #include <sockserv/text.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -17,16 +18,8 @@ std::optional<std::uint64_t> number(std::string_view text) {
     return value;
 }
 
-}  // namespace
-
-RangeRequest parse_range(std::string_view header, std::uint64_t size) {
-    header = sockserv::trim_blanks(header);
-    constexpr std::string_view unit = "bytes=";
-    if (header.size() < unit.size()) return WholeFile{};
-    for (std::size_t i = 0; i < unit.size(); ++i)
-        if ((header[i] | 0x20) != unit[i] && header[i] != unit[i]) return WholeFile{};
-    const std::string_view spec = sockserv::trim_blanks(header.substr(unit.size()));
-    if (spec.find(',') != std::string_view::npos) return WholeFile{};
+// One range-spec: a range inside the file, Unsatisfiable for one outside it, WholeFile for bad syntax.
+std::variant<ByteRange, Unsatisfiable, WholeFile> parse_one(std::string_view spec, std::uint64_t size) {
     const auto dash = spec.find('-');
     if (dash == std::string_view::npos) return WholeFile{};
     const std::string_view first_text = sockserv::trim_blanks(spec.substr(0, dash));
@@ -48,6 +41,42 @@ RangeRequest parse_range(std::string_view header, std::uint64_t size) {
     }
     if (*first >= size) return Unsatisfiable{};
     return ByteRange{*first, last};
+}
+
+}  // namespace
+
+RangeRequest parse_range(std::string_view header, std::uint64_t size) {
+    header = sockserv::trim_blanks(header);
+    constexpr std::string_view unit = "bytes=";
+    if (header.size() < unit.size()) return WholeFile{};
+    for (std::size_t i = 0; i < unit.size(); ++i)
+        if ((header[i] | 0x20) != unit[i] && header[i] != unit[i]) return WholeFile{};
+    std::string_view set = header.substr(unit.size());
+
+    std::vector<ByteRange> ranges;
+    std::size_t specs = 0;
+    for (;;) {
+        const auto comma = set.find(',');
+        const std::string_view spec = sockserv::trim_blanks(set.substr(0, comma));
+        if (!spec.empty()) {  // a list may hold empty elements (RFC 9110 5.6.1)
+            if (++specs > max_ranges) return WholeFile{};
+            const auto one = parse_one(spec, size);
+            if (std::holds_alternative<WholeFile>(one)) return WholeFile{};
+            if (const auto* range = std::get_if<ByteRange>(&one)) ranges.push_back(*range);
+        }
+        if (comma == std::string_view::npos) break;
+        set.remove_prefix(comma + 1);
+    }
+    if (specs == 0) return WholeFile{};
+    if (ranges.empty()) return Unsatisfiable{};
+    std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) { return a.first < b.first; });
+    std::vector<ByteRange> merged{ranges.front()};
+    for (std::size_t i = 1; i < ranges.size(); ++i) {
+        if (ranges[i].first <= merged.back().last + 1) merged.back().last = std::max(merged.back().last, ranges[i].last);
+        else merged.push_back(ranges[i]);
+    }
+    if (merged.size() == 1) return merged.front();
+    return ByteRanges{std::move(merged)};
 }
 
 }  // namespace http_app

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace http_app {
 
@@ -17,16 +18,30 @@ struct Response {
     boost::beast::http::response<boost::beast::http::empty_body> head;
     /// A page the server wrote (listing, error), or...
     std::string body;
-    /// ...a file's bytes [offset, offset + length).
+    /// ...a file's bytes [offset, offset + length)...
     sockserv::UniqueFd file;
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
+    /// ...or, for multipart/byteranges, parts of it, each after its own part head, then `closing`.
+    struct FilePart {
+        std::string head;  // the boundary and the part's fields
+        std::uint64_t offset;
+        std::uint64_t length;
+    };
+    std::vector<FilePart> parts;
+    std::string closing;
     /// For Python's error log line ("code 404, message File not found"); empty on success.
     std::string error_message;
 
     unsigned status() const noexcept { return head.result_int(); }
     /// Body bytes a GET gets (Content-Length).
-    std::uint64_t body_size() const noexcept { return file ? length : body.size(); }
+    std::uint64_t body_size() const noexcept {
+        if (!file) return body.size();
+        if (parts.empty()) return length;
+        std::uint64_t size = closing.size();
+        for (const FilePart& part : parts) size += part.head.size() + part.length;
+        return size;
+    }
 };
 
 /// status, Server, Date; more fields are the caller's.

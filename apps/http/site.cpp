@@ -4,6 +4,8 @@
 #include "url.hpp"
 #include "validators.hpp"
 
+#include <cstdio>
+#include <random>
 #include <string>
 
 namespace http_app {
@@ -84,6 +86,9 @@ Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, c
         return response;
     }
 
+    if (auto* several = std::get_if<ByteRanges>(&range))
+        return serve_parts(std::move(file), mime_.content_type(name), std::move(several->parts), modified, etag, size);
+
     const auto* part = std::get_if<ByteRange>(&range);
     Response response = make_response(part ? 206 : 200);
     response.head.set(http::field::content_type, mime_.content_type(name));
@@ -97,6 +102,32 @@ Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, c
                                                           std::to_string(part->last) + "/" + std::to_string(size));
     response.head.set(http::field::content_length, std::to_string(response.length));
     response.file = std::move(file.fd);
+    return response;
+}
+
+Response Site::serve_parts(ServedDirectory::Opened file, std::string_view content_type, std::vector<ByteRange> ranges,
+                           std::time_t modified, const std::string& etag, std::uint64_t size) const {
+    // RFC 9110 14.6: each part has its Content-Type and Content-Range; the boundary must not occur
+    // in the parts, which 64 random bits make as good as certain.
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    char boundary[17];
+    std::snprintf(boundary, sizeof boundary, "%016llx", static_cast<unsigned long long>(random()));
+    Response response = make_response(206);
+    response.head.set(http::field::content_type, std::string("multipart/byteranges; boundary=") + boundary);
+    response.head.set(http::field::last_modified, format_http_date(modified));
+    response.head.set(http::field::etag, etag);
+    response.head.set(http::field::accept_ranges, "bytes");
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+        const ByteRange& range = ranges[i];
+        std::string head = i == 0 ? "--" : "\r\n--";
+        head.append(boundary).append("\r\nContent-Type: ").append(content_type);
+        head.append("\r\nContent-Range: bytes ").append(std::to_string(range.first)).append("-");
+        head.append(std::to_string(range.last)).append("/").append(std::to_string(size)).append("\r\n\r\n");
+        response.parts.push_back({std::move(head), range.first, range.length()});
+    }
+    response.closing = std::string("\r\n--") + boundary + "--\r\n";
+    response.file = std::move(file.fd);
+    response.head.set(http::field::content_length, std::to_string(response.body_size()));
     return response;
 }
 

@@ -4,12 +4,15 @@
 // No sockets here: it maps a parsed request to a Response, and the handler sends it.
 
 #include "mime.hpp"
+#include "ranges.hpp"
 #include "request_head.hpp"
 #include "response.hpp"
 #include "served_directory.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
+#include <vector>
 
 namespace http_app {
 
@@ -43,6 +46,8 @@ public:
 
 private:
     Response serve_file(ServedDirectory::Opened file, std::string_view name, const RequestHead& request) const;
+    Response serve_parts(ServedDirectory::Opened file, std::string_view content_type, std::vector<ByteRange> ranges,
+                         std::time_t modified, const std::string& etag, std::uint64_t size) const;
     Response serve_listing(const ServedDirectory::Opened& directory, std::string_view url_path) const;
 
     SiteOptions options_;

@@ -88,6 +88,18 @@ void check_python_behaviour(const std::string& mode) {
     CHECK(part.starts_with("HTTP/1.1 206 Partial Content\r\n"));
     CHECK(part.find("Content-Range: bytes 6-10/12\r\n") != std::string::npos);
     CHECK(part.ends_with("\r\n\r\nworld"));
+    // Several: multipart/byteranges, as nginx answers them (curl -r takes the list as is).
+    const std::string several = curl("-D - -r 0-0,6-10 " + q(server.url("/hello.txt"))).output;
+    CHECK(several.starts_with("HTTP/1.1 206 Partial Content\r\n"));
+    const auto type_at = several.find("Content-Type: multipart/byteranges; boundary=");
+    REQUIRE(type_at != std::string::npos);
+    const auto boundary_at = several.find('=', type_at) + 1;
+    const std::string boundary = several.substr(boundary_at, several.find("\r\n", boundary_at) - boundary_at);
+    const std::string body = several.substr(several.find("\r\n\r\n") + 4);
+    CHECK(body == "--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-0/12\r\n\r\nh" +
+                      "\r\n--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 6-10/12\r\n\r\nworld" +
+                      "\r\n--" + boundary + "--\r\n");
+    CHECK(several.find("Content-Length: " + std::to_string(body.size()) + "\r\n") != std::string::npos);
     const std::string beyond = curl("-D - -r 100-200 " + q(server.url("/hello.txt"))).output;
     CHECK(beyond.starts_with("HTTP/1.1 416 "));
     CHECK(beyond.find("Content-Range: bytes */12\r\n") != std::string::npos);

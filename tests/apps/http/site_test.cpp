@@ -197,8 +197,26 @@ TEST_CASE("ranges answer 206 with Content-Range or 416", "[http][site]") {
     Response refused = site.respond(request);
     CHECK(refused.status() == 416);
     CHECK(field(refused, http::field::content_range) == "bytes */12");
+    // Several ranges: multipart/byteranges, each part with its own Content-Range.
     request.range = "bytes=0-1,3-4";
-    CHECK(site.respond(request).status() == 200);
+    const Response several = site.respond(request);
+    CHECK(several.status() == 206);
+    const std::string type = field(several, http::field::content_type);
+    REQUIRE(type.starts_with("multipart/byteranges; boundary="));
+    const std::string boundary = type.substr(type.find('=') + 1);
+    std::string body;
+    for (const auto& piece : several.parts) {
+        std::string bytes(piece.length, '\0');
+        REQUIRE(::pread(several.file.get(), bytes.data(), bytes.size(), static_cast<off_t>(piece.offset)) ==
+                static_cast<ssize_t>(bytes.size()));
+        body += piece.head + bytes;
+    }
+    body += several.closing;
+    CHECK(body == "--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/12\r\n\r\nhe\r\n--" +
+                      boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 3-4/12\r\n\r\nlo\r\n--" +
+                      boundary + "--\r\n");
+    CHECK(field(several, http::field::content_length) == std::to_string(body.size()));
+    CHECK_FALSE(site.respond(request).head[http::field::content_type] == several.head[http::field::content_type]);
 
     request.range = "bytes=0-4";
     request.if_range = field(part, http::field::last_modified);
