@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
     spec.option<std::size_t>("capacity", 256, "most members at once (1..4096)")
         .option<std::size_t>("max-message", 1024, "longest message, in bytes (1..60000)")
         .option<double>("idle-timeout", 60.0, "seconds of silence before a member is dropped")
-        .flag("no-admin", "do not read announcements from standard input");
+        .flag("no-admin", "do not read announcements from standard input")
+        .flag("coalesce", "pack several lines for one member into one datagram (clients must split at newlines)");
     const auto options = sockserv::cli::parse(argc, argv, "chat_server", std::move(spec));
 
     chat::Settings settings;
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
     settings.idle_timeout = std::chrono::milliseconds(static_cast<long long>(idle * 1000));
 
     // Before serving: the room is made once, in shared memory, and every mode uses the same one.
-    sockserv::Shared<chat::Room> room(capacity);
+    sockserv::Shared<chat::Room> room(capacity, options.values.has("coalesce"));
     chat::ChatState state{*room, settings};
     return sockserv::serve<chat::ChatServer, chat::ChatHandler>(options, state);
 }

@@ -10,7 +10,7 @@ namespace {
 std::int64_t ticks(Room::Clock::time_point t) { return t.time_since_epoch().count(); }
 }  // namespace
 
-Room::Room(std::size_t capacity) : capacity_(capacity) {
+Room::Room(std::size_t capacity, bool coalesce) : capacity_(capacity), coalesce_(coalesce) {
     if (capacity == 0 || capacity > max_capacity)
         throw std::invalid_argument("room capacity must be 1.." + std::to_string(max_capacity));
 }
@@ -84,8 +84,9 @@ std::vector<Room::Datagram> Room::queue(std::string_view line, const sockserv::A
     for (std::size_t i = 0; i < size_; ++i) {
         Member& member = at(i);
         if (member.address == except) continue;
-        if (member.outbox_size + line.size() > outbox_bytes && member.outbox_size > 0) {
-            // Full: what waits goes first, then this line starts the outbox afresh.
+        if (member.outbox_size > 0 && (!coalesce_ || member.outbox_size + line.size() > outbox_bytes)) {
+            // Full (or one line is all it may hold): what waits goes first, then this line starts
+            // the outbox afresh.
             now.push_back({member.address, std::string(member.outbox.data(), member.outbox_size)});
             member.outbox_size = 0;
         }

@@ -36,7 +36,10 @@ public:
     /// The most members any room can hold; a room's own capacity is at most this.
     static constexpr std::size_t max_capacity = 4096;
 
-    explicit Room(std::size_t capacity);
+    /// coalesce: an outbox may hold several lines, sent as one datagram (--coalesce). Off, each
+    /// line is a datagram of its own, as the course notes' protocol has it and as clients that
+    /// read one datagram as one message expect; outboxes then only batch the sends (sendmmsg).
+    explicit Room(std::size_t capacity, bool coalesce = false);
 
     enum class Join {
         joined,        // a new member
@@ -65,8 +68,8 @@ public:
         std::string data;
     };
     /// Queues line for every member but `except` (an empty Address: everyone). Returns what must
-    /// be sent now, in this order, because it did not fit: a fuller outbox, or a line too long for
-    /// any outbox.
+    /// be sent now, in this order, because it did not fit: a fuller outbox (without coalescing,
+    /// any outbox that holds a line already), or a line too long for any outbox.
     std::vector<Datagram> queue(std::string_view line, const sockserv::Address& except);
     /// The outboxes holding lines, as datagrams to send, in joining order. They point into the
     /// room: send them before anything else changes it, then clear_outboxes().
@@ -96,6 +99,7 @@ private:
 
     sockserv::ArrivalOrder order_;
     std::size_t capacity_;
+    bool coalesce_;
     std::size_t size_ = 0;
     // Members are kept packed at the front, in joining order: iteration touches only real members.
     // Slots are raw storage, built on join: constructing all max_capacity of them up front would

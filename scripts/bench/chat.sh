@@ -10,7 +10,8 @@ seconds="${1:-2}"
 members="${2:-100}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-read -r -a servers <<<"${SERVERS:-sync thread fork event python}"
+# NAME+c: the same server with --coalesce (several lines to a datagram); without, one line each.
+read -r -a servers <<<"${SERVERS:-sync sync+c thread thread+c fork fork+c event event+c python}"
 declare -A command=(
   [event]="$bin/chat_server --port 0 --mode event --threads 2 --no-admin"
   [event-1]="$bin/chat_server --port 0 --mode event --threads 1 --no-admin"
@@ -19,6 +20,7 @@ declare -A command=(
   [fork]="$bin/chat_server --port 0 --mode fork --no-admin"
   [python]="python3 $root/scripts/bench/py_chat.py"
 )
+for name in event event-1 sync thread fork; do command[$name+c]="${command[$name]} --coalesce"; done
 rates=(250 500 1000 1500 2000 3000 4000 6000 8000 10000 15000 20000 25000 30000 40000 50000 60000)
 declare -A best_rate best_delivered
 

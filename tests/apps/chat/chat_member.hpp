@@ -29,7 +29,7 @@ public:
         lines_.pop_front();
         return line;
     }
-    /// The lines of the next datagram (the server packs several into one under load).
+    /// The lines of the next datagram (several only from a server run with --coalesce).
     std::deque<std::string> receive() const {
         std::string buffer(70000, '\0');
         Address from;

@@ -93,8 +93,24 @@ TEST_CASE("room in shared memory: joins made in forked children are seen by the 
     CHECK(room->name_at(client(3019)) == "m19");
 }
 
-TEST_CASE("room: relayed lines wait in outboxes - several to a datagram - never over outbox_bytes", "[chat][room]") {
+TEST_CASE("room: by default an outbox holds one line - each line is its own datagram", "[chat][room]") {
     auto owned = std::make_unique<Room>(8);
+    Room& room = *owned;
+    room.join("alice", client(1001), t0);
+    room.join("bob", client(1002), t0);
+    CHECK(room.queue("alice: one\n", client(1001)).empty());
+    // bob's outbox holds a line: it goes out now, alone, and the next one waits in its place.
+    const auto now = room.queue("alice: two\n", client(1001));
+    REQUIRE(now.size() == 1);
+    CHECK(now[0].to == client(1002));
+    CHECK(now[0].data == "alice: one\n");
+    const auto outgoing = room.outgoing();
+    REQUIRE(outgoing.size() == 1);
+    CHECK(outgoing[0].data == "alice: two\n");
+}
+
+TEST_CASE("room: with coalesce, relayed lines wait in outboxes - several to a datagram - never over outbox_bytes", "[chat][room]") {
+    auto owned = std::make_unique<Room>(8, true);
     Room& room = *owned;
     room.join("alice", client(1001), t0);
     room.join("bob", client(1002), t0);
