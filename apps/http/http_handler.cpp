@@ -69,7 +69,7 @@ void HttpHandler::handle() {
             response.head.keep_alive(false);
             send(response, false);
             log(bad->request_line, response, false);
-            linger();
+            lingering_close();
             return;
         }
         const RequestHead& request = std::get<RequestHead>(next);
@@ -87,7 +87,7 @@ void HttpHandler::handle() {
         keep_alive = send(response, head_only) && keep_alive;
         log(request.request_line, response, head_only);
         if (!keep_alive) {
-            if (request.chunked || request.content_length.value_or(0) > 0) linger();
+            if (request.chunked || request.content_length.value_or(0) > 0) lingering_close();
             return;
         }
         if (!skip_body(request)) return;
@@ -133,23 +133,6 @@ bool HttpHandler::skip_body(const RequestHead& request) {
         return false;
     }
     return true;
-}
-
-void HttpHandler::linger() {
-    constexpr std::size_t max_dropped = 16 << 20;
-    try {
-        wfile().flush();
-        connection().shutdown(SHUT_WR);
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        for (std::size_t dropped = 0; dropped < max_dropped;) {
-            rfile().consume(rfile().buffered().size());
-            const std::size_t n = rfile().fill_before(deadline);
-            if (n == 0) break;  // the client closed: it has read our answer
-            dropped += n;
-        }
-    } catch (const std::system_error&) {
-        // Gone, reset or out of time: nothing more to do for this client.
-    }
 }
 
 bool HttpHandler::send(Response& response, bool head_only) {

@@ -39,11 +39,6 @@ private:
     /// Sends the response; false when its body could not be sent whole (the file shrank).
     bool send(Response& response, bool head_only);
     void log(std::string_view request_line, const Response& response, bool head_only);
-    /// Before closing on a client that may still be sending (a refused head, an unread body):
-    /// half-close, then drop its input for a bounded time until it closes too, so the kernel's RST
-    /// for unread data cannot destroy the answer before the client reads it (nginx's lingering
-    /// close).
-    void linger();
 };
 
 }  // namespace http_app

@@ -79,8 +79,8 @@ FileServiceClient::FileServiceClient(const sockserv::Address& server) : socket_(
 }
 
 namespace {
-framing::Header expect_header(sockserv::SocketReader& in, sockserv::SocketWriter& out) {
-    out.flush();
+framing::Header expect_header(sockserv::SocketReader& in, sockserv::SocketWriter& out, bool flush = true) {
+    if (flush) out.flush();
     auto header = framing::read_header(in);
     if (!header) throw ClientError(0, "the server closed the connection");
     if (const auto* problem = std::get_if<std::string>(&*header)) throw ClientError(0, "bad reply: " + *problem);
@@ -145,7 +145,15 @@ std::uint64_t FileServiceClient::put(const std::filesystem::path& local, const s
     constexpr std::uint64_t chunk = 1 << 20;
     for (std::uint64_t sent = 0; sent < file->size;) {
         const std::uint64_t n = std::min(chunk, file->size - sent);
-        if (out_->sendfile(file->fd, sent, static_cast<std::size_t>(n)) != n) throw ClientError(0, local.string() + " shrank");
+        try {
+            if (out_->sendfile(file->fd, sent, static_cast<std::size_t>(n)) != n) throw ClientError(0, local.string() + " shrank");
+        } catch (const std::system_error&) {
+            // The server refused mid-upload (disk full, say) and closed: its ERROR frame is waiting
+            // to be read, and says why better than EPIPE does. (Its lingering close keeps the RST
+            // for our unread bytes from destroying that frame.)
+            expect_header(*in_, *out_, false);
+            throw;
+        }
         sent += n;
         progress.advance(n);
     }

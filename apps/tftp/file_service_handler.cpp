@@ -94,7 +94,10 @@ bool FileServiceHandler::put(std::uint64_t size, const std::string& name) {
         upload.commit();
     } catch (const ProtocolError& error) {
         send_error(error.code, error.what());
-        return false;  // the rest of the upload may still be coming: close rather than misread it
+        // The rest of the upload may still be coming: close rather than misread it, but read
+        // and drop it meanwhile, or the RST for unread data may reach the client before the error.
+        lingering_close();
+        return false;
     }
     wfile().write(framing::message(Type::done));
     log("put \"" + sockserv::escape_control_characters(name) + "\" " + std::to_string(size) + " bytes");

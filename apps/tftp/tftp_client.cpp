@@ -5,6 +5,7 @@
 
 #include "client.hpp"
 
+#include <sockserv/signals.hpp>
 #include <sockserv/version.hpp>
 
 #include <boost/program_options.hpp>
@@ -86,6 +87,9 @@ std::vector<std::string> words_of(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A server that refuses an upload closes while we still send: that must be an error message
+    // (its ERROR frame, read after the failed send), not death by SIGPIPE.
+    sockserv::signals::ignore_sigpipe();
     po::options_description visible("options");
     std::string mode = "octet";
     visible.add_options()

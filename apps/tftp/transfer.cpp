@@ -25,7 +25,7 @@ std::chrono::milliseconds Transfer::backoff(int retries) const {
     return settings_.timeout * (1 << std::min(retries, 3));
 }
 
-Outcome Transfer::fail(std::string why, std::uint16_t code, bool tell_peer) {
+Outcome Transfer::fail(std::uint64_t bytes, std::string why, std::uint16_t code, bool tell_peer) {
     if (tell_peer) {
         try {
             send_packet(encode_error(code, why));
@@ -33,6 +33,7 @@ Outcome Transfer::fail(std::string why, std::uint16_t code, bool tell_peer) {
         }
     }
     Outcome outcome;
+    outcome.bytes = bytes;
     outcome.error = std::move(why);
     return outcome;
 }
@@ -86,7 +87,7 @@ Outcome Transfer::send(Source& source, const std::string& opening) {
         for (bool acked = false; !acked;) {
             const auto packet = wait(deadline);
             if (!packet) {
-                if (++retries > settings_.max_retries) return fail("timed out waiting for the first ACK");
+                if (++retries > settings_.max_retries) return fail(outcome.bytes, "timed out waiting for the first ACK");
                 send_packet(opening);
                 deadline = Clock::now() + backoff(retries);
                 continue;
@@ -94,10 +95,10 @@ Outcome Transfer::send(Source& source, const std::string& opening) {
             if (const auto* ack = std::get_if<Ack>(&*packet); ack && ack->block == 0) {
                 acked = true;
             } else if (const auto* oack = std::get_if<OptionAck>(&*packet); oack && on_oack) {
-                if (auto problem = on_oack(*oack)) return fail(*problem, option_refused, true);
+                if (auto problem = on_oack(*oack)) return fail(outcome.bytes, *problem, option_refused, true);
                 acked = true;
             } else if (const auto* error = std::get_if<Error>(&*packet)) {
-                return fail("peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
+                return fail(outcome.bytes, "peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
             }
         }
     }
@@ -120,7 +121,7 @@ Outcome Transfer::send(Source& source, const std::string& opening) {
             try {
                 n = source.read(packet.data() + 4, blksize);
             } catch (const ProtocolError& error) {
-                return fail(error.what(), error.code, true);
+                return fail(outcome.bytes, error.what(), error.code, true);
             }
             packet.resize(4 + n);
             window.push_back(std::move(packet));
@@ -137,7 +138,7 @@ Outcome Transfer::send(Source& source, const std::string& opening) {
 
         const auto packet = wait(deadline);
         if (!packet) {
-            if (++retries > settings_.max_retries) return fail("timed out waiting for ACK " + std::to_string(acked + 1));
+            if (++retries > settings_.max_retries) return fail(outcome.bytes, "timed out waiting for ACK " + std::to_string(acked + 1));
             next = acked + 1;  // resend the window
             continue;
         }
@@ -157,7 +158,7 @@ Outcome Transfer::send(Source& source, const std::string& opening) {
             }
             next = acked + 1;  // RFC 7440: the receiver saw up to here; go on (or resend) from the next
         } else if (const auto* error = std::get_if<Error>(&*packet)) {
-            return fail("peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
+            return fail(outcome.bytes, "peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
         }
     }
 }
@@ -174,7 +175,7 @@ Outcome Transfer::receive(Sink& sink, const std::string& opening) {
         const auto packet = wait(deadline);
         if (!packet) {
             if (++retries > settings_.max_retries)
-                return fail("timed out waiting for DATA " + std::to_string(expected));
+                return fail(outcome.bytes, "timed out waiting for DATA " + std::to_string(expected));
             if (!last_sent.empty()) send_packet(last_sent);
             deadline = Clock::now() + backoff(retries);
             in_window = 0;
@@ -192,13 +193,13 @@ Outcome Transfer::receive(Sink& sink, const std::string& opening) {
                 continue;
             }
             if (data->payload.size() > blksize)
-                return fail("DATA larger than the block size", illegal_operation, true);
+                return fail(outcome.bytes, "DATA larger than the block size", illegal_operation, true);
             const bool final_block = data->payload.size() < blksize;
             try {
                 sink.write(data->payload);
                 if (final_block) sink.finish();  // before the final ACK: a failure is reported, not ACKed
             } catch (const ProtocolError& error) {
-                return fail(error.what(), error.code, true);
+                return fail(outcome.bytes, error.what(), error.code, true);
             }
             outcome.bytes += data->payload.size();
             ++expected;
@@ -221,12 +222,12 @@ Outcome Transfer::receive(Sink& sink, const std::string& opening) {
                 return outcome;
             }
         } else if (const auto* oack = std::get_if<OptionAck>(&*packet); oack && on_oack && expected == 1) {
-            if (auto problem = on_oack(*oack)) return fail(*problem, option_refused, true);
+            if (auto problem = on_oack(*oack)) return fail(outcome.bytes, *problem, option_refused, true);
             last_sent = encode_ack(0);
             send_packet(last_sent);
             deadline = Clock::now() + backoff(0);
         } else if (const auto* error = std::get_if<Error>(&*packet)) {
-            return fail("peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
+            return fail(outcome.bytes, "peer sent ERROR " + std::to_string(error->code) + ": " + error->message);
         }
     }
 }

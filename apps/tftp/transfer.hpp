@@ -81,7 +81,8 @@ private:
     std::optional<Packet> wait(std::chrono::steady_clock::time_point deadline);
     void send_packet(const std::string& packet);
     std::chrono::milliseconds backoff(int retries) const;
-    Outcome fail(std::string why, std::uint16_t code = 0, bool tell_peer = false);
+    // What failed, with the bytes moved until then (a failed upload logs how much arrived).
+    Outcome fail(std::uint64_t bytes, std::string why, std::uint16_t code = 0, bool tell_peer = false);
 
     const sockserv::Socket& socket_;
     sockserv::Address peer_;

@@ -31,6 +31,22 @@ namespace sockserv {
     }
 }
 
+void StreamRequestHandler::lingering_close(std::chrono::milliseconds wait, std::size_t max_dropped) {
+    try {
+        wfile_.flush();
+        connection().shutdown(SHUT_WR);
+        const auto deadline = std::chrono::steady_clock::now() + wait;
+        for (std::size_t dropped = 0; dropped < max_dropped;) {
+            rfile_.consume(rfile_.buffered().size());
+            const std::size_t n = rfile_.fill_before(deadline);
+            if (n == 0) break;  // the client closed: it has read our answer
+            dropped += n;
+        }
+    } catch (const std::system_error&) {
+        // Gone, reset or out of time: nothing more to do for this client.
+    }
+}
+
 void DatagramRequestHandler::finish() {
     if (!reply_.empty()) socket().sendto(reply_, client_address());
 }

@@ -55,6 +55,12 @@ public:
     SocketWriter& wfile() noexcept { return wfile_; }
     Socket& connection() noexcept { return request().connection; }
 
+    /// Before closing on a client that may still be sending (a refused request, an upload cut
+    /// short): flush, half-close, then read and drop its input until it closes too, for at most
+    /// `wait` and `max_dropped` bytes. Closing with unread input makes the kernel send RST, and an
+    /// RST can destroy the answer before the client has read it (nginx's lingering close).
+    void lingering_close(std::chrono::milliseconds wait = std::chrono::seconds(2), std::size_t max_dropped = 16 << 20);
+
 protected:
     /// May be overridden: receive/send timeout for the connection (SO_RCVTIMEO/SO_SNDTIMEO); a read
     /// that waits longer throws TimeoutError. nullopt: wait forever.

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -333,6 +334,73 @@ TEST_CASE("lost packets in both directions are recovered by retransmission", "[t
     CHECK(result.status == 0);
     CHECK(test::read_file(dirs.local / "lossy-curl.bin") == bytes.substr(0, 100000));
     CHECK(dropped > 20);
+}
+
+// A 2 MiB tmpfs as the served directory (root only; the suite runs as root in CI): every client's
+// upload of more than fits ends in ERROR 3, no partial or hidden file is left, and the server goes on.
+TEST_CASE("uploads onto a full disk - ERROR 3 for every client - nothing left - the server goes on", "[tftp][app]") {
+    Dirs dirs;
+    const std::string served = dirs.served.path().string();
+    if (::mount("tmpfs", served.c_str(), "tmpfs", 0, "size=2m") != 0) {
+        WARN("cannot mount a tmpfs here (needs root): not checked");
+        return;
+    }
+    struct Unmount {
+        std::string path;
+        ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+    } unmount{served};
+    const std::string big = make_bytes(20 << 20, 3);  // 20 MB: old tftp_client died of SIGPIPE on 8 of 8 here
+    std::ofstream(dirs.local / "big.bin", std::ios::binary) << big;
+    TftpServer server(dirs, "thread", {"--allow-upload", "--create"});
+    const auto nothing_left = [&] { return std::filesystem::is_empty(dirs.served.path()); };
+
+    // tftp_client over TCP: the refusal comes mid-upload, while it still sends (it died of
+    // SIGPIPE, exit 141, in 8 of 18 such runs): now the server's error and exit status 1, every time.
+    const std::string tcp_client = shell_quote(test::binary("tftp_client")) + " 127.0.0.1 " + server.port();
+    for (int run = 0; run < 5; ++run) {
+        const auto put = test::run_command(tcp_client + " put " + in(dirs, "big.bin") + " big.bin 2>&1");
+        INFO("run " << run << ": " << put.output);
+        CHECK(put.status == 1);
+        CHECK(put.output.find("disk full") != std::string::npos);
+        CHECK(test::eventually(nothing_left));
+    }
+    // Over UDP, tftp-hpa and curl get ERROR 3 too.
+    const auto hpa = test::run_command("tftp 127.0.0.1 " + server.port() + " -m octet -c put " + in(dirs, "big.bin") +
+                                       " hpa.bin 2>&1");
+    INFO(hpa.output);
+    CHECK(hpa.output.find("disk full") != std::string::npos);
+    CHECK(test::eventually(nothing_left));
+    const auto curl = test::run_command("curl -sS --max-time 60 -T " + in(dirs, "big.bin") + " tftp://127.0.0.1:" +
+                                        server.port() + "/curl.bin 2>&1");
+    INFO(curl.output);
+    CHECK(curl.status == 70);  // CURLE_REMOTE_DISK_FULL: curl's own name for TFTP's ERROR 3
+    CHECK(test::eventually(nothing_left));
+
+    // And it goes on: what fits is stored and served back.
+    std::ofstream(dirs.local / "small.bin", std::ios::binary) << big.substr(0, 100000);
+    test::run(tcp_client + " put " + in(dirs, "small.bin") + " small.bin");
+    test::run(tcp_client + " get small.bin " + in(dirs, "back.bin"));
+    CHECK(test::read_file(dirs.local / "back.bin") == big.substr(0, 100000));
+}
+
+TEST_CASE("a failed upload's log line says how many bytes arrived", "[tftp][app]") {
+    Dirs dirs;
+    TftpServer server(dirs, "thread", {"--allow-upload", "--create", "--timeout", "0.05", "--retries", "2"});
+    Socket client(AF_INET, SOCK_DGRAM);
+    client.set_timeout(5s);
+    char buffer[600];
+    Address from;
+    client.sendto(tftp::encode_request({true, "cut.bin", "octet", {}}), server.address());
+    std::size_t n = client.recvfrom(buffer, sizeof buffer, from);  // ACK 0, from the transfer's port
+    REQUIRE(std::get<tftp::Ack>(tftp::parse(std::string_view(buffer, n))).block == 0);
+    // Two full blocks, then the client vanishes: the transfer gives up waiting for DATA 3.
+    for (std::uint16_t block = 1; block <= 2; ++block) {
+        client.sendto(tftp::encode_data(block, std::string(512, 'x')), from);
+        n = client.recvfrom(buffer, sizeof buffer, from);
+        REQUIRE(std::get<tftp::Ack>(tftp::parse(std::string_view(buffer, n))).block == block);
+    }
+    CHECK_NOTHROW(server.process().wait_for_line(R"(cut\.bin.*failed \(timed out waiting for DATA 3\), 1024 bytes in )"));
+    CHECK_FALSE(std::filesystem::exists(dirs.served / "cut.bin"));
 }
 
 TEST_CASE("the server port answers junk with ERROR 4 and never answers an ERROR", "[tftp][app]") {
