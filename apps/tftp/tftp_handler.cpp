@@ -94,6 +94,7 @@ void TftpHandler::serve(const Request& request) {
         if (negotiation.refusal) return refuse(option_refused, *negotiation.refusal);
         TransferSettings settings = state().transfer;
         settings.options = negotiation.options;
+        settings.stopping = [this] { return server().stopping(); };  // a shutdown ends the transfer
         Transfer transfer(socket, client, true, settings);
         FileSource source(download.file.get(), netascii);
         outcome = transfer.send(source, negotiation.oack.empty() ? std::string() : encode_oack(negotiation.oack));
@@ -105,6 +106,7 @@ void TftpHandler::serve(const Request& request) {
         if (negotiation.refusal) return refuse(option_refused, *negotiation.refusal);
         TransferSettings settings = state().transfer;
         settings.options = negotiation.options;
+        settings.stopping = [this] { return server().stopping(); };  // a shutdown ends the transfer
         Transfer transfer(socket, client, true, settings);
         UploadSink sink(upload, netascii);
         outcome = transfer.receive(sink, negotiation.oack.empty() ? encode_ack(0) : encode_oack(negotiation.oack));

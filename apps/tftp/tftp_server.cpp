@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
         .flag("no-overwrite", "with --allow-upload: an upload to an existing name is refused (file exists)")
         .option<std::string>("port-range", "", "ports for UDP transfers, LOW:HIGH (default: any)")
         .option<double>("timeout", 1, "seconds before a UDP packet is sent again (doubling)")
+        .option<double>("max-timeout", 10, "longest wait before a resend, whatever timeout a client asks for")
+        .option<double>("transfer-timeout", 30, "seconds of silence from a client before its transfer is given up")
         .option<int>("retries", 5, "resends of one packet before a transfer gives up")
         .option<double>("dally", 6, "seconds to stay after an upload's last ACK, to answer a repeat")
         .flag("no-udp", "serve only the TCP file service")
@@ -74,6 +76,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     service->transfer.timeout = seconds_option(options, "timeout", 0.01, 255);
+    service->transfer.max_timeout = seconds_option(options, "max-timeout", 0.01, 255);
+    service->transfer.transfer_timeout = seconds_option(options, "transfer-timeout", 0.1, 86400);
     service->transfer.max_retries = retries;
     service->transfer.dally = seconds_option(options, "dally", 0, 60);
 

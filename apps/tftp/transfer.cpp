@@ -14,7 +14,11 @@ using Clock = std::chrono::steady_clock;
 
 Transfer::Transfer(const sockserv::Socket& socket, sockserv::Address peer, bool peer_port_known,
                    TransferSettings settings)
-    : socket_(socket), peer_(std::move(peer)), peer_port_known_(peer_port_known), settings_(std::move(settings)) {
+    : socket_(socket),
+      peer_(std::move(peer)),
+      peer_port_known_(peer_port_known),
+      settings_(std::move(settings)),
+      last_heard_(Clock::now()) {
     buffer_.resize(max_blksize + 64);
     if (settings_.options.timeout_seconds) settings_.timeout = std::chrono::seconds(*settings_.options.timeout_seconds);
 }
@@ -22,7 +26,15 @@ Transfer::Transfer(const sockserv::Socket& socket, sockserv::Address peer, bool 
 void Transfer::send_packet(const std::string& packet) { socket_.sendto(packet, peer_); }
 
 std::chrono::milliseconds Transfer::backoff(int retries) const {
-    return settings_.timeout * (1 << std::min(retries, 3));
+    return std::min(settings_.timeout * (1 << std::min(retries, 3)), settings_.max_timeout);
+}
+
+std::optional<std::string> Transfer::reason_to_give_up() const {
+    if (stopped_) return "the server is shutting down";
+    const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_heard_);
+    if (silent >= settings_.transfer_timeout)
+        return "nothing from the peer for " + std::to_string(silent.count() / 1000) + " s";
+    return std::nullopt;
 }
 
 Outcome Transfer::fail(std::uint64_t bytes, std::string why, std::uint16_t code, bool tell_peer) {
@@ -39,9 +51,18 @@ Outcome Transfer::fail(std::uint64_t bytes, std::string why, std::uint16_t code,
 }
 
 std::optional<Packet> Transfer::wait(Clock::time_point deadline) {
+    // With a stop to watch for, no single receive waits longer than this.
+    constexpr std::chrono::milliseconds stop_poll{250};
     for (;;) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+        if (settings_.stopping && settings_.stopping()) {
+            stopped_ = true;
+            return std::nullopt;
+        }
+        // Silence is bounded whatever the retransmission interval: the wait ends when it runs out.
+        deadline = std::min(deadline, last_heard_ + settings_.transfer_timeout);
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) return std::nullopt;
+        if (settings_.stopping) left = std::min(left, stop_poll);
         // A blocking recvfrom bounded by SO_RCVTIMEO: two system calls per block (send, receive)
         // instead of three with poll. The time-out is set again only when it changes by more than
         // a tenth (in lock-step it is the same every time).
@@ -57,10 +78,13 @@ std::optional<Packet> Transfer::wait(Clock::time_point deadline) {
             continue;  // the deadline decides
         } catch (const std::system_error& error) {
             // ECONNREFUSED: an ICMP port unreachable from an earlier send; the peer may be gone, but
-            // the time-outs decide that.
-            if (error.code() == std::errc::connection_refused) continue;
+            // the time-outs decide that. EINTR: a signal (SIGTERM, say) reached this thread, and a
+            // call with SO_RCVTIMEO is never restarted (signal(7)): look at `stopping` again.
+            if (error.code() == std::errc::connection_refused || error.code() == std::errc::interrupted) continue;
             throw;
         }
+        if (from == peer_ || (!peer_port_known_ && from.family() == peer_.family() && from.host() == peer_.host()))
+            last_heard_ = Clock::now();
         if (!peer_port_known_ && from.family() == peer_.family() && from.host() == peer_.host()) {
             peer_ = from;
             peer_port_known_ = true;
@@ -87,6 +111,7 @@ Outcome Transfer::send(Source& source, const std::string& opening) {
         for (bool acked = false; !acked;) {
             const auto packet = wait(deadline);
             if (!packet) {
+                if (auto why = reason_to_give_up()) return fail(outcome.bytes, *why, 0, stopped_);
                 if (++retries > settings_.max_retries) return fail(outcome.bytes, "timed out waiting for the first ACK");
                 send_packet(opening);
                 deadline = Clock::now() + backoff(retries);
@@ -138,6 +163,7 @@ Outcome Transfer::send(Source& source, const std::string& opening) {
 
         const auto packet = wait(deadline);
         if (!packet) {
+            if (auto why = reason_to_give_up()) return fail(outcome.bytes, *why, 0, stopped_);
             if (++retries > settings_.max_retries) return fail(outcome.bytes, "timed out waiting for ACK " + std::to_string(acked + 1));
             next = acked + 1;  // resend the window
             continue;
@@ -174,6 +200,7 @@ Outcome Transfer::receive(Sink& sink, const std::string& opening) {
     for (;;) {
         const auto packet = wait(deadline);
         if (!packet) {
+            if (auto why = reason_to_give_up()) return fail(outcome.bytes, *why, 0, stopped_);
             if (++retries > settings_.max_retries)
                 return fail(outcome.bytes, "timed out waiting for DATA " + std::to_string(expected));
             if (!last_sent.empty()) send_packet(last_sent);

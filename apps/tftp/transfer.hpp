@@ -42,6 +42,14 @@ struct TransferSettings {
     TransferOptions options;
     /// First retransmission time-out; doubles on each retry up to 8 times this.
     std::chrono::milliseconds timeout{1000};
+    /// No wait between retransmissions is longer, whatever the peer's timeout option asked for
+    /// (RFC 2349 allows 255 s: doubling from that, one vanished client held a worker for hours).
+    std::chrono::milliseconds max_timeout{10000};
+    /// A transfer that hears nothing from its peer for this long gives up, retries left or not.
+    std::chrono::milliseconds transfer_timeout{30000};
+    /// Asked at least every 250 ms while waiting: true ends the transfer at once, with an ERROR to
+    /// the peer (a server shutting down). Empty: never.
+    std::function<bool()> stopping;
     /// Retransmissions of one packet before giving up.
     int max_retries = 5;
     /// After the final ACK of a received transfer: how long to stay and re-ACK a retransmitted
@@ -90,6 +98,11 @@ private:
     TransferSettings settings_;
     std::string buffer_;
     std::optional<std::chrono::milliseconds> receive_timeout_;  // what SO_RCVTIMEO is set to
+    std::chrono::steady_clock::time_point last_heard_;  // the peer's last packet (or the start)
+    bool stopped_ = false;                              // wait() returned because of stopping
+    /// After a wait that timed out: why the transfer must end now rather than retransmit (the
+    /// server stops, or the peer was silent for transfer_timeout), or nullopt.
+    std::optional<std::string> reason_to_give_up() const;
 };
 
 }  // namespace tftp

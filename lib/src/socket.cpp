@@ -43,6 +43,9 @@ public:
         known = flags >= 0;
     }
     /// After EAGAIN: false when there is nothing to wait for (not a fiber) or the time-out passed.
+    /// errno is as the call left it (EAGAIN) either way: while this fiber was suspended, other
+    /// fibers' calls set errno on the same thread, and a caller that then read it would report a
+    /// time-out as some stranger's error ("recvfrom: No such file or directory").
     bool wait() {
         if (!active_) return false;
         if (!deadline_known_) {
@@ -50,8 +53,11 @@ public:
             if (!deadline_ && patience_) deadline_ = WaitClock::now() + *patience_;
             deadline_known_ = true;
         }
+        const int saved = errno;
         // Straight to the loop: the call just said EAGAIN, which is what its edge-triggered wait needs.
-        return EventLoop::current()->wait_fd(fd_, reading_ ? EPOLLIN : EPOLLOUT, deadline_);
+        const bool ready = EventLoop::current()->wait_fd(fd_, reading_ ? EPOLLIN : EPOLLOUT, deadline_);
+        errno = saved;
+        return ready;
     }
 
 private:

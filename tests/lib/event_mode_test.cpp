@@ -10,6 +10,7 @@
 
 #include <future>
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -30,6 +31,30 @@ struct Impatient : StreamRequestHandler {
         std::string line;
         try {
             while (rfile().readline(line)) wfile().write(line);
+        } catch (const TimeoutError&) {
+            wfile().write("timed out\n");
+        }
+    }
+};
+
+// "busy": for 400 ms, keeps setting errno on its loop's thread (a failing open), giving way each
+// millisecond; anything else: waits for a line with a 200 ms time-out, as Impatient does.
+struct ErrnoNeighbour : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    std::optional<std::chrono::milliseconds> timeout() const override { return 200ms; }
+    void handle() override {
+        std::string line;
+        if (!rfile().readline(line)) return;
+        if (line == "busy\n") {
+            for (const auto end = Clock::now() + 400ms; Clock::now() < end;) {
+                [[maybe_unused]] const int fd = ::open("/nonexistent/sockserv", O_RDONLY);  // errno = ENOENT
+                sockserv::sleep_for(1ms);
+            }
+            wfile().write("done\n");
+            return;
+        }
+        try {
+            rfile().readline(line);
         } catch (const TimeoutError&) {
             wfile().write("timed out\n");
         }
@@ -64,6 +89,18 @@ TEST_CASE("event mode serves many connections on its loops' threads only", "[eve
     for (int i = 0; i < 200; ++i) CHECK(test::recv_exactly(clients[i], 8 + std::to_string(i).size()) == "client " + std::to_string(i) + "\n");
     CHECK(server.active_requests() == 200);
     CHECK(test::thread_count() == threads_before + 2 + test::sanitizer_threads);  // none per connection
+}
+
+TEST_CASE("event mode: a time-out is a TimeoutError even when other fibers set errno meanwhile", "[event]") {
+    // The waiting fiber resumes after its neighbour's failing calls; it must not report their errno.
+    EventMode<TCPServer<ErrnoNeighbour>> server{loopback4, {.event_loops = 1}};
+    test::Running running(server);
+    auto busy = test::connect_stream(server.server_address());
+    busy.send_all("busy\n");
+    auto idle = test::connect_stream(server.server_address());
+    idle.send_all("idle\n");
+    CHECK(test::recv_all(idle) == "timed out\n");
+    CHECK(test::recv_all(busy) == "done\n");
 }
 
 TEST_CASE("event mode: a handler's time-out keeps its meaning on a non-blocking socket", "[event]") {

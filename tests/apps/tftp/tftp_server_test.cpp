@@ -383,6 +383,97 @@ TEST_CASE("uploads onto a full disk - ERROR 3 for every client - nothing left - 
     CHECK(test::read_file(dirs.local / "back.bin") == big.substr(0, 100000));
 }
 
+// A client that asks for timeout=255 (RFC 2349 allows it) and vanishes: resends come at most
+// --max-timeout apart, and the transfer is given up after --transfer-timeout of silence (with
+// doubling from 255 s it held its worker for hours).
+TEST_CASE("a vanished client's transfer is bounded - --max-timeout and --transfer-timeout", "[tftp][app]") {
+    Dirs dirs;
+    dirs.put_file("big.bin", make_bytes(100000, 5));
+    TftpServer server(dirs, "thread", {"--max-timeout", "0.3", "--transfer-timeout", "1.5"});
+    Socket client(AF_INET, SOCK_DGRAM);
+    client.set_timeout(3s);
+    char buffer[600];
+    Address from;
+    client.sendto(tftp::encode_request({false, "big.bin", "octet", {{"timeout", "255"}}}), server.address());
+    const auto started = std::chrono::steady_clock::now();
+    std::size_t n = client.recvfrom(buffer, sizeof buffer, from);
+    REQUIRE(std::holds_alternative<tftp::OptionAck>(tftp::parse(std::string_view(buffer, n))));
+    // Not answered: the OACK comes again within --max-timeout (plus slack), not 255 s later.
+    n = client.recvfrom(buffer, sizeof buffer, from);
+    CHECK(std::holds_alternative<tftp::OptionAck>(tftp::parse(std::string_view(buffer, n))));
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    server.process().wait_for_line(R"(big\.bin.*failed \(nothing from the peer for 1 s\))", 10s);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+// SIGTERM while transfers are in progress (a download whose client went quiet after timeout=255,
+// an upload cut short): each gets an ERROR within a second, the partial upload is removed, and
+// the server exits 0 within 2 s. In sync mode the upload waits its turn behind the download, so
+// only the download is in progress.
+void check_stop_ends_transfers(const std::string& mode) {
+    Dirs dirs;
+    dirs.put_file("big.bin", make_bytes(100000, 6));
+    TftpServer server(dirs, mode, {"--allow-upload", "--create"});
+    const bool concurrent = mode.rfind("sync", 0) != 0;
+    char buffer[600];
+    Address from;
+    const auto error_arrives = [&](const Socket& socket) {
+        for (;;) {  // until the ERROR: a resend may come first; recvfrom's time-out fails the test
+            const std::size_t n = socket.recvfrom(buffer, sizeof buffer, from);
+            const auto packet = tftp::parse(std::string_view(buffer, n));
+            if (const auto* error = std::get_if<tftp::Error>(&packet)) return error->message;
+        }
+    };
+    Socket download(AF_INET, SOCK_DGRAM);
+    download.set_timeout(10s);
+    download.sendto(tftp::encode_request({false, "big.bin", "octet", {{"timeout", "255"}}}), server.address());
+    std::size_t n = download.recvfrom(buffer, sizeof buffer, from);
+    REQUIRE(std::holds_alternative<tftp::OptionAck>(tftp::parse(std::string_view(buffer, n))));
+    download.sendto(tftp::encode_ack(0), from);
+    n = download.recvfrom(buffer, sizeof buffer, from);
+    REQUIRE(std::get<tftp::Data>(tftp::parse(std::string_view(buffer, n))).block == 1);  // and no ACK
+
+    Socket upload(AF_INET, SOCK_DGRAM);
+    upload.set_timeout(10s);
+    if (concurrent) {
+        upload.sendto(tftp::encode_request({true, "partial.bin", "octet", {{"timeout", "255"}}}), server.address());
+        n = upload.recvfrom(buffer, sizeof buffer, from);
+        REQUIRE(std::holds_alternative<tftp::OptionAck>(tftp::parse(std::string_view(buffer, n))));
+        upload.sendto(tftp::encode_data(1, std::string(512, 'u')), from);
+        n = upload.recvfrom(buffer, sizeof buffer, from);
+        REQUIRE(std::get<tftp::Ack>(tftp::parse(std::string_view(buffer, n))).block == 1);
+    }
+    const auto stop_at = std::chrono::steady_clock::now();
+    server.process().signal(SIGTERM);
+    CHECK(error_arrives(download) == "the server is shutting down");
+    if (concurrent) CHECK(error_arrives(upload) == "the server is shutting down");
+    CHECK(std::chrono::steady_clock::now() - stop_at < 1s * test::sanitizer_slowdown);
+    const int status = server.process().wait(2s * test::sanitizer_slowdown);
+    CHECK(std::chrono::steady_clock::now() - stop_at < 2s * test::sanitizer_slowdown);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    std::vector<std::string> left;
+    for (const auto& entry : std::filesystem::directory_iterator(dirs.served.path()))
+        left.push_back(entry.path().filename().string());
+    CHECK(left == std::vector<std::string>{"big.bin"});  // no partial or hidden upload file
+}
+
+TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - sync", "[tftp][app]") {
+    check_stop_ends_transfers("sync");
+}
+TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - thread", "[tftp][app][thread]") {
+    check_stop_ends_transfers("thread");
+}
+TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - fork", "[tftp][app][fork]") {
+    check_stop_ends_transfers("fork");
+}
+TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - event-2", "[tftp][app][event-2]") {
+    check_stop_ends_transfers("event-2");
+}
+TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - thread/w2", "[tftp][app][pool]") {
+    check_stop_ends_transfers("thread/w2");
+}
+
 TEST_CASE("a failed upload's log line says how many bytes arrived", "[tftp][app]") {
     Dirs dirs;
     TftpServer server(dirs, "thread", {"--allow-upload", "--create", "--timeout", "0.05", "--retries", "2"});
