@@ -10,9 +10,8 @@
 
 #include <sockserv/error.hpp>
 #include <sockserv/socket.hpp>
-#include <sockserv/waker.hpp>
-
 #include <sockserv/version.hpp>
+#include <sockserv/waker.hpp>
 
 #include <boost/program_options.hpp>
 

@@ -20,17 +20,15 @@ int main(int argc, char** argv) {
 
     chat::Settings settings;
     settings.max_message_bytes = options.values.get<std::size_t>("max-message");
-    const double idle = options.values.get<double>("idle-timeout");
     settings.admin_console = !options.values.has("no-admin");
     settings.verbose = options.verbose;
     const std::size_t capacity = options.values.get<std::size_t>("capacity");
-    auto usage_error = [](const std::string& what) -> int { sockserv::cli::usage_error("chat_server", what); };
-    if (!options.unix_path.empty()) return usage_error("--unix: chat_server serves UDP (--host, --port) only");
-    if (capacity < 1 || capacity > chat::Room::max_capacity) return usage_error("--capacity must be 1..4096");
+    const auto usage_error = [&](const std::string& what) { sockserv::cli::usage_error(options.program, what); };
+    if (!options.unix_path.empty()) usage_error("--unix: chat_server serves UDP (--host, --port) only");
+    if (capacity < 1 || capacity > chat::Room::max_capacity) usage_error("--capacity must be 1..4096");
     if (settings.max_message_bytes < 1 || settings.max_message_bytes > 60000)
-        return usage_error("--max-message must be 1..60000");
-    if (!(idle > 0) || idle > 86400 * 365) return usage_error("--idle-timeout must be a positive number of seconds");
-    settings.idle_timeout = std::chrono::milliseconds(static_cast<long long>(idle * 1000));
+        usage_error("--max-message must be 1..60000");
+    settings.idle_timeout = options.seconds("idle-timeout", 0.001, 86400 * 365);
 
     // Before serving: the room is made once, in shared memory, and every mode uses the same one.
     sockserv::Shared<chat::Room> room(capacity, options.values.has("coalesce"));

@@ -7,21 +7,12 @@
 
 #include <sockserv/sockserv.hpp>
 
-#include <cmath>
 #include <iostream>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace {
-
-std::chrono::milliseconds seconds_option(const sockserv::cli::Options& options, const char* name) {
-    const double seconds = options.values.get<double>(name);
-    if (!(seconds > 0) || seconds > 86400) {
-        sockserv::cli::usage_error(options.program, "--" + std::string(name) + " must be between 0 and 86400 seconds");
-    }
-    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
-}
 
 bool ipv6_available() {
     const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -74,9 +65,9 @@ int main(int argc, char** argv) {
     site_options.directory = options.values.get<std::string>("directory");
     site_options.follow_symlinks = options.values.has("follow-symlinks");
     site_options.keep_alive = sockserv::mode_info(options.mode).concurrent;  // sync: one client at a time
-    site_options.idle_timeout = seconds_option(options, "idle-timeout");
-    site_options.header_timeout = seconds_option(options, "header-timeout");
-    site_options.send_timeout = seconds_option(options, "send-timeout");
+    site_options.idle_timeout = options.seconds("idle-timeout", 0.001, 86400);
+    site_options.header_timeout = options.seconds("header-timeout", 0.001, 86400);
+    site_options.send_timeout = options.seconds("send-timeout", 0.001, 86400);
 
     std::optional<http_app::Site> site;
     try {

@@ -9,7 +9,6 @@
 
 #include <sockserv/sockserv.hpp>
 
-#include <cmath>
 #include <iostream>
 
 #include <unistd.h>
@@ -17,13 +16,6 @@
 namespace {
 
 [[noreturn]] void fail(const std::string& message) { sockserv::cli::usage_error("tftp_server", message); }
-
-std::chrono::milliseconds seconds_option(const sockserv::cli::Options& options, const char* name, double min, double max) {
-    const double seconds = options.values.get<double>(name);
-    if (!(seconds >= min) || seconds > max)
-        fail(std::string("--") + name + " must be between " + std::to_string(min) + " and " + std::to_string(max));
-    return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
-}
 
 std::optional<std::pair<std::uint16_t, std::uint16_t>> port_range(const std::string& text) {
     if (text.empty()) return std::nullopt;
@@ -75,11 +67,11 @@ int main(int argc, char** argv) {
         std::cerr << "tftp_server: " << error.what() << "\n";
         return 1;
     }
-    service->transfer.timeout = seconds_option(options, "timeout", 0.01, 255);
-    service->transfer.max_timeout = seconds_option(options, "max-timeout", 0.01, 255);
-    service->transfer.transfer_timeout = seconds_option(options, "transfer-timeout", 0.1, 86400);
+    service->transfer.timeout = options.seconds("timeout", 0.01, 255);
+    service->transfer.max_timeout = options.seconds("max-timeout", 0.01, 255);
+    service->transfer.transfer_timeout = options.seconds("transfer-timeout", 0.1, 86400);
     service->transfer.max_retries = retries;
-    service->transfer.dally = seconds_option(options, "dally", 0, 60);
+    service->transfer.dally = options.seconds("dally", 0, 60);
 
     options.on_ready = [udp, tcp](const sockserv::BaseServer& server, const sockserv::cli::Options& parsed) {
         const std::string what = udp && tcp ? "udp tftp, tcp files" : udp ? "udp tftp" : "tcp files";

@@ -83,8 +83,6 @@ std::optional<Packet> Transfer::wait(Clock::time_point deadline) {
             if (error.code() == std::errc::connection_refused || error.code() == std::errc::interrupted) continue;
             throw;
         }
-        if (from == peer_ || (!peer_port_known_ && from.family() == peer_.family() && from.host() == peer_.host()))
-            last_heard_ = Clock::now();
         if (!peer_port_known_ && from.family() == peer_.family() && from.host() == peer_.host()) {
             peer_ = from;
             peer_port_known_ = true;
@@ -97,6 +95,7 @@ std::optional<Packet> Transfer::wait(Clock::time_point deadline) {
             }
             continue;
         }
+        last_heard_ = Clock::now();
         if (size > buffer_.size()) size = buffer_.size();  // truncated: it will not parse as a good block
         return parse(std::string_view(buffer_.data(), size));
     }

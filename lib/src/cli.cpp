@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <limits>
@@ -22,15 +24,12 @@ namespace {
 
 constexpr long max_workers = static_cast<long>(PoolConfig::max_workers);
 
-void fail(std::string_view program, const std::string& message) { usage_error(program, message); }
-
-
 std::uint64_t parse_number(std::string_view program, const std::string& name, const std::string& text,
                            std::uint64_t min, std::uint64_t max) {
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
-        fail(program, "invalid --" + name + " '" + text + "' (expected a whole number from " + std::to_string(min) +
+        usage_error(program, "invalid --" + name + " '" + text + "' (expected a whole number from " + std::to_string(min) +
                           " to " + std::to_string(max) + ")");
     return value;
 }
@@ -103,6 +102,16 @@ void usage_error(std::string_view program, std::string_view message) {
     const std::string line = std::string(program) + ": error: " + std::string(message) + " (try --help)\n";
     [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
     std::exit(2);
+}
+
+std::chrono::milliseconds Options::seconds(std::string_view name, double min, double max) const {
+    const double value = values.get<double>(name);
+    if (!(value >= min) || value > max) {
+        char bounds[64];
+        std::snprintf(bounds, sizeof bounds, " must be between %.10g and %.10g seconds", min, max);
+        usage_error(program, "--" + std::string(name) + bounds);
+    }
+    return std::chrono::milliseconds(static_cast<long long>(std::ceil(value * 1000)));
 }
 
 bool Options::unix_socket() const {
@@ -214,7 +223,7 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         }
         po::notify(values);
     } catch (const po::error& error) {
-        fail(program, error.what());
+        usage_error(program, error.what());
     }
 
     options.port = static_cast<std::uint16_t>(parse_number(program, "port", port_text, 0, 65535));
@@ -229,7 +238,7 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         else if (!digits.empty() && (digits.back() == 'M' || digits.back() == 'm')) unit = 1024 * 1024, digits.pop_back();
         const std::uint64_t value = parse_number(program, "fiber-stack", digits, 1, 1ull << 30);
         if (value * unit < 16 * 1024 || value * unit > (1ull << 30))
-            fail(program, "invalid --fiber-stack '" + fiber_stack_text + "' (expected 16K to 1024M)");
+            usage_error(program, "invalid --fiber-stack '" + fiber_stack_text + "' (expected 16K to 1024M)");
         options.fiber_stack_size = static_cast<std::size_t>(value * unit);
     }
     if (workers_text == "auto") {
@@ -247,12 +256,12 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         } catch (const std::exception&) {
         }
         if (!(seconds >= 0) || seconds > 86400)
-            fail(program, "invalid --graceful-timeout '" + graceful_text + "' (expected 0 to 86400 seconds)");
+            usage_error(program, "invalid --graceful-timeout '" + graceful_text + "' (expected 0 to 86400 seconds)");
         options.graceful_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
     }
     options.max_requests = parse_number(program, "max-requests", max_requests_text, 0, 1ull << 60);
     const auto mode = parse_mode(mode_text);
-    if (!mode) fail(program, "invalid --mode '" + mode_text + "' (choose " + std::string(mode_names()) + ")");
+    if (!mode) usage_error(program, "invalid --mode '" + mode_text + "' (choose " + std::string(mode_names()) + ")");
     options.mode = *mode;
     options.values = Values(std::move(parsed));
     options.passed_sockets = take_passed_sockets();

@@ -74,7 +74,7 @@ TEST_CASE("http_server serves the TCP listener systemd passed, and binds nothing
     std::ofstream(dir / "hello.txt") << "hello from an activated server\n";
     Socket listener = bound(SOCK_STREAM, Address("127.0.0.1", 0));
     test::Process server(command("http_server", mode, {"-b", unbindable, "--port", "1", "-d", dir.path().string()}, "http"),
-                         false, {{listener.fd()}, ""});
+                         false, {{listener.fd()}});
     wait_until_listening(server, listener, 3);
 
     // The first client is what starts the app: it waits in the listener's backlog meanwhile.
@@ -97,7 +97,7 @@ TEST_CASE("chat_server takes its UDP socket from systemd", "[activation][app]") 
     INFO("mode " << mode);
     Socket room = bound(SOCK_DGRAM, Address("127.0.0.1", 0));
     test::Process server(command("chat_server", mode, {"--host", unbindable, "--no-admin"}, "chat"), false,
-                         {{room.fd()}, ""});
+                         {{room.fd()}});
     wait_until_listening(server, room, 3);
 
     // The join waits in the socket's queue until the app is up, and is answered then.
@@ -132,7 +132,7 @@ TEST_CASE("tftp_server serves the UDP and the TCP socket of one port, told apart
     REQUIRE(tcp);
     // The stream first: a server must not depend on the order systemd passes them in.
     test::Process server(command("tftp_server", mode, {"--host", unbindable, "-d", served.path().string()}, "tftp:tftp"),
-                         false, {{tcp->fd(), udp->fd()}, ""});
+                         false, {{tcp->fd(), udp->fd()}});
     wait_until_listening(server, *tcp, 3);
     wait_until_listening(server, *udp, 4);
     const std::string port = port_of(*udp);
@@ -181,7 +181,7 @@ TEST_CASE("echo_server serves a Unix socket systemd-socket-activate bound itself
 TEST_CASE("a passed socket of the wrong kind is refused with a message naming it", "[activation][app]") {
     // http_server is a TCP server: a UDP socket from systemd is a unit file's mistake to report.
     Socket wrong = bound(SOCK_DGRAM, Address("127.0.0.1", 0));
-    test::Process server(command("http_server", "thread", {}, "oops"), false, {{wrong.fd()}, ""});
+    test::Process server(command("http_server", "thread", {}, "oops"), false, {{wrong.fd()}});
     wait_until_listening(server, wrong, 3);
     const Socket poke = test::datagram_client(wrong.local_address());
     const Address at = wrong.local_address();
@@ -198,7 +198,7 @@ TEST_CASE("sockets meant for another process (LISTEN_PID) are not taken", "[acti
     Socket stray = bound(SOCK_STREAM, Address("127.0.0.1", 0));
     const std::string program = shell_quote(test::binary("echo_server"));
     test::Process server({"/bin/sh", "-c", "LISTEN_PID=1 exec " + program + " --port 0 --mode sync"}, false,
-                         {{stray.fd()}, ""});
+                         {{stray.fd()}});
     const Address address = server.wait_until_serving();
     CHECK(address.port() != stray.local_address().port());
     test::echo_once(address);

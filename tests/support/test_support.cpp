@@ -163,7 +163,7 @@ Process::Process(std::vector<std::string> argv, bool pipe_stdin, const PassSocke
     for (char** entry = environ; *entry != nullptr; ++entry) {
         const std::string_view text(*entry);
         if (!pass.fds.empty() && (text.starts_with("LISTEN_PID=") || text.starts_with("LISTEN_FDS=") ||
-                                  text.starts_with("LISTEN_FDNAMES=")))
+                                  text.starts_with("LISTEN_FDNAMES=")))  // ours replace them
             continue;
         env.emplace_back(text);
     }
@@ -171,7 +171,6 @@ Process::Process(std::vector<std::string> argv, bool pipe_stdin, const PassSocke
     if (!pass.fds.empty()) {
         env.push_back("LISTEN_PID=" + std::string(20, '\0'));
         env.push_back("LISTEN_FDS=" + std::to_string(pass.fds.size()));
-        if (!pass.names.empty()) env.push_back("LISTEN_FDNAMES=" + pass.names);
     }
     std::vector<char*> envp;
     for (auto& entry : env) envp.push_back(entry.data());

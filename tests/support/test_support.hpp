@@ -98,11 +98,10 @@ private:
     std::filesystem::path path_;
 };
 
-/// Sockets handed to a started program as systemd does (fds 3, 4, ... with LISTEN_FDS,
-/// LISTEN_PID = its pid and LISTEN_FDNAMES).
+/// Sockets handed to a started program as systemd does: fds 3, 4, ... with LISTEN_FDS and
+/// LISTEN_PID = its pid (names, LISTEN_FDNAMES, are systemd-socket-activate's --fdname).
 struct PassSockets {
     std::vector<int> fds;
-    std::string names;  // "a:b", or "" for no LISTEN_FDNAMES
 };
 
 /// A real program started with a pipe on its stderr (and optionally stdin). Killed on destruction.

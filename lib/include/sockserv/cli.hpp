@@ -134,6 +134,9 @@ struct Options {
     /// address and mode. Apps set it after parse() to print their own banner.
     std::function<void(const BaseServer&, const Options&)> on_ready;
 
+    /// An app's option<double> in seconds, as milliseconds (rounded up). Outside [min, max]:
+    /// usage_error "--NAME must be between MIN and MAX seconds".
+    std::chrono::milliseconds seconds(std::string_view name, double min, double max) const;
     /// Whether to serve on a Unix socket: --unix PATH was given, or systemd passed a Unix socket.
     bool unix_socket() const;
     /// The address to serve on: unix_path when want_unix, else host and port.

@@ -154,8 +154,11 @@ ServerConfig worker_config(const cli::Options& options, const WorkerPool::Worker
 // the socket of its slot with what queued there. Streams share one listener: a worker that is
 // busy (sync mode) leaves the next client to an idle one, where a socket of its own would hold
 // the client in its backlog.
+// Sockets systemd passed are shared by every worker, as a stream listener is.
 template <class Server>
-constexpr bool socket_per_worker = Server::is_datagram;
+bool socket_per_worker(const cli::Options& options, bool want_unix) {
+    return Server::is_datagram && !want_unix && options.passed_sockets.empty();
+}
 
 template <class Bound>
 const Bound& socket_of(const std::vector<std::unique_ptr<Bound>>& bound, const WorkerPool::Worker& worker) {
@@ -166,11 +169,10 @@ template <class Bound, class Server, class... State>
 int run_workers(const cli::Options& options, bool want_unix, State&... state) {
     try {
         // The master binds with the bare transport (no mode: it serves nothing).
-        // Sockets systemd passed are shared by every worker, as a stream listener is.
         std::vector<std::unique_ptr<Bound>> bound;
         Endpoint first = endpoint(options, want_unix, Bound::is_datagram, options.server_config());
         ServerConfig& config = first.config;
-        const bool per_worker = socket_per_worker<Bound> && !want_unix && config.inherited_socket < 0;
+        const bool per_worker = socket_per_worker<Bound>(options, want_unix);
         if (per_worker) config.allow_reuse_port = true;
         bound.push_back(std::make_unique<Bound>(first.address, state..., config));
         const Address at = bound.front()->server_address();
@@ -196,8 +198,7 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
 template <class BoundFirst, class BoundSecond, class First, class Second, class... State>
 int run_pair_workers(const cli::Options& options, State&... state) {
     try {
-        const bool per_worker = socket_per_worker<BoundFirst> && options.passed_sockets.empty();
-        const std::size_t more = per_worker ? options.workers - 1 : 0;
+        const std::size_t more = socket_per_worker<BoundFirst>(options, false) ? options.workers - 1 : 0;
         auto bound = bind_pair<BoundFirst, BoundSecond>(options, options.server_config(), more, state...);
         const std::vector<std::unique_ptr<BoundFirst>>& firsts = bound.first;
         const BoundSecond& shared_listener = *bound.second;

@@ -411,4 +411,8 @@ TEST_CASE("chat_server bad options are one line and exit status 2", "[app][chat]
         CHECK(WEXITSTATUS(process.wait()) == 2);
         CHECK_THAT(process.stderr_text(), Catch::StartsWith("chat_server: error: "));
     }
+    // Seconds are checked by the framework's Options::seconds, with the bounds in the message.
+    test::Process process({test::binary("chat_server"), "--idle-timeout", "0"});
+    CHECK(WEXITSTATUS(process.wait()) == 2);
+    CHECK(process.stderr_text() == "chat_server: error: --idle-timeout must be between 0.001 and 31536000 seconds (try --help)\n");
 }
