@@ -29,11 +29,14 @@ struct Gate {
         release();
         ::close(fds[0]);
     }
-    [[noreturn]] void wait_in_child() {
+    void wait_for_release_in_child() {
         ::close(fds[1]);
         char byte;
         while (::read(fds[0], &byte, 1) > 0) {
         }
+    }
+    [[noreturn]] void wait_in_child() {
+        wait_for_release_in_child();
         ::_exit(0);
     }
     void release() {
@@ -133,8 +136,11 @@ TEST_CASE("a child calling collect leaves its siblings to the parent", "[fork][c
     REQUIRE(exit_fd_readable(children, 5000));  // the first has exited, not yet reaped
     int report[2];
     REQUIRE(::pipe2(report, O_CLOEXEC) == 0);
+    Gate recorded;
     const pid_t second = children.fork();
     if (second == 0) {
+        // The record is shared memory: the child counts only once the parent has entered it.
+        recorded.wait_for_release_in_child();
         // In the child, the epoll set and the record are the parent's too: reaping here would
         // take the first child's exit from the parent.
         children.collect();
@@ -144,6 +150,7 @@ TEST_CASE("a child calling collect leaves its siblings to the parent", "[fork][c
         ::_exit(0);
     }
     ::close(report[1]);
+    recorded.release();
     char seen = 0;
     CHECK(::read(report[0], &seen, 1) == 1);
     ::close(report[0]);
