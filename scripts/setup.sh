@@ -12,6 +12,8 @@ packages=(
 if [ "${1:-all}" != build ]; then
   packages+=(
     catch2
+    # the libFuzzer harnesses (tests/fuzz): clang and its fuzzer runtime
+    clang libclang-rt-14-dev
     # tests and benchmarks: real clients and peers; systemd's socket activator; pkg-config
     curl netcat-openbsd python3 util-linux wrk procps tmux nginx chromium tftp-hpa atftp busybox tftpd-hpa
     systemd pkgconf

@@ -13,6 +13,7 @@ namespace chat {
 namespace {
 
 template <class... F> struct Overloaded : F... { using F::operator()...; };
+template <class... F> Overloaded(F...) -> Overloaded<F...>;  // clang 14 (the fuzz build) needs the guide
 
 void log_line(const std::string& line) {
     const std::string out = line + "\n";

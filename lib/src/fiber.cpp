@@ -9,6 +9,15 @@
 #include <cstring>
 #include <mutex>
 
+// GCC names the sanitizers with macros; clang 14 (the fuzz build) only through __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#if __has_feature(thread_sanitizer) && !defined(__SANITIZE_THREAD__)
+#define __SANITIZE_THREAD__ 1
+#endif
+#endif
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
 #define SOCKSERV_ASAN 1

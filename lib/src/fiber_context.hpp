@@ -64,11 +64,11 @@ private:
     const char* suspended_at_ = nullptr;  // a frame address in suspend(), while suspended
     ExceptionState exceptions_;       // the fiber's, while it is suspended; the loop's, while it runs
     // Sanitizer bookkeeping (unused in plain builds).
-    void* fake_stack_ = nullptr;
-    const void* loop_stack_bottom_ = nullptr;
-    std::size_t loop_stack_size_ = 0;
-    void* tsan_fiber_ = nullptr;
-    void* tsan_loop_ = nullptr;
+    [[maybe_unused]] void* fake_stack_ = nullptr;
+    [[maybe_unused]] const void* loop_stack_bottom_ = nullptr;
+    [[maybe_unused]] std::size_t loop_stack_size_ = 0;
+    [[maybe_unused]] void* tsan_fiber_ = nullptr;
+    [[maybe_unused]] void* tsan_loop_ = nullptr;
 };
 
 /// Installs, once per process, the SIGSEGV/SIGBUS handler that reports a fiber's stack overflow
