@@ -8,7 +8,9 @@
 #include "console.hpp"
 #include "protocol.hpp"
 
+#include <sockserv/cli.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/socket.hpp>
 #include <sockserv/version.hpp>
 #include <sockserv/waker.hpp>
@@ -54,8 +56,7 @@ Settings parse_options(int argc, char** argv) {
         po::notify(values);
         if (!(heartbeat > 0)) throw po::error("--heartbeat must be a positive number of seconds");
     } catch (const po::error& error) {
-        std::cerr << "chat_client: error: " << error.what() << "\nTry 'chat_client --help'.\n";
-        std::exit(2);
+        sockserv::cli::usage_error("chat_client", error.what());
     }
     if (values.count("help")) {
         std::cout << options;
@@ -166,7 +167,7 @@ int main(int argc, char** argv) {
             const Login result = log_in(socket, settings.name, reason);
             if (result == Login::joined) break;
             if (result == Login::no_answer) {
-                std::cerr << "chat_client: no answer from " << server.to_string() << "\n";
+                sockserv::log("chat_client: no answer from ", server.to_string());
                 return 1;
             }
             console.print("name refused: " + reason);
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
         receiver.join();
         return 0;
     } catch (const std::exception& error) {
-        std::cerr << "chat_client: " << error.what() << "\n";
+        sockserv::log("chat_client: ", error.what());
         return 1;
     }
 }

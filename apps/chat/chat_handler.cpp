@@ -1,5 +1,7 @@
 #include "chat_handler.hpp"
 
+#include <sockserv/log.hpp>
+
 #include <termios.h>
 #include <unistd.h>
 
@@ -15,10 +17,6 @@ namespace {
 template <class... F> struct Overloaded : F... { using F::operator()...; };
 template <class... F> Overloaded(F...) -> Overloaded<F...>;  // clang 14 (the fuzz build) needs the guide
 
-void log_line(const std::string& line) {
-    const std::string out = line + "\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, out.data(), out.size());
-}
 
 }  // namespace
 
@@ -88,7 +86,7 @@ void ChatHandler::heartbeat(std::string_view name) {
 
 void ChatHandler::ignore_spoof(std::string_view what, std::string_view name) {
     if (state().settings.verbose)
-        log_line("chat_server: ignored " + std::string(what) + " for " + std::string(name) + " from " +
+        sockserv::log("chat_server: ignored " + std::string(what) + " for " + std::string(name) + " from " +
                  client_address().to_string() + ": not their address");
 }
 
@@ -118,7 +116,7 @@ void housekeeping(const sockserv::BaseServer& server, ChatState& state, Room::Cl
     if (now >= next_eviction) {
         next_eviction = now + housekeeping_interval(state.settings.idle_timeout);
         for (const std::string& name : state.room.evict_idle(now, state.settings.idle_timeout)) {
-            if (state.settings.verbose) log_line("chat_server: " + name + " dropped: silent for too long");
+            if (state.settings.verbose) sockserv::log("chat_server: " + name + " dropped: silent for too long");
             relay(server, state.room, left(name), sockserv::Address{});
         }
     }
@@ -140,7 +138,7 @@ bool read_admin_input(const sockserv::BaseServer& server, ChatState& state, Admi
         if (text.ends_with('\r')) text.remove_suffix(1);
         if (text.empty()) continue;
         if (auto problem = text_problem(text, max)) {
-            log_line("chat_server: announcement not sent: " + *problem);
+            sockserv::log("chat_server: announcement not sent: " + *problem);
             continue;
         }
         std::lock_guard lock(state.room.order());
@@ -150,7 +148,7 @@ bool read_admin_input(const sockserv::BaseServer& server, ChatState& state, Admi
     // A line longer than any message can be: refuse it now, and the rest of it when it comes,
     // rather than buffer without bound or send its tail as if it were a line.
     if (pending.size() > max + 1) {
-        if (!input.skipping) log_line(too_long);
+        if (!input.skipping) sockserv::log(too_long);
         input.skipping = true;
         pending.clear();
     }

@@ -2,10 +2,8 @@
 
 #include <sockserv/text.hpp>
 
-#include <cerrno>
 #include <cstdio>
 
-#include <unistd.h>
 
 namespace http_app {
 
@@ -48,15 +46,6 @@ std::string error_line(std::string_view client, std::time_t when, unsigned statu
         .append(", message ")
         .append(sockserv::escape_control_characters(message))
         .append("\n");
-}
-
-void write_log(std::string_view line) noexcept {
-    while (!line.empty()) {
-        const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // stderr closed or full: the log is not worth stopping for
-        line.remove_prefix(static_cast<std::size_t>(n));
-    }
 }
 
 }  // namespace http_app

@@ -16,7 +16,4 @@ std::string access_line(std::string_view client, std::time_t when, std::string_v
 /// Python's error line: `client - - [date] code 404, message File not found`.
 std::string error_line(std::string_view client, std::time_t when, unsigned status, std::string_view message);
 
-/// Writes a line with one write(2): lines from concurrent threads and children never interleave.
-void write_log(std::string_view line) noexcept;
-
 }  // namespace http_app

@@ -3,6 +3,7 @@
 
 #include <sockserv/base_server.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 
 #include <chrono>
 #include <ctime>
@@ -67,8 +68,7 @@ void HttpHandler::handle() {
             // After a malformed head nothing that follows can be trusted to start a request.
             Response response = error_response(bad->status, bad->message);
             response.head.keep_alive(false);
-            send(response, false);
-            log(bad->request_line, response, false);
+            send_and_log(bad->request_line, response, false);
             lingering_close();
             return;
         }
@@ -84,8 +84,7 @@ void HttpHandler::handle() {
                           !server().stopping();
         response.head.version(request.version >= 11 ? 11 : 10);
         response.head.keep_alive(keep_alive);
-        keep_alive = send(response, head_only) && keep_alive;
-        log(request.request_line, response, head_only);
+        keep_alive = send_and_log(request.request_line, response, head_only) && keep_alive;
         if (!keep_alive) {
             if (request.chunked || request.content_length.value_or(0) > 0) lingering_close();
             return;
@@ -135,8 +134,26 @@ bool HttpHandler::skip_body(const RequestHead& request) {
     return true;
 }
 
-bool HttpHandler::send(Response& response, bool head_only) {
-    wfile().write(serialize_head(response));
+bool HttpHandler::send_and_log(std::string_view request_line, Response& response, bool head_only) {
+    const std::uint64_t before = connection().bytes_sent();
+    std::size_t head_bytes = 0;
+    bool whole;
+    try {
+        whole = send(response, head_only, head_bytes);
+    } catch (...) {
+        const std::uint64_t sent = connection().bytes_sent() - before;
+        log(request_line, response, static_cast<long long>(sent > head_bytes ? sent - head_bytes : 0));
+        throw;
+    }
+    const bool bodiless = head_only || response.status() == 304;
+    log(request_line, response, bodiless ? -1 : static_cast<long long>(response.body_size()));
+    return whole;
+}
+
+bool HttpHandler::send(Response& response, bool head_only, std::size_t& head_bytes) {
+    const std::string head = serialize_head(response);
+    head_bytes = head.size();
+    wfile().write(head);
     if (head_only || response.status() == 304) return true;
     if (!response.file) {
         wfile().write(response.body);
@@ -154,14 +171,13 @@ bool HttpHandler::send(Response& response, bool head_only) {
     return true;
 }
 
-void HttpHandler::log(std::string_view request_line, const Response& response, bool head_only) {
+void HttpHandler::log(std::string_view request_line, const Response& response, long long body_bytes) {
     const std::time_t now = std::time(nullptr);
     const std::string client = client_host(client_address());
     std::string lines;
     if (!response.error_message.empty()) lines = error_line(client, now, response.status(), response.error_message);
-    const long long size = head_only || response.status() == 304 ? -1 : static_cast<long long>(response.body_size());
-    lines.append(access_line(client, now, request_line, response.status(), size));
-    write_log(lines);
+    lines.append(access_line(client, now, request_line, response.status(), body_bytes));
+    sockserv::log(lines);  // the error line and the access line in one write
 }
 
 }  // namespace http_app

@@ -36,9 +36,13 @@ private:
     /// Drops a request body the site does not read, so the next request starts where it should.
     /// False when the connection cannot go on (chunked, too large, the peer went quiet).
     bool skip_body(const RequestHead& request);
-    /// Sends the response; false when its body could not be sent whole (the file shrank).
-    bool send(Response& response, bool head_only);
-    void log(std::string_view request_line, const Response& response, bool head_only);
+    /// Sends the response and logs it; false when its body could not be sent whole (the file
+    /// shrank). A client that resets mid-response is logged too, with the body bytes it got (as
+    /// nginx does), before the error goes on to the server.
+    bool send_and_log(std::string_view request_line, Response& response, bool head_only);
+    bool send(Response& response, bool head_only, std::size_t& head_bytes);
+    /// `body_bytes`: -1 for none ("-" in the log).
+    void log(std::string_view request_line, const Response& response, long long body_bytes);
 };
 
 }  // namespace http_app

@@ -5,9 +5,9 @@
 #include "http_handler.hpp"
 #include "site.hpp"
 
+#include <sockserv/log.hpp>
 #include <sockserv/sockserv.hpp>
 
-#include <iostream>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,8 +33,7 @@ void announce(const sockserv::BaseServer& server, const sockserv::cli::Options& 
         line = "Serving HTTP on " + host + " port " + std::to_string(address.port()) + " (http://" + url_host + ":" +
                std::to_string(address.port()) + "/)";
     }
-    line += " ... mode " + std::string(sockserv::to_string(options.mode)) + "\n";
-    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    sockserv::log(line, " ... mode ", sockserv::to_string(options.mode));
 }
 
 }  // namespace
@@ -73,7 +72,7 @@ int main(int argc, char** argv) {
     try {
         site.emplace(std::move(site_options));
     } catch (const std::exception& error) {
-        std::cerr << "http_server: " << error.what() << "\n";
+        sockserv::log("http_server: ", error.what());
         return 1;
     }
     http_app::warm_up();

@@ -1,6 +1,7 @@
 #include "file_service_handler.hpp"
 #include "framing.hpp"
 
+#include <sockserv/log.hpp>
 #include <sockserv/text.hpp>
 
 #include <unistd.h>
@@ -10,8 +11,7 @@ namespace tftp {
 using framing::Type;
 
 void FileServiceHandler::log(const std::string& line) const {
-    const std::string text = client_address().to_string() + " tcp " + line + "\n";
-    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+    sockserv::log(client_address().to_string(), " tcp ", line);
 }
 
 void FileServiceHandler::send_error(std::uint16_t code, const std::string& message) {

@@ -5,6 +5,7 @@
 
 #include "client.hpp"
 
+#include <sockserv/cli.hpp>
 #include <sockserv/signals.hpp>
 #include <sockserv/version.hpp>
 
@@ -111,8 +112,7 @@ int main(int argc, char** argv) {
         po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), values);
         po::notify(values);
     } catch (const po::error& error) {
-        std::cerr << "tftp_client: error: " << error.what() << " (try --help)\n";
-        return 2;
+        sockserv::cli::usage_error("tftp_client", error.what());
     }
     if (values.count("help")) {
         std::cout << "usage: tftp_client [options] HOST [PORT] [COMMAND [ARGS...]]\n" << help_text << "\n" << visible;
@@ -124,8 +124,7 @@ int main(int argc, char** argv) {
     }
     std::vector<std::string> args = values["args"].as<std::vector<std::string>>();
     if (args.empty()) {
-        std::cerr << "tftp_client: error: HOST is missing (try --help)\n";
-        return 2;
+        sockserv::cli::usage_error("tftp_client", "HOST is missing");
     }
     Session session;
     std::uint16_t port = 6969;
@@ -133,8 +132,7 @@ int main(int argc, char** argv) {
     if (args.size() > 1 && !args[1].empty() && args[1].find_first_not_of("0123456789") == std::string::npos) {
         const auto number = tftp::option_number(args[1], 1, 65535);
         if (!number) {
-            std::cerr << "tftp_client: error: invalid port '" << args[1] << "'\n";
-            return 2;
+            sockserv::cli::usage_error("tftp_client", "invalid port '" + args[1] + "'");
         }
         port = static_cast<std::uint16_t>(*number);
         next = 2;
@@ -142,13 +140,11 @@ int main(int argc, char** argv) {
     try {
         session.server = sockserv::Address(args[0], port);
     } catch (const std::exception& error) {
-        std::cerr << "tftp_client: " << error.what() << "\n";
-        return 2;
+        sockserv::cli::usage_error("tftp_client", error.what());
     }
     session.udp = values.count("udp") > 0;
     if (mode != "octet" && mode != "netascii") {
-        std::cerr << "tftp_client: error: --mode must be octet or netascii\n";
-        return 2;
+        sockserv::cli::usage_error("tftp_client", "--mode must be octet or netascii");
     }
     session.udp_options.netascii = mode == "netascii";
     if (values.count("blksize")) session.udp_options.blksize = values["blksize"].as<std::size_t>();

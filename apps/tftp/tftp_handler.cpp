@@ -2,6 +2,7 @@
 
 #include <sockserv/base_server.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/text.hpp>
 
 #include <chrono>
@@ -27,8 +28,7 @@ std::string describe(const Request& request) {
 }  // namespace
 
 void TftpHandler::log(const std::string& line) const {
-    const std::string text = client_address().to_string() + " " + line + "\n";
-    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+    sockserv::log(client_address().to_string(), " ", line);
 }
 
 void TftpHandler::handle() {

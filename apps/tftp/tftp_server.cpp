@@ -7,9 +7,9 @@
 #include "tftp_handler.hpp"
 #include "tftp_udp_server.hpp"
 
+#include <sockserv/log.hpp>
 #include <sockserv/sockserv.hpp>
 
-#include <iostream>
 
 #include <unistd.h>
 
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
                                         {},
                                         options.verbose});
     } catch (const std::system_error& error) {
-        std::cerr << "tftp_server: " << error.what() << "\n";
+        sockserv::log("tftp_server: ", error.what());
         return 1;
     }
     service->transfer.timeout = options.seconds("timeout", 0.01, 255);
@@ -75,9 +75,8 @@ int main(int argc, char** argv) {
 
     options.on_ready = [udp, tcp](const sockserv::BaseServer& server, const sockserv::cli::Options& parsed) {
         const std::string what = udp && tcp ? "udp tftp, tcp files" : udp ? "udp tftp" : "tcp files";
-        const std::string line = "tftp_server: serving on " + server.server_address().to_string() + " (" + what +
-                                 "; mode: " + std::string(sockserv::to_string(parsed.mode)) + ")\n";
-        [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        sockserv::log("tftp_server: serving on ", server.server_address().to_string(), " (", what,
+                      "; mode: ", sockserv::to_string(parsed.mode), ")");
     };
     if (udp && tcp)
         return sockserv::serve_pair<tftp::TftpUDPServer, tftp::TftpHandler, sockserv::TCPServer, tftp::FileServiceHandler>(

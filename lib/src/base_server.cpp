@@ -1,5 +1,6 @@
 #include <sockserv/base_server.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/signals.hpp>
 
 #include <netinet/in.h>
@@ -238,18 +239,17 @@ void BaseServer::process_request(Request& request) {
         finish_request(request);
         return true;
     } catch (...) {
-        handle_error(request, std::current_exception());
-        return false;
+        const std::exception_ptr error = std::current_exception();
+        handle_error(request, error);
+        return is_peer_gone(error);
     }
 }
 
 void BaseServer::handle_error(const Request& request, std::exception_ptr error) noexcept {
     if (!config_.verbose && is_peer_gone(error)) return;
     try {
-        const std::string line = "Exception occurred during processing of request from " +
-                                 request.client_address.to_string() + ": " + describe(error) + "\n";
-        // One write: lines from threads and children never interleave mid-line.
-        [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        log("Exception occurred during processing of request from ", request.client_address.to_string(), ": ",
+            describe(error));
     } catch (...) {
     }
 }
@@ -345,9 +345,7 @@ void BaseServer::run_reader(int fd) noexcept {
         callback();
     } catch (...) {
         try {
-            const std::string line = "Exception in the reader of fd " + std::to_string(fd) + ": " +
-                                     describe(std::current_exception()) + "\n";
-            [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+            log("Exception in the reader of fd ", std::to_string(fd), ": ", describe(std::current_exception()));
         } catch (...) {
         }
     }

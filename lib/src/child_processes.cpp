@@ -1,5 +1,7 @@
 #include <sockserv/child_processes.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
+#include "exit_status.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -81,7 +83,7 @@ std::size_t ChildProcesses::count() const noexcept { return record_->size; }
 
 std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatched; }
 
-[[gnu::hot]] pid_t ChildProcesses::fork(int connection_fd) {
+[[gnu::hot]] pid_t ChildProcesses::fork(int connection_fd, const Address* client) {
     const pid_t parent = ::getpid();
     const bool die_with_thread = children_die_with_thread.value_or(::gettid() == parent);
     const pid_t pid = ::fork();
@@ -111,7 +113,7 @@ std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatch
         if (::epoll_ctl(exits_.get(), EPOLL_CTL_ADD, pidfd.get(), &event) != 0) pidfd.reset();
     }
     // Out of fds (EMFILE) the child is kept unwatched; collect() asks about it by pid.
-    add({pid, pidfd.release(), kept.release()});
+    add({pid, pidfd.release(), kept.release(), client ? *client : Address{}});
     return pid;
 }
 
@@ -137,12 +139,25 @@ void ChildProcesses::add(const Child& child) {
     if (child.pidfd < 0) ++record_->unwatched;
 }
 
-bool ChildProcesses::exited(const Child& child) const noexcept {
+bool ChildProcesses::reaped(const Child& child) const noexcept {
     siginfo_t info{};
     const int rc = child.pidfd >= 0 ? ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd), &info, WEXITED | WNOHANG)
                                     : ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED | WNOHANG);
     // ECHILD: reaped by the kernel already (SIGCHLD set to SIG_IGN); gone all the same.
-    return rc != 0 ? errno != EINTR : info.si_pid != 0;
+    if (rc != 0) return errno != EINTR;
+    if (info.si_pid == 0) return false;
+    report(child, info);
+    return true;
+}
+
+void ChildProcesses::report(const Child& child, const siginfo_t& info) const noexcept {
+    if (detail::exited_cleanly(info)) return;
+    try {
+        const bool known = child.client.family() != AF_UNSPEC;
+        log("child ", std::to_string(child.pid), known ? " serving " : "", known ? child.client.to_string() : "", " ",
+            detail::describe_exit(info));
+    } catch (...) {
+    }
 }
 
 void ChildProcesses::forget(std::size_t index) noexcept {
@@ -172,13 +187,13 @@ void ChildProcesses::collect() noexcept {
             const int pidfd = ready[static_cast<std::size_t>(i)].data.fd;
             for (std::size_t c = 0; c < record_->size; ++c)
                 if (record_->children()[c].pidfd == pidfd) {
-                    if (exited(record_->children()[c])) forget(c);
+                    if (reaped(record_->children()[c])) forget(c);
                     break;
                 }
         }
     } while (n == static_cast<int>(ready.size()));
     for (std::size_t c = record_->size; record_->unwatched > 0 && c-- > 0;)
-        if (record_->children()[c].pidfd < 0 && exited(record_->children()[c])) forget(c);
+        if (record_->children()[c].pidfd < 0 && reaped(record_->children()[c])) forget(c);
 }
 
 void ChildProcesses::wait_all() noexcept {
@@ -190,6 +205,7 @@ void ChildProcesses::wait_all() noexcept {
         do rc = child.pidfd >= 0 ? ::waitid(P_PIDFD, static_cast<id_t>(child.pidfd), &info, WEXITED)
                                  : ::waitid(P_PID, static_cast<id_t>(child.pid), &info, WEXITED);
         while (rc != 0 && errno == EINTR);
+        if (rc == 0) report(child, info);
         forget(record_->size - 1);
     }
 }

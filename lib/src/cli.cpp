@@ -1,4 +1,5 @@
 #include <sockserv/cli.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/version.hpp>
 
 #include <boost/program_options.hpp>
@@ -99,8 +100,7 @@ SOCKSERV_CLI_OPTION_TYPES(SOCKSERV_CLI_INSTANTIATE)
 
 void usage_error(std::string_view program, std::string_view message) {
     // One write: a supervisor reading stderr gets the line whole.
-    const std::string line = std::string(program) + ": error: " + std::string(message) + " (try --help)\n";
-    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    log_error(program, std::string(message) + " (try --help)");
     std::exit(2);
 }
 

@@ -1,4 +1,5 @@
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/udp_server.hpp>
 
 #include <sys/socket.h>
@@ -30,10 +31,7 @@ std::optional<Request> DatagramServer::get_request() {
     } catch (const std::system_error& error) {
         // A failed recvfrom concerns one datagram (ICMP errors reported late, memory pressure);
         // the server must go on with the next.
-        if (config().verbose) {
-            const std::string line = std::string(error.what()) + "\n";
-            [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
-        }
+        if (config().verbose) log(error.what());
         return std::nullopt;
     }
     request.packet.assign(buffer_.data(), std::min(request.packet_size, buffer_.size()));

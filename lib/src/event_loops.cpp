@@ -1,5 +1,6 @@
 #include <sockserv/error.hpp>
 #include <sockserv/event_loops.hpp>
+#include <sockserv/log.hpp>
 
 #include "fiber_context.hpp"
 
@@ -33,10 +34,7 @@ std::size_t fd_limit() {
     return static_cast<std::size_t>(limit.rlim_cur == RLIM_INFINITY ? 1 << 20 : limit.rlim_cur);
 }
 
-void report(const std::string& line) {
-    const std::string text = line + "\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
-}
+void report(const std::string& line) { log(line); }
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 #include "fiber_context.hpp"
 
 #include <signal.h>
@@ -202,14 +203,12 @@ namespace {
 struct sigaction previous_segv {};
 struct sigaction previous_bus {};
 
-void write_text(const char* text) { [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, text, std::strlen(text)); }
-
-void write_number(std::size_t value) {
-    char digits[24];
-    int i = sizeof digits;
+// In a signal handler: no allocation (std::to_string would).
+std::string_view format_number(std::size_t value, std::array<char, 24>& digits) noexcept {
+    std::size_t i = digits.size();
     do digits[--i] = static_cast<char>('0' + value % 10);
     while ((value /= 10) != 0 && i > 0);
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, digits + i, sizeof digits - static_cast<std::size_t>(i));
+    return {digits.data() + i, digits.size() - i};
 }
 
 void on_fault(int signal, siginfo_t* info, void* context) {
@@ -219,9 +218,9 @@ void on_fault(int signal, siginfo_t* info, void* context) {
         const auto bottom = reinterpret_cast<std::uintptr_t>(fiber->stack_bottom());
         // The guard page, or (a large frame that skipped it) just below it.
         if (address < bottom && address + 16 * page_size() >= bottom) {
-            write_text("sockserv: stack overflow in a fiber (event mode): its stack is ");
-            write_number(fiber->stack_size());
-            write_text(" bytes; raise --fiber-stack (ServerConfig::fiber_stack_size)\n");
+            std::array<char, 24> digits;
+            log("sockserv: stack overflow in a fiber (event mode): its stack is ",
+                format_number(fiber->stack_size(), digits), " bytes; raise --fiber-stack (ServerConfig::fiber_stack_size)");
             ::signal(signal, SIG_DFL);  // returning re-runs the faulting access, which now kills us
             return;
         }

@@ -1,4 +1,5 @@
 #include <sockserv/serve.hpp>
+#include <sockserv/log.hpp>
 
 #include <unistd.h>
 
@@ -9,10 +10,7 @@
 namespace sockserv::detail {
 
 void announce(const BaseServer& server, const cli::Options& options) {
-    // One write, so a test or a supervisor reading stderr gets the line whole.
-    const std::string line = options.program + ": serving on " + server.server_address().to_string() +
-                             " (mode: " + std::string(to_string(options.mode)) + ")\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    log(options.program, ": serving on ", server.server_address().to_string(), " (mode: ", to_string(options.mode), ")");
 }
 
 ServerConfig worker_config(const cli::Options& options, const WorkerPool::Worker& worker, int socket_fd) {
@@ -36,8 +34,7 @@ Endpoint endpoint(const cli::Options& options, bool want_unix, bool datagram, Se
 }
 
 void report_setup_failure(const cli::Options& options, const std::exception& error) {
-    const std::string line = options.program + ": " + error.what() + "\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+    log(options.program, ": ", error.what());
 }
 
 }  // namespace sockserv::detail

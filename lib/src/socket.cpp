@@ -160,6 +160,7 @@ Socket Socket::accept(Address* peer) {
             if (errno == EAGAIN) throw TimeoutError("send to " + peer_address().to_string() + " timed out");
             throw_errno("send");
         }
+        sent_ += static_cast<std::uint64_t>(n);
         data.remove_prefix(static_cast<std::size_t>(n));
     }
 }
@@ -180,6 +181,7 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
         }
         if (n == 0) break;  // the file is shorter than it was: nothing more to send
         sent += static_cast<std::size_t>(n);
+        sent_ += static_cast<std::uint64_t>(n);
     }
     return sent;
 }

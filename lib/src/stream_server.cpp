@@ -1,4 +1,5 @@
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/tcp_server.hpp>
 
 #include <sys/socket.h>
@@ -42,9 +43,8 @@ std::optional<Request> StreamServer::get_request() {
         // the connection is served when fds come back, not dropped.
         backoff_ = backoff_.count() == 0 ? first_backoff : std::min(backoff_ * 2, max_backoff);
         paused_until_ = std::chrono::steady_clock::now() + backoff_;
-        const std::string line = "accept on " + server_address().to_string() + ": " + error.message() +
-                                 "; pausing accept for " + std::to_string(backoff_.count()) + " ms\n";
-        [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        log("accept on ", server_address().to_string(), ": ", error.message(), "; pausing accept for ",
+            std::to_string(backoff_.count()), " ms");
         return std::nullopt;
     }
     if (!request.connection) return std::nullopt;

@@ -1,7 +1,9 @@
 #include <sockserv/child_processes.hpp>
 #include <sockserv/error.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/shared_memory.hpp>
 #include <sockserv/worker_pool.hpp>
+#include "exit_status.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +30,8 @@ namespace sockserv {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using detail::describe_exit;
+using detail::exited_cleanly;
 
 // A worker that dies sooner than this after starting has likely failed at start: restarting it
 // at once, again and again, would be a fork loop.
@@ -43,17 +47,7 @@ struct Counters {
     std::array<std::atomic<std::uint64_t>, 2 * PoolConfig::max_workers> tallies{};
 };
 
-void say(const std::string& line) {
-    const std::string whole = line + "\n";
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, whole.data(), whole.size());  // one write: never interleaved
-}
-
-std::string describe_exit(const siginfo_t& info) {
-    if (info.si_code == CLD_EXITED) return "exited with status " + std::to_string(info.si_status);
-    const char* name = ::sigabbrev_np(info.si_status);
-    return "was killed by signal " + std::to_string(info.si_status) + (name ? " (SIG" + std::string(name) + ")" : "") +
-           (info.si_code == CLD_DUMPED ? ", core dumped" : "");
-}
+void say(const std::string& line) { log(line); }
 
 std::string seconds(std::chrono::milliseconds ms) {
     char text[32];
@@ -239,7 +233,7 @@ struct WorkerPool::State {
         const auto lived = Clock::now() - p.started;
         const std::uint64_t served = counters->tallies[p.tally].load();
         const bool current = !stopping && p.generation == slots[p.slot].generation;
-        const bool clean = info.si_code == CLD_EXITED && info.si_status == 0;
+        const bool clean = exited_cleanly(info);
         const std::string what = name(p) + " " + describe_exit(info) + " after " + std::to_string(served) + " requests";
         const std::size_t slot = p.slot;
         processes.erase(processes.begin() + static_cast<std::ptrdiff_t>(index));

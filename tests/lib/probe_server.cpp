@@ -6,6 +6,9 @@
 //   deep           recurses until the fiber's stack overflows
 //   tid            the kernel thread id serving it
 //   pid            the process serving it (a worker, or a fork-mode child)
+//   signal N       raises signal N in the process serving it (a crashing fork-mode child)
+//   exit N         _exit(N) in the process serving it
+//   throw TEXT     the handler throws std::runtime_error(TEXT)
 // --crash-at-start: every server the program makes dies (SIGABRT) once it starts serving, as a
 // worker that fails at start would; --workers makes the master restart them.
 
@@ -15,8 +18,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
-
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -44,6 +48,12 @@ struct Probe : sockserv::StreamRequestHandler {
                 wfile().write(std::to_string(recurse(0, 1 << 30)) + "\n");
             } else if (line.starts_with("pid")) {
                 wfile().write(std::to_string(::getpid()) + "\n");
+            } else if (line.starts_with("signal ")) {
+                ::raise(std::stoi(line.substr(7)));
+            } else if (line.starts_with("exit ")) {
+                ::_exit(std::stoi(line.substr(5)));
+            } else if (line.starts_with("throw ")) {
+                throw std::runtime_error(line.substr(6, line.size() - 7));
             } else if (line.starts_with("tid")) {
                 wfile().write(std::to_string(::syscall(SYS_gettid)) + "\n");
             } else {

@@ -112,7 +112,8 @@ protected:
     virtual bool accepting() const { return true; }
     /// Called in a forked child before it handles its request. Stream servers close the listener.
     virtual void after_fork_in_child() {}
-    /// finish_request(), an exception going to handle_error(), never throwing; false when one did.
+    /// finish_request(), an exception going to handle_error(), never throwing; false when one did,
+    /// unless it was only the peer going away (a fork child's exit status: non-zero is logged).
     /// The body of every worker thread and child process.
     bool finish_request_guarded(Request& request) noexcept;
     /// Whether another request is waiting, asked between the requests of one wake-up. The

@@ -10,9 +10,11 @@
 // is copied first (a page fault, and a TLB flush on each CPU the parent has run on), and the record
 // is written on every fork and every exit. A MAP_SHARED page is never copied. Children never write
 // it: every method but count() does nothing outside the process that made the object.
+#include <sockserv/address.hpp>
 #include <sockserv/unique_fd.hpp>
 
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstddef>
@@ -31,8 +33,9 @@ public:
     /// fork(); in the parent the child is recorded with its pidfd and with a duplicate of the
     /// connection it serves (when there is one: connection_fd >= 0), kept until the child is reaped
     /// so that unblock_connections() can reach it. Throws std::system_error ("fork: ...").
-    /// Not thread safe (call from the server loop).
-    pid_t fork(int connection_fd = -1);
+    /// A child killed by a signal or exiting non-zero is logged when it is reaped, with its pid and
+    /// `client` (the address it was serving, when given). Not thread safe (call from the server loop).
+    pid_t fork(int connection_fd = -1, const Address* client = nullptr);
 
     /// Readable while a recorded child has exited and not been collected: poll it in the loop.
     int exit_fd() const noexcept { return exits_.get(); }
@@ -61,11 +64,14 @@ private:
         pid_t pid;
         int pidfd;          // -1 when unwatched
         int connection_fd;  // the parent's duplicate, or -1
+        Address client;     // for the log line if it dies; empty when not given
     };
     struct Record;  // the shared mapping: counts, then the children
 
     bool in_owner() const noexcept;
-    bool exited(const Child& child) const noexcept;
+    /// Reaps the child if it has exited (true), logging it when it did not end well.
+    bool reaped(const Child& child) const noexcept;
+    void report(const Child& child, const siginfo_t& info) const noexcept;
     void add(const Child& child);
     void forget(std::size_t index) noexcept;
 

@@ -35,7 +35,7 @@ public:
     // forked child maps the parent's code lazily, one page fault per 64 KiB window it touches;
     // grouped, the child's path spans one or two windows instead of five (16 -> 14 faults a request).
     [[gnu::hot]] void process_request(Request& request) override {
-        if (children_.fork(request.connection ? request.connection.fd() : -1) == 0) {
+        if (children_.fork(request.connection ? request.connection.fd() : -1, &request.client_address) == 0) {
             // Fork point: this child handles one request and _exits. Only the forking thread exists
             // here. _exit, not exit: the parent's atexit handlers and stdio buffers are not ours to
             // run or flush twice. Nothing to undo for signals: sockserv's handlers know their pid

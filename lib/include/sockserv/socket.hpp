@@ -55,6 +55,10 @@ public:
     /// space. Returns the bytes sent, fewer than count only when the file ended first (it shrank
     /// while being sent). Throws like send_all (TimeoutError when SO_SNDTIMEO expires).
     std::size_t sendfile(int file_fd, std::uint64_t offset, std::size_t count) const;
+    /// Bytes the kernel has taken from send_all and sendfile on this socket so far, counted also
+    /// when a call then fails: what a client that reset mid-response got at most (an access log's
+    /// size for an aborted response).
+    std::uint64_t bytes_sent() const noexcept { return sent_; }
     /// One recv; 0 at EOF. Throws (TimeoutError when SO_RCVTIMEO expires).
     std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
     /// One datagram to `to`; throws on failure. On a non-blocking socket with a full send buffer it
@@ -95,6 +99,7 @@ private:
     UniqueFd fd_;
     // Known to be O_NONBLOCK (false: unknown), so a fiber's sendfile need not ask the kernel.
     mutable bool nonblocking_ = false;
+    mutable std::uint64_t sent_ = 0;
 };
 
 }  // namespace sockserv

@@ -9,6 +9,7 @@
 #include <sockserv/event_mode.hpp>
 #include <sockserv/file_root.hpp>
 #include <sockserv/forking.hpp>
+#include <sockserv/log.hpp>
 #include <sockserv/modes.hpp>
 #include <sockserv/passed_sockets.hpp>
 #include <sockserv/process_mutex.hpp>

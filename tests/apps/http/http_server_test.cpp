@@ -318,6 +318,31 @@ TEST_CASE("the access log escapes control characters a client sends", "[http][ap
     CHECK(server.process().stderr_text().find('\x1b') == std::string::npos);
 }
 
+TEST_CASE("a response the client resets mid-body is logged with the bytes actually sent", "[http][app]") {
+    Content content;
+    constexpr std::size_t size = 32 << 20;
+    content.make_file("big.bin", size);
+    for (const std::string mode : {"sync", "thread", "fork", "event-1"}) {
+        INFO(mode);
+        Server server(content.dir.path(), mode);
+        sockserv::Socket client(AF_INET, SOCK_STREAM);
+        const int small = 4096;  // before connect, so the window stays small: the server stalls
+        ::setsockopt(client.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        client.connect(server.address());
+        client.send_all("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+        char some[1024];
+        REQUIRE(client.recv(some, sizeof some) > 0);
+        const linger reset{1, 0};
+        ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+        client.close();
+        const auto line = server.process().wait_for_line(R"re("GET /big\.bin HTTP/1\.1" 200 (\d+))re", 10s);
+        const std::uint64_t sent = std::stoull(line[1]);
+        CHECK(sent > 0);
+        CHECK(sent < size);
+        CHECK(curl(q(server.url("/hello.txt"))).output == "hello world\n");  // and it goes on serving
+    }
+}
+
 TEST_CASE("http_server answers hostile bytes with an error and keeps serving", "[http][app]") {
     Content content;
     Server server(content.dir.path(), "thread");

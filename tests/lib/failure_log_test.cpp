@@ -1,0 +1,142 @@
+// What a server logs when a request's process or thread fails, seen from outside: probe_server's
+// stderr, through the one logging facility (sockserv/log.hpp).
+
+#include "../support/test_support.hpp"
+
+#include <sockserv/socket.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+test::Process probe(const std::string& mode) {
+    std::vector<std::string> args{test::binary("probe_server"), "--port", "0"};
+    const auto mode_args = test::mode_arguments(mode);
+    args.insert(args.end(), mode_args.begin(), mode_args.end());
+    return test::Process(args);
+}
+
+std::string recv_line(sockserv::Socket& client) {
+    std::string line;
+    char c;
+    while (client.recv(&c, 1) == 1 && c != '\n') line += c;
+    return line;
+}
+
+// Closes with a reset (SO_LINGER 0): the server's next send fails with EPIPE or ECONNRESET.
+void reset(sockserv::Socket& client) {
+    const linger abort_on_close{1, 0};
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    client.close();
+}
+
+std::ptrdiff_t count_matches(const std::string& text, const std::string& pattern) {
+    const std::regex expression(pattern);
+    return std::distance(std::sregex_iterator(text.begin(), text.end(), expression), std::sregex_iterator());
+}
+
+// The live children of a process (every thread's), from /proc.
+std::size_t children_of(pid_t pid) {
+    std::size_t count = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream list(task.path() / "children");
+        for (pid_t child; list >> child;) ++count;
+    }
+    return count;
+}
+
+std::string escaped(const std::string& text) { return std::regex_replace(text, std::regex(R"([.\[\]])"), R"(\$&)"); }
+
+// The client's address as the server logs it, for a pattern.
+std::string client_of(sockserv::Socket& client) { return escaped(client.local_address().to_string()); }
+
+// Sends one probe command and waits for the server to end the connection.
+void send_and_wait_for_close(sockserv::Socket& client, const std::string& command) {
+    client.send_all(command + "\n");
+    (void)test::recv_all(client);
+}
+
+}  // namespace
+
+TEST_CASE("fork mode: a child killed by a signal is logged by the parent - pid, signal, client", "[fork]") {
+    test::Process server = probe("fork");
+    const auto address = server.wait_until_serving();
+    auto client = test::connect_stream(address);
+    client.send_all("pid\n");
+    const std::string pid = recv_line(client);
+    const std::string who = client_of(client);
+    send_and_wait_for_close(client, "signal " + std::to_string(SIGSEGV));
+    server.wait_for_line("child " + pid + " serving " + who + R"( was killed by signal 11 \(SIGSEGV\))");
+
+    // The server goes on serving.
+    auto next = test::connect_stream(address);
+    next.send_all("echo still here\n");
+    CHECK(recv_line(next) == "echo still here");
+}
+
+TEST_CASE("fork mode: a child exiting non-zero is logged; a client that hangs up is not", "[fork]") {
+    test::Process server = probe("fork");
+    const auto address = server.wait_until_serving();
+    auto client = test::connect_stream(address);
+    client.send_all("pid\n");
+    const std::string pid = recv_line(client);
+    const std::string who = client_of(client);
+    send_and_wait_for_close(client, "exit 3");
+    server.wait_for_line("child " + pid + " serving " + who + " exited with status 3");
+
+    // A handler exception: the child's line says what, the parent's says which child.
+    auto failing = test::connect_stream(address);
+    failing.send_all("pid\n");
+    const std::string failing_pid = recv_line(failing);
+    send_and_wait_for_close(failing, "throw the disk caught fire");
+    server.wait_for_line("Exception occurred during processing of request from " + client_of(failing) +
+                         ": .*the disk caught fire");
+    server.wait_for_line("child " + failing_pid + " serving .* exited with status 1");
+
+    // Clients that leave, or reset while their answer is on its way, are routine: no line.
+    for (int i = 0; i < 3; ++i) {
+        auto leaving = test::connect_stream(address);
+        leaving.send_all("pid\n");
+        (void)recv_line(leaving);
+        test::hang_up(leaving);
+        auto resetting = test::connect_stream(address);
+        resetting.send_all("block 50\nblock 50\n");
+        reset(resetting);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (children_of(server.pid()) > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    REQUIRE(children_of(server.pid()) == 0);  // all reaped, so all logged if they were to be
+    auto last = test::connect_stream(address);
+    send_and_wait_for_close(last, "exit 4");
+    server.wait_for_line("exited with status 4");
+    CHECK(server.stderr_text().find("exited with status 0") == std::string::npos);
+    CHECK(count_matches(server.stderr_text(), "child [0-9]+ ") == 3);
+}
+
+TEST_CASE("thread mode: a handler's failure is logged with the client it was serving", "[thread]") {
+    for (const std::string mode : {"thread", "event-1"}) {
+        test::Process server = probe(mode);
+        const auto address = server.wait_until_serving();
+        auto client = test::connect_stream(address);
+        const std::string who = client_of(client);
+        send_and_wait_for_close(client, "throw out of cheese");
+        server.wait_for_line("Exception occurred during processing of request from " + who + ": .*out of cheese");
+        auto next = test::connect_stream(address);
+        next.send_all("echo on\n");
+        CHECK(recv_line(next) == "echo on");
+    }
+}
