@@ -86,6 +86,14 @@ std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatch
 [[gnu::hot]] pid_t ChildProcesses::fork(int connection_fd, const Address* client) {
     const pid_t parent = ::getpid();
     const bool die_with_thread = children_die_with_thread.value_or(::gettid() == parent);
+    // The fds that watch the child are had before it exists: a child the parent could not watch
+    // (no pidfd: its exit wakes nobody, and a stop cannot find it) is never forked. Out of fds,
+    // this throws EMFILE and the caller waits for some to free up. The child inherits both and
+    // closes them as it returns.
+    UniqueFd kept(connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1);
+    if (connection_fd >= 0 && !kept) throw_errno("fork: no fd to keep the connection");
+    UniqueFd pidfd_slot(::fcntl(exits_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!pidfd_slot) throw_errno("fork: no fd to watch the child");
     const pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork");
     if (pid == 0) {
@@ -98,12 +106,11 @@ std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatch
         }
         return 0;
     }
-    // Duplicated after the fork, so the child has nothing to close. Out of fds, the child goes
-    // without: unblock_connections() cannot reach it, the rest works.
-    UniqueFd kept(connection_fd >= 0 ? ::fcntl(connection_fd, F_DUPFD_CLOEXEC, 0) : -1);
     // Nobody but us waits for the child, so until we do its pid names it and no other process: the
     // pidfd opened after the fork is the child's. (A program that set SIGCHLD to SIG_IGN has its
     // children reaped by the kernel; a quick one is gone already, ESRCH, and needs no watching.)
+    // It takes the slot just freed; only another thread opening an fd in between could take it.
+    pidfd_slot.reset();
     UniqueFd pidfd(pidfd_open(pid));
     if (!pidfd && errno == ESRCH) return pid;
     if (pidfd) {
@@ -112,7 +119,7 @@ std::size_t ChildProcesses::unwatched() const noexcept { return record_->unwatch
         event.data.fd = pidfd.get();
         if (::epoll_ctl(exits_.get(), EPOLL_CTL_ADD, pidfd.get(), &event) != 0) pidfd.reset();
     }
-    // Out of fds (EMFILE) the child is kept unwatched; collect() asks about it by pid.
+    // Had another thread taken the slot, the child is kept unwatched; collect() asks about it by pid.
     add({pid, pidfd.release(), kept.release(), client ? *client : Address{}});
     return pid;
 }

@@ -10,6 +10,12 @@ void throw_errno(int error, const std::string& what) {
     throw std::system_error(error, std::generic_category(), what);
 }
 
+bool is_out_of_resources(const std::error_code& error) noexcept {
+    if (error.category() != std::generic_category() && error.category() != std::system_category()) return false;
+    const int value = error.value();
+    return value == EMFILE || value == ENFILE || value == ENOBUFS || value == ENOMEM;
+}
+
 bool is_peer_gone(const std::error_code& error) noexcept {
     if (error.category() != std::generic_category() && error.category() != std::system_category()) return false;
     switch (error.value()) {

@@ -15,10 +15,6 @@ namespace sockserv {
 namespace {
 constexpr std::chrono::milliseconds first_backoff{10};
 constexpr std::chrono::milliseconds max_backoff{1000};
-
-bool out_of_resources(int error) {
-    return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
 }  // namespace
 
 StreamServer::StreamServer(Address server_address, ServerConfig config, const char* kind, bool want_unix)
@@ -37,7 +33,7 @@ std::optional<Request> StreamServer::get_request() {
     std::error_code error;
     request.connection = mutable_socket().accept(&request.client_address, error);
     if (error) {
-        if (!out_of_resources(error.value())) throw std::system_error(error, "accept on " + server_address().to_string());
+        if (!is_out_of_resources(error)) throw std::system_error(error, "accept on " + server_address().to_string());
         // Out of fds: the pending connection stays in the backlog and poll() would report it again
         // at once, forever (Python's busy loop). Stop polling the listener for a while instead;
         // the connection is served when fds come back, not dropped.

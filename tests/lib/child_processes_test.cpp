@@ -112,21 +112,35 @@ TEST_CASE("the record of children grows past its first size", "[fork][children]"
     CHECK(test::zombie_count() == 0);
 }
 
-TEST_CASE("a child forked while out of fds is unwatched - and still reaped", "[fork][children]") {
+TEST_CASE("no child is forked that could not be watched - out of fds, fork throws EMFILE first", "[fork][children]") {
     ChildProcesses children;
     rlimit saved{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
-    // Every fd below the limit is taken: the child's pidfd cannot be opened (EMFILE).
-    rlimit tight = saved;
-    tight.rlim_cur = static_cast<rlim_t>(lowest_free_fd());
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
-    const pid_t pid = children.fork();
-    if (pid == 0) ::_exit(0);
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
-    CHECK(children.unwatched() == 1);
-    CHECK(reaped_all(children));
+    int connection[2];
+    REQUIRE(::pipe2(connection, O_CLOEXEC) == 0);
+    // Every fd below the limit is taken, then one more is freed: enough for the pidfd, not for the
+    // duplicate of the connection too; and with none free, not for the pidfd.
+    for (const int spare : {1, 0}) {
+        rlimit tight = saved;
+        tight.rlim_cur = static_cast<rlim_t>(lowest_free_fd() + spare);
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+        int error = 0;
+        try {
+            if (children.fork(spare ? connection[0] : -1) == 0) ::_exit(0);
+        } catch (const std::system_error& e) {
+            error = e.code().value();
+        }
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+        CHECK(error == EMFILE);
+        CHECK(children.count() == 0);
+        CHECK(test::zombie_count() == 0);
+    }
+    ::close(connection[0]);
+    ::close(connection[1]);
+    // With fds back, the same call forks and watches.
+    if (children.fork() == 0) ::_exit(0);
     CHECK(children.unwatched() == 0);
-    CHECK(test::zombie_count() == 0);
+    CHECK(reaped_all(children));
 }
 
 TEST_CASE("a child calling collect leaves its siblings to the parent", "[fork][children]") {

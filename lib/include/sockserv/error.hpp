@@ -24,4 +24,8 @@ public:
 bool is_peer_gone(const std::error_code& error) noexcept;
 bool is_peer_gone(const std::exception_ptr& error) noexcept;
 
+/// True for the errors that mean "the process is short of fds or memory for now": EMFILE, ENFILE,
+/// ENOBUFS, ENOMEM. A server pauses on them (accepting, forking) and goes on when they pass.
+bool is_out_of_resources(const std::error_code& error) noexcept;
+
 }  // namespace sockserv

@@ -1,5 +1,5 @@
-// What a server logs when a request's process or thread fails, seen from outside: probe_server's
-// stderr, through the one logging facility (sockserv/log.hpp).
+// What a server does and logs when a request's process or thread fails, or the process runs short
+// of fds, seen from outside: probe_server's stderr (sockserv/log.hpp's lines), its children in /proc.
 
 #include "../support/test_support.hpp"
 
@@ -7,16 +7,20 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -57,6 +61,22 @@ std::size_t children_of(pid_t pid) {
     }
     return count;
 }
+
+// The soft RLIMIT_NOFILE lowered while a program is started (it inherits it), then put back.
+class FdLimit {
+public:
+    explicit FdLimit(rlim_t limit) {
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved_) == 0);
+        rlimit tight = saved_;
+        tight.rlim_cur = limit;
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    }
+    ~FdLimit() { restore(); }
+    void restore() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+
+private:
+    rlimit saved_{};
+};
 
 std::string escaped(const std::string& text) { return std::regex_replace(text, std::regex(R"([.\[\]])"), R"(\$&)"); }
 
@@ -139,4 +159,58 @@ TEST_CASE("thread mode: a handler's failure is logged with the client it was ser
         next.send_all("echo on\n");
         CHECK(recv_line(next) == "echo on");
     }
+}
+
+TEST_CASE("fork mode at a small fd limit: no unwatched child, every client served, said once, stop < 1 s, no orphans",
+          "[fork]") {
+    FdLimit limit(40);  // room for about 14 children: each costs the parent a pidfd and a duplicate
+    test::Process server = probe("fork");
+    limit.restore();
+    const auto address = server.wait_until_serving();
+
+    constexpr int clients = 80;
+    std::vector<sockserv::Socket> room;
+    for (int i = 0; i < clients; ++i) {
+        room.push_back(test::connect_stream(address));
+        room.back().send_all("pid\nblock 200\n");
+    }
+    std::set<std::string> pids;
+    for (auto& client : room) {
+        pids.insert(recv_line(client));
+        CHECK(recv_line(client) == "blocked");  // served, not dropped, though it had to wait
+        client.close();                         // its child ends, and its fds are free again
+    }
+    CHECK(pids.size() == clients);
+    const std::string log = server.stderr_text();
+    const auto pauses = count_matches(log, "fork mode: cannot start a child for .*: .*Too many open files; accepting paused");
+    CHECK(pauses == 1);  // not once a retry, or once a client
+    room.clear();
+
+    // Stop while children are busy and clients wait for one: quick, and nothing left behind.
+    for (int i = 0; i < 40; ++i) {
+        room.push_back(test::connect_stream(address));
+        room.back().send_all("pid\nblock 200\n");
+    }
+    pids.insert(recv_line(room.front()));  // children are at work
+    const auto asked = std::chrono::steady_clock::now();
+    server.signal(SIGTERM);
+    const int status = server.wait(5s);
+    CHECK(std::chrono::steady_clock::now() - asked < 1s);
+    CHECK(WIFEXITED(status));
+    for (auto& client : room) {
+        try {
+            const std::string pid = recv_line(client);  // "blocked" from the first, whose pid is in
+            if (!pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos) pids.insert(pid);
+        } catch (const std::system_error&) {
+            // Never given a child: closed at the stop with its request unread, so reset.
+        }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 1s;
+    const auto orphans = [&] {
+        return std::count_if(pids.begin(), pids.end(), [](const std::string& pid) {
+            return test::process_exists(static_cast<pid_t>(std::stol(pid)));
+        });
+    };
+    while (orphans() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    CHECK(orphans() == 0);
 }
