@@ -54,7 +54,7 @@ struct TransferSettings {
     int max_retries = 5;
     /// After the final ACK of a received transfer: how long to stay and re-ACK a retransmitted
     /// last block (curl retransmits after 5 s).
-    std::chrono::milliseconds dally{6000};
+    std::chrono::milliseconds dally{10000};
 };
 
 struct Outcome {

@@ -56,7 +56,7 @@ private:
         std::vector<std::string> args{test::binary("tftp_server"), "--port", "0", "-d", dirs.served.path().string()};
         const auto mode_args = test::mode_arguments(mode);
         args.insert(args.end(), mode_args.begin(), mode_args.end());
-        // A short dally keeps sync mode quick between uploads (the default 6 s is for real networks).
+        // A short dally keeps sync mode quick between uploads (the default 10 s is for real clients).
         if (std::find(extra.begin(), extra.end(), "--dally") == extra.end()) extra.insert(extra.end(), {"--dally", "0.2"});
         args.insert(args.end(), extra.begin(), extra.end());
         return args;
