@@ -99,7 +99,7 @@ TEST_CASE("fork mode: a child killed by a signal is logged by the parent - pid, 
     const std::string pid = recv_line(client);
     const std::string who = client_of(client);
     send_and_wait_for_close(client, "signal " + std::to_string(SIGKILL));  // not SIGSEGV: ASan would catch it
-    server.wait_for_line("child " + pid + " serving " + who + R"( was killed by signal 11 \(SIGSEGV\))");
+    server.wait_for_line("child " + pid + " serving " + who + R"( was killed by signal 9 \(SIGKILL\))");
 
     // The server goes on serving.
     auto next = test::connect_stream(address);
