@@ -89,33 +89,34 @@ void send_and_wait_for_close(sockserv::Socket& client, const std::string& comman
     (void)test::recv_all(client);
 }
 
-}  // namespace
-
-TEST_CASE("fork mode: a child killed by a signal is logged by the parent - pid, signal, client", "[fork]") {
-    test::Process server = probe("fork");
-    const auto address = server.wait_until_serving();
+// A fork-mode server whose child for one client ends by `command`: the parent's line about it names
+// the child's pid and client and ends with `how`; the server goes on serving.
+void child_ends_with(test::Process& server, const sockserv::Address& address, const std::string& command,
+                     const std::string& how) {
     auto client = test::connect_stream(address);
     client.send_all("pid\n");
     const std::string pid = recv_line(client);
     const std::string who = client_of(client);
-    send_and_wait_for_close(client, "signal " + std::to_string(SIGKILL));  // not SIGSEGV: ASan would catch it
-    server.wait_for_line("child " + pid + " serving " + who + R"( was killed by signal 9 \(SIGKILL\))");
-
-    // The server goes on serving.
+    send_and_wait_for_close(client, command);
+    server.wait_for_line("child " + pid + " serving " + who + how);
     auto next = test::connect_stream(address);
     next.send_all("echo still here\n");
     CHECK(recv_line(next) == "echo still here");
 }
 
+}  // namespace
+
+TEST_CASE("fork mode: a child killed by a signal is logged by the parent - pid, signal, client", "[fork]") {
+    test::Process server = probe("fork");
+    // Not SIGSEGV: under ASan its handler would take it and exit.
+    child_ends_with(server, server.wait_until_serving(), "signal " + std::to_string(SIGKILL), R"( was killed by signal 9 \(SIGKILL\))");
+
+}
+
 TEST_CASE("fork mode: a child exiting non-zero is logged; a client that hangs up is not", "[fork]") {
     test::Process server = probe("fork");
     const auto address = server.wait_until_serving();
-    auto client = test::connect_stream(address);
-    client.send_all("pid\n");
-    const std::string pid = recv_line(client);
-    const std::string who = client_of(client);
-    send_and_wait_for_close(client, "exit 3");
-    server.wait_for_line("child " + pid + " serving " + who + " exited with status 3");
+    child_ends_with(server, address, "exit 3", " exited with status 3");
 
     // A handler exception: the child's line says what, the parent's says which child.
     auto failing = test::connect_stream(address);
