@@ -135,13 +135,13 @@ bool HttpHandler::skip_body(const RequestHead& request) {
 }
 
 bool HttpHandler::send_and_log(std::string_view request_line, Response& response, bool head_only) {
-    const std::uint64_t before = connection().bytes_sent();
+    const std::uint64_t before = wfile().bytes_sent();
     std::size_t head_bytes = 0;
     bool whole;
     try {
         whole = send(response, head_only, head_bytes);
     } catch (...) {
-        const std::uint64_t sent = connection().bytes_sent() - before;
+        const std::uint64_t sent = wfile().bytes_sent() - before;
         log(request_line, response, static_cast<long long>(sent > head_bytes ? sent - head_bytes : 0));
         throw;
     }

@@ -150,7 +150,7 @@ Socket Socket::accept(Address* peer) {
 
 [[gnu::hot]] void Socket::shutdown(int how) const noexcept { ::shutdown(fd(), how); }
 
-[[gnu::hot]] void Socket::send_all(std::string_view data, int flags) const {
+[[gnu::hot]] void Socket::send_all(std::string_view data, int flags, std::uint64_t* sent) const {
     FiberIo io(fd(), false, flags);
     while (!data.empty()) {
         const ssize_t n = ::send(fd(), data.data(), data.size(), MSG_NOSIGNAL | flags | io.flags());
@@ -160,12 +160,12 @@ Socket Socket::accept(Address* peer) {
             if (errno == EAGAIN) throw TimeoutError("send to " + peer_address().to_string() + " timed out");
             throw_errno("send");
         }
-        sent_ += static_cast<std::uint64_t>(n);
+        if (sent) *sent += static_cast<std::uint64_t>(n);
         data.remove_prefix(static_cast<std::size_t>(n));
     }
 }
 
-std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t count) const {
+std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t count, std::uint64_t* progress) const {
     off_t position = static_cast<off_t>(offset);
     std::size_t sent = 0;
     FiberIo io(fd(), false);
@@ -181,7 +181,7 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
         }
         if (n == 0) break;  // the file is shorter than it was: nothing more to send
         sent += static_cast<std::size_t>(n);
-        sent_ += static_cast<std::uint64_t>(n);
+        if (progress) *progress += static_cast<std::uint64_t>(n);
     }
     return sent;
 }

@@ -16,7 +16,7 @@ namespace sockserv {
     if (size_ + data.size() > buffer_size_) {
         flush();
         if (data.size() >= buffer_size_) {  // large writes skip the copy
-            socket_->send_all(data);
+            socket_->send_all(data, 0, &sent_);
             return;
         }
     }
@@ -34,16 +34,16 @@ namespace sockserv {
     // flush (from finish()) must not resend half of it.
     const std::size_t pending = size_;
     size_ = 0;
-    socket_->send_all({storage(), pending});
+    socket_->send_all({storage(), pending}, 0, &sent_);
 }
 
 std::size_t SocketWriter::sendfile(int file_fd, std::uint64_t offset, std::size_t count) {
     if (size_ > 0) {
         const std::size_t pending = size_;
         size_ = 0;
-        socket_->send_all({storage(), pending}, count > 0 ? MSG_MORE : 0);
+        socket_->send_all({storage(), pending}, count > 0 ? MSG_MORE : 0, &sent_);
     }
-    return count > 0 ? socket_->sendfile(file_fd, offset, count) : 0;
+    return count > 0 ? socket_->sendfile(file_fd, offset, count, &sent_) : 0;
 }
 
 std::size_t SocketReader::fill_before(std::chrono::steady_clock::time_point deadline) {

@@ -56,7 +56,9 @@ public:
             waiting_ = std::move(request);
             return;
         }
-        short_of_resources_ = false;
+        // Written only when it changes: after a fork every page the parent writes is a copy-on-write
+        // fault, and this object's page is not otherwise written per request.
+        if (short_of_resources_) short_of_resources_ = false;
         if (pid == 0) {
             // Fork point: this child handles one request and _exits. Only the forking thread exists
             // here. _exit, not exit: the parent's atexit handlers and stdio buffers are not ours to

@@ -50,15 +50,13 @@ public:
     /// Sends everything or throws (TimeoutError when SO_SNDTIMEO expires). `flags` are added to
     /// MSG_NOSIGNAL: MSG_MORE says more follows at once, so a header and the file after it share
     /// segments instead of the header leaving alone.
-    void send_all(std::string_view data, int flags = 0) const;
+    /// `sent`, when given, is increased by every byte the kernel takes, also when the call then
+    /// fails (how much of a response a client that reset got at most).
+    void send_all(std::string_view data, int flags = 0, std::uint64_t* sent = nullptr) const;
     /// sendfile(2): `count` bytes of the file from `offset`, copied by the kernel, never through user
     /// space. Returns the bytes sent, fewer than count only when the file ended first (it shrank
     /// while being sent). Throws like send_all (TimeoutError when SO_SNDTIMEO expires).
-    std::size_t sendfile(int file_fd, std::uint64_t offset, std::size_t count) const;
-    /// Bytes the kernel has taken from send_all and sendfile on this socket so far, counted also
-    /// when a call then fails: what a client that reset mid-response got at most (an access log's
-    /// size for an aborted response).
-    std::uint64_t bytes_sent() const noexcept { return sent_; }
+    std::size_t sendfile(int file_fd, std::uint64_t offset, std::size_t count, std::uint64_t* sent = nullptr) const;
     /// One recv; 0 at EOF. Throws (TimeoutError when SO_RCVTIMEO expires).
     std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
     /// One datagram to `to`; throws on failure. On a non-blocking socket with a full send buffer it
@@ -99,7 +97,6 @@ private:
     UniqueFd fd_;
     // Known to be O_NONBLOCK (false: unknown), so a fiber's sendfile need not ask the kernel.
     mutable bool nonblocking_ = false;
-    mutable std::uint64_t sent_ = 0;
 };
 
 }  // namespace sockserv

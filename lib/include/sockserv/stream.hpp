@@ -35,6 +35,9 @@ public:
     /// start. Returns the file bytes sent (fewer only when the file was shorter than count).
     std::size_t sendfile(int file_fd, std::uint64_t offset, std::size_t count);
     std::size_t pending() const noexcept { return size_; }
+    /// Bytes the kernel has taken through this writer, counted also when a send then failed: what
+    /// a client that reset mid-response got at most (an access log's size for an aborted one).
+    std::uint64_t bytes_sent() const noexcept { return sent_; }
 
 private:
     char* storage() noexcept { return heap_ ? heap_.get() : inline_; }
@@ -47,6 +50,7 @@ private:
     char inline_[inline_size];
     std::unique_ptr<char[]> heap_;  // buffer_size_ bytes, once more than inline_size is pending
     std::size_t size_ = 0;
+    std::uint64_t sent_ = 0;
 };
 
 class SocketReader {
