@@ -17,7 +17,6 @@ namespace {
 template <class... F> struct Overloaded : F... { using F::operator()...; };
 template <class... F> Overloaded(F...) -> Overloaded<F...>;  // clang 14 (the fuzz build) needs the guide
 
-
 }  // namespace
 
 void ChatHandler::handle() {

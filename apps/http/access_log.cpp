@@ -4,7 +4,6 @@
 
 #include <cstdio>
 
-
 namespace http_app {
 
 namespace {

@@ -5,9 +5,7 @@
 #include "http_handler.hpp"
 #include "site.hpp"
 
-#include <sockserv/log.hpp>
 #include <sockserv/sockserv.hpp>
-
 
 #include <sys/socket.h>
 #include <unistd.h>

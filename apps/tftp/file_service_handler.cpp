@@ -4,8 +4,6 @@
 #include <sockserv/log.hpp>
 #include <sockserv/text.hpp>
 
-#include <unistd.h>
-
 namespace tftp {
 
 using framing::Type;

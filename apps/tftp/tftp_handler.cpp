@@ -9,8 +9,6 @@
 #include <cstdio>
 #include <random>
 
-#include <unistd.h>
-
 namespace tftp {
 
 namespace {

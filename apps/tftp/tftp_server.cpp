@@ -7,11 +7,7 @@
 #include "tftp_handler.hpp"
 #include "tftp_udp_server.hpp"
 
-#include <sockserv/log.hpp>
 #include <sockserv/sockserv.hpp>
-
-
-#include <unistd.h>
 
 namespace {
 

@@ -34,7 +34,6 @@ std::size_t fd_limit() {
     return static_cast<std::size_t>(limit.rlim_cur == RLIM_INFINITY ? 1 << 20 : limit.rlim_cur);
 }
 
-void report(const std::string& line) { log(line); }
 
 }  // namespace
 
@@ -107,7 +106,7 @@ void EventLoops::serve(detail::EventServed& primary) {
     accepting_ = true;
     if (!started_) {
         started_ = true;
-        report(std::string(program_invocation_short_name) + ": event mode: " + describe());
+        log(program_invocation_short_name, ": event mode: ", describe());
         for (std::size_t i = 0; i < count_; ++i) prepare(i);
         start_service_fiber();
         for (std::size_t i = 1; i < count_; ++i)
@@ -135,7 +134,7 @@ void EventLoops::run_loop(std::size_t index, detail::EventServed* primary) {
     } catch (const std::exception& error) {
         // A loop that cannot go on (epoll failing): say so and stop the server, as a failing
         // serve_forever would.
-        report(std::string("sockserv: event loop ") + std::to_string(index) + ": " + error.what());
+        log("sockserv: event loop ", std::to_string(index), ": ", error.what());
         accepting_ = false;
         loops_[0].loop->wake();
     }
@@ -250,7 +249,7 @@ void EventLoops::start_service_fiber() {
                 try {
                     server->service();
                 } catch (const std::exception& error) {
-                    report(std::string("sockserv: service_actions: ") + error.what());
+                    log("sockserv: service_actions: ", error.what());
                 }
             }
         }

@@ -47,7 +47,6 @@ struct Counters {
     std::array<std::atomic<std::uint64_t>, 2 * PoolConfig::max_workers> tallies{};
 };
 
-void say(const std::string& line) { log(line); }
 
 std::string seconds(std::chrono::milliseconds ms) {
     char text[32];
@@ -122,9 +121,9 @@ struct WorkerPool::State {
         try {
             status = body(worker);
         } catch (const std::exception& error) {
-            say(prefix() + "worker " + std::to_string(::getpid()) + ": " + error.what());
+            log(prefix() + "worker " + std::to_string(::getpid()) + ": " + error.what());
         } catch (...) {
-            say(prefix() + "worker " + std::to_string(::getpid()) + ": unknown exception");
+            log(prefix() + "worker " + std::to_string(::getpid()) + ": unknown exception");
         }
         std::fflush(nullptr);
         // _exit: the master's atexit handlers and static destructors are not the worker's to run.
@@ -149,7 +148,7 @@ struct WorkerPool::State {
         worker.request_tally = &counters->tallies[tally];
         const pid_t pid = ::fork();
         if (pid < 0) {
-            say(prefix() + "cannot start a worker in slot " + std::to_string(slot) + ": " + std::strerror(errno) +
+            log(prefix() + "cannot start a worker in slot " + std::to_string(slot) + ": " + std::strerror(errno) +
                 "; trying again in " + seconds(first_delay));
             s.start_at = Clock::now() + first_delay;
             return;
@@ -185,7 +184,7 @@ struct WorkerPool::State {
     void begin_stop() {
         stopping = true;
         for (Slot& s : slots) s.start_at.reset();
-        say(prefix() + "stopping " + std::to_string(processes.size()) + " worker(s); they have " +
+        log(prefix() + "stopping " + std::to_string(processes.size()) + " worker(s); they have " +
             seconds(config.graceful_timeout) + " to finish");
         for (Process& p : processes) ask_to_finish(p);
     }
@@ -202,7 +201,7 @@ struct WorkerPool::State {
                 pids += std::to_string(processes.back().pid);
             }
         }
-        say(prefix() + "reload: new workers, pids" + pids + "; each old one finishes once its successor serves");
+        log(prefix() + "reload: new workers, pids" + pids + "; each old one finishes once its successor serves");
     }
 
     void report() const {
@@ -210,9 +209,9 @@ struct WorkerPool::State {
         for (const Process& p : processes) {
             const std::uint64_t served = counters->tallies[p.tally].load();
             total += served;
-            say(prefix() + name(p) + ": " + std::to_string(served) + " requests" + (p.stopping ? ", finishing" : ""));
+            log(prefix() + name(p) + ": " + std::to_string(served) + " requests" + (p.stopping ? ", finishing" : ""));
         }
-        say(prefix() + "workers: " + std::to_string(processes.size()) + ", requests: " + std::to_string(total));
+        log(prefix() + "workers: " + std::to_string(processes.size()) + ", requests: " + std::to_string(total));
     }
 
     // The worker of this slot's current generation serves: the older ones of the slot may go.
@@ -220,7 +219,7 @@ struct WorkerPool::State {
         if (p.generation != slots[p.slot].generation) return;
         for (Process& other : processes)
             if (other.slot == p.slot && other.generation < p.generation && !other.stopping) {
-                if (config.verbose) say(prefix() + name(other) + ": replaced by worker " + std::to_string(p.pid) + ", finishing");
+                if (config.verbose) log(prefix() + name(other) + ": replaced by worker " + std::to_string(p.pid) + ", finishing");
                 ask_to_finish(other);
             }
     }
@@ -238,7 +237,7 @@ struct WorkerPool::State {
         const std::size_t slot = p.slot;
         processes.erase(processes.begin() + static_cast<std::ptrdiff_t>(index));
         if (!current) {
-            say(prefix() + what);
+            log(prefix() + what);
             return;
         }
         // A clean exit of a current worker is a recycle (--max-requests): replaced, no back-off.
@@ -246,13 +245,13 @@ struct WorkerPool::State {
         if (!clean && lived < quick_death) ++s.quick_deaths;
         else s.quick_deaths = 0;
         if (s.quick_deaths < 2) {
-            say(prefix() + what + "; replacing it");
+            log(prefix() + what + "; replacing it");
             spawn(slot, body);
             return;
         }
         const auto delay = std::min<std::chrono::milliseconds>(first_delay * (1LL << std::min(s.quick_deaths - 2, 10)),
                                                                longest_delay);
-        say(prefix() + what + "; slot " + std::to_string(slot) + " died within " + seconds(quick_death) +
+        log(prefix() + what + "; slot " + std::to_string(slot) + " died within " + seconds(quick_death) +
             " of starting " + std::to_string(s.quick_deaths) + " times running: next start in " + seconds(delay));
         s.start_at = Clock::now() + delay;
     }
@@ -317,7 +316,7 @@ int WorkerPool::run(const Body& body) {
             pids += ' ';
             pids += std::to_string(p.pid);
         }
-        say(s.prefix() + std::to_string(s.slots.size()) + " worker(s) in " + s.config.mode + " mode, pids" + pids +
+        log(s.prefix() + std::to_string(s.slots.size()) + " worker(s) in " + s.config.mode + " mode, pids" + pids +
             "; master " + std::to_string(s.master));
     }
 
@@ -351,7 +350,7 @@ int WorkerPool::run(const Body& body) {
         }
         if (fds[0].revents & POLLIN) {
             if (!s.handle_signals(body)) {
-                say(s.prefix() + "second stop signal: killing " + std::to_string(s.processes.size()) + " worker(s) now");
+                log(s.prefix() + "second stop signal: killing " + std::to_string(s.processes.size()) + " worker(s) now");
                 s.kill_all_now();
                 return 1;
             }
@@ -380,7 +379,7 @@ int WorkerPool::run(const Body& body) {
             if (s.slots[slot].start_at && *s.slots[slot].start_at <= after) s.spawn(slot, body);
         for (State::Process& p : s.processes)
             if (p.kill_at && *p.kill_at <= after) {
-                say(s.prefix() + s.name(p) + " did not finish within " + seconds(s.config.graceful_timeout) +
+                log(s.prefix() + s.name(p) + " did not finish within " + seconds(s.config.graceful_timeout) +
                     ": killing it");
                 ::kill(p.pid, SIGKILL);
                 p.kill_at.reset();
