@@ -130,4 +130,14 @@ bool is_supported_mode(std::string_view mode) noexcept {
     return m == "octet" || m == "netascii";
 }
 
+std::string describe(const Request& request) {
+    std::string out = std::string(request.write ? "WRQ" : "RRQ") + " \"" +
+                      sockserv::escape_control_characters(request.filename) + "\" " +
+                      sockserv::escape_control_characters(request.mode);
+    for (const auto& [name, value] : request.options)
+        out.append(" ").append(sockserv::escape_control_characters(name)).append("=").append(
+            sockserv::escape_control_characters(value.substr(0, 32)));
+    return out;
+}
+
 }  // namespace tftp

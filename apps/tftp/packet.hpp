@@ -83,4 +83,7 @@ std::string encode_oack(const Options& options);
 bool is_supported_mode(std::string_view mode) noexcept;
 bool is_netascii(std::string_view mode) noexcept;
 
+/// A request as the log shows it: `RRQ "name" octet blksize=1428`, control characters escaped.
+std::string describe(const Request& request);
+
 }  // namespace tftp

@@ -5,10 +5,10 @@
 #include "netascii.hpp"
 #include "transfer.hpp"
 
-#include <string>
-
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 
 namespace tftp {
@@ -20,6 +20,9 @@ struct Service {
     /// Time-outs, retries and dally for every UDP transfer (options may change the time-out).
     TransferSettings transfer;
     bool verbose = false;
+    /// --request-max-age: a request that waited longer than this in the socket's queue is dropped
+    /// (unless its timeout option says the client waits longer before sending it again).
+    std::chrono::milliseconds request_max_age{3000};
 };
 
 /// A file's bytes as DATA payloads: read from the file, netascii-encoded when asked.

@@ -3,27 +3,12 @@
 #include <sockserv/base_server.hpp>
 #include <sockserv/error.hpp>
 #include <sockserv/log.hpp>
-#include <sockserv/text.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <random>
 
 namespace tftp {
-
-namespace {
-
-std::string describe(const Request& request) {
-    std::string out = std::string(request.write ? "WRQ" : "RRQ") + " \"" +
-                      sockserv::escape_control_characters(request.filename) + "\" " +
-                      sockserv::escape_control_characters(request.mode);
-    for (const auto& [name, value] : request.options)
-        out.append(" ").append(sockserv::escape_control_characters(name)).append("=").append(
-            sockserv::escape_control_characters(value.substr(0, 32)));
-    return out;
-}
-
-}  // namespace
 
 void TftpHandler::log(const std::string& line) const {
     sockserv::log(client_address().to_string(), " ", line);
@@ -73,6 +58,10 @@ sockserv::Socket TftpHandler::open_transfer_socket() {
 void TftpHandler::serve(const Request& request) {
     sockserv::Socket socket = open_transfer_socket();
     const sockserv::Address& client = client_address();
+    // Connected, as tftpd-hpa does: the kernel then keeps other ports' packets off this socket and
+    // reports an ICMP port unreachable (the client's program is gone) to the transfer, which ends
+    // at once instead of re-sending into the void until its time-outs run out.
+    socket.connect(client);
     const auto refuse = [&](std::uint16_t code, const std::string& message) {
         socket.sendto(encode_error(code, message), client);
         log(describe(request) + ": refused: " + std::to_string(code) + " " + message);

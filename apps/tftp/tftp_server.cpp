@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
         .option<double>("timeout", 1, "seconds before a UDP packet is sent again (doubling)")
         .option<double>("max-timeout", 10, "longest wait before a resend, whatever timeout a client asks for")
         .option<double>("transfer-timeout", 30, "seconds of silence from a client before its transfer is given up")
+        .option<double>("request-max-age", 3,
+                        "a request that waited longer in the queue is dropped: its client has sent it again, "
+                        "or gone (its timeout option, if sent, is used instead)")
         .option<int>("retries", 5, "resends of one packet before a transfer gives up")
         // Measured (a server that never ACKs the last block): tftp-hpa and atftp re-send it after
         // 5 s, busybox within 2 s, curl 6.2 s after with timeout=6 acknowledged (72 s if not).
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
     service->transfer.transfer_timeout = options.seconds("transfer-timeout", 0.1, 86400);
     service->transfer.max_retries = retries;
     service->transfer.dally = options.seconds("dally", 0, 60);
+    service->request_max_age = options.seconds("request-max-age", 0.1, 255);
 
     options.on_ready = [udp, tcp](const sockserv::BaseServer& server, const sockserv::cli::Options& parsed) {
         const std::string what = udp && tcp ? "udp tftp, tcp files" : udp ? "udp tftp" : "tcp files";

@@ -23,7 +23,15 @@ Transfer::Transfer(const sockserv::Socket& socket, sockserv::Address peer, bool 
     if (settings_.options.timeout_seconds) settings_.timeout = std::chrono::seconds(*settings_.options.timeout_seconds);
 }
 
-void Transfer::send_packet(const std::string& packet) { socket_.sendto(packet, peer_); }
+void Transfer::send_packet(const std::string& packet) {
+    try {
+        socket_.sendto(packet, peer_);
+    } catch (const std::system_error& error) {
+        // A connected socket reports an earlier send's ICMP port unreachable on the next call.
+        if (error.code() != std::errc::connection_refused) throw;
+        refused_ = true;
+    }
+}
 
 std::chrono::milliseconds Transfer::backoff(int retries) const {
     return std::min(settings_.timeout * (1 << std::min(retries, 3)), settings_.max_timeout);
@@ -31,6 +39,7 @@ std::chrono::milliseconds Transfer::backoff(int retries) const {
 
 std::optional<std::string> Transfer::reason_to_give_up() const {
     if (stopped_) return "the server is shutting down";
+    if (refused_) return "the peer's port is closed (ICMP port unreachable)";
     const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_heard_);
     if (silent >= settings_.transfer_timeout)
         return "nothing from the peer for " + std::to_string(silent.count() / 1000) + " s";
@@ -58,6 +67,7 @@ std::optional<Packet> Transfer::wait(Clock::time_point deadline) {
             stopped_ = true;
             return std::nullopt;
         }
+        if (refused_) return std::nullopt;
         // Silence is bounded whatever the retransmission interval: the wait ends when it runs out.
         deadline = std::min(deadline, last_heard_ + settings_.transfer_timeout);
         auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
@@ -77,10 +87,15 @@ std::optional<Packet> Transfer::wait(Clock::time_point deadline) {
         } catch (const sockserv::TimeoutError&) {
             continue;  // the deadline decides
         } catch (const std::system_error& error) {
-            // ECONNREFUSED: an ICMP port unreachable from an earlier send; the peer may be gone, but
-            // the time-outs decide that. EINTR: a signal (SIGTERM, say) reached this thread, and a
-            // call with SO_RCVTIMEO is never restarted (signal(7)): look at `stopping` again.
-            if (error.code() == std::errc::connection_refused || error.code() == std::errc::interrupted) continue;
+            // ECONNREFUSED: an ICMP port unreachable for an earlier send, which only a connected
+            // socket (the server's) is told of: nothing listens at the peer's port any more.
+            // EINTR: a signal (SIGTERM, say) reached this thread, and a call with SO_RCVTIMEO is
+            // never restarted (signal(7)): look at `stopping` again.
+            if (error.code() == std::errc::connection_refused) {
+                refused_ = true;
+                return std::nullopt;
+            }
+            if (error.code() == std::errc::interrupted) continue;
             throw;
         }
         if (!peer_port_known_ && from.family() == peer_.family() && from.host() == peer_.host()) {

@@ -7,7 +7,9 @@
 // is an exact multiple of the block size ends with an empty DATA; a duplicate ACK never triggers a
 // resend (the Sorcerer's Apprentice bug, RFC 1123 4.2.3.1) — only a time-out does, with back-off
 // and a bounded number of tries; a packet from a foreign port gets ERROR 5 and leaves the transfer
-// alone; the receiver dallies after its final ACK to answer a retransmitted last block.
+// alone (on a connected socket, the server's, the kernel drops it instead); a peer whose port is
+// closed (ICMP port unreachable, reported on a connected socket) ends the transfer at once; the
+// receiver dallies after its final ACK to answer a retransmitted last block.
 
 #include "options.hpp"
 #include "packet.hpp"
@@ -84,8 +86,8 @@ public:
     const sockserv::Address& peer() const noexcept { return peer_; }
 
 private:
-    /// The next packet from the peer before `deadline`; nullopt on time-out. Packets from anyone
-    /// else get ERROR 5 and are skipped.
+    /// The next packet from the peer before `deadline`; nullopt on time-out, a stop or a closed
+    /// peer port (reason_to_give_up says which). Packets from anyone else get ERROR 5 and are skipped.
     std::optional<Packet> wait(std::chrono::steady_clock::time_point deadline);
     void send_packet(const std::string& packet);
     std::chrono::milliseconds backoff(int retries) const;
@@ -100,6 +102,7 @@ private:
     std::optional<std::chrono::milliseconds> receive_timeout_;  // what SO_RCVTIMEO is set to
     std::chrono::steady_clock::time_point last_heard_;  // the peer's last packet (or the start)
     bool stopped_ = false;                              // wait() returned because of stopping
+    bool refused_ = false;                              // the peer's port answered ICMP unreachable
     /// After a wait that timed out: why the transfer must end now rather than retransmit (the
     /// server stops, or the peer was silent for transfer_timeout), or nullopt.
     std::optional<std::string> reason_to_give_up() const;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -43,8 +44,9 @@ struct Dirs {
 
 class TftpServer {
 public:
-    TftpServer(const Dirs& dirs, const std::string& mode, std::vector<std::string> extra = {})
-        : process_(argv(dirs, mode, std::move(extra))) {
+    /// short_dally: --dally 0.2 unless extra sets it (the default 10 s is for real clients' losses).
+    TftpServer(const Dirs& dirs, const std::string& mode, std::vector<std::string> extra = {}, bool short_dally = true)
+        : process_(argv(dirs, mode, std::move(extra), short_dally)) {
         address_ = process_.wait_until_serving();
     }
     std::string port() const { return std::to_string(address_.port()); }
@@ -52,12 +54,14 @@ public:
     test::Process& process() { return process_; }
 
 private:
-    static std::vector<std::string> argv(const Dirs& dirs, const std::string& mode, std::vector<std::string> extra) {
+    static std::vector<std::string> argv(const Dirs& dirs, const std::string& mode, std::vector<std::string> extra,
+                                         bool short_dally) {
         std::vector<std::string> args{test::binary("tftp_server"), "--port", "0", "-d", dirs.served.path().string()};
         const auto mode_args = test::mode_arguments(mode);
         args.insert(args.end(), mode_args.begin(), mode_args.end());
-        // A short dally keeps sync mode quick between uploads (the default 10 s is for real clients).
-        if (std::find(extra.begin(), extra.end(), "--dally") == extra.end()) extra.insert(extra.end(), {"--dally", "0.2"});
+        // A short dally keeps sync mode quick between uploads.
+        if (short_dally && std::find(extra.begin(), extra.end(), "--dally") == extra.end())
+            extra.insert(extra.end(), {"--dally", "0.2"});
         args.insert(args.end(), extra.begin(), extra.end());
         return args;
     }
@@ -70,38 +74,40 @@ std::string in(const Dirs& dirs, const std::string& name) { return shell_quote((
 // Each real client: a download and an upload command.
 struct Client {
     const char* name;
-    std::string (*get)(const TftpServer&, const std::string& remote, const std::string& local);
-    std::string (*put)(const TftpServer&, const std::string& local, const std::string& remote);
+    std::string (*get)(const std::string& port, const std::string& remote, const std::string& local);
+    std::string (*put)(const std::string& port, const std::string& local, const std::string& remote);
 };
 
 const Client clients[] = {
     {"tftp-hpa",
-     [](const TftpServer& s, const std::string& r, const std::string& l) {
-         return "tftp 127.0.0.1 " + s.port() + " -m octet -c get " + shell_quote(r) + " " + l;
+     [](const std::string& port, const std::string& r, const std::string& l) {
+         return "tftp 127.0.0.1 " + port + " -m octet -c get " + shell_quote(r) + " " + l;
      },
-     [](const TftpServer& s, const std::string& l, const std::string& r) {
-         return "tftp 127.0.0.1 " + s.port() + " -m octet -c put " + l + " " + shell_quote(r);
+     [](const std::string& port, const std::string& l, const std::string& r) {
+         return "tftp 127.0.0.1 " + port + " -m octet -c put " + l + " " + shell_quote(r);
      }},
+    // --max-time 18: curl derives the timeout option it asks from it (18 / 3 retries), and asks
+    // timeout=6 as with its default 300 s — which it then waits about 6.2 s.
     {"curl",
-     [](const TftpServer& s, const std::string& r, const std::string& l) {
-         return "curl -sS --max-time 60 -o " + l + " tftp://127.0.0.1:" + s.port() + "/" + r;
+     [](const std::string& port, const std::string& r, const std::string& l) {
+         return "curl -sS --max-time 18 -o " + l + " tftp://127.0.0.1:" + port + "/" + r;
      },
-     [](const TftpServer& s, const std::string& l, const std::string& r) {
-         return "curl -sS --max-time 60 -T " + l + " tftp://127.0.0.1:" + s.port() + "/" + r;
+     [](const std::string& port, const std::string& l, const std::string& r) {
+         return "curl -sS --max-time 18 -T " + l + " tftp://127.0.0.1:" + port + "/" + r;
      }},
     {"atftp",
-     [](const TftpServer& s, const std::string& r, const std::string& l) {
-         return "atftp -g -r " + shell_quote(r) + " -l " + l + " 127.0.0.1 " + s.port();
+     [](const std::string& port, const std::string& r, const std::string& l) {
+         return "atftp -g -r " + shell_quote(r) + " -l " + l + " 127.0.0.1 " + port;
      },
-     [](const TftpServer& s, const std::string& l, const std::string& r) {
-         return "atftp -p -l " + l + " -r " + shell_quote(r) + " 127.0.0.1 " + s.port();
+     [](const std::string& port, const std::string& l, const std::string& r) {
+         return "atftp -p -l " + l + " -r " + shell_quote(r) + " 127.0.0.1 " + port;
      }},
     {"busybox",
-     [](const TftpServer& s, const std::string& r, const std::string& l) {
-         return "busybox tftp -g -r " + shell_quote(r) + " -l " + l + " 127.0.0.1:" + s.port();
+     [](const std::string& port, const std::string& r, const std::string& l) {
+         return "busybox tftp -g -r " + shell_quote(r) + " -l " + l + " 127.0.0.1:" + port;
      },
-     [](const TftpServer& s, const std::string& l, const std::string& r) {
-         return "busybox tftp -p -l " + l + " -r " + shell_quote(r) + " 127.0.0.1:" + s.port();
+     [](const std::string& port, const std::string& l, const std::string& r) {
+         return "busybox tftp -p -l " + l + " -r " + shell_quote(r) + " 127.0.0.1:" + port;
      }},
 };
 
@@ -115,13 +121,13 @@ void check_real_clients(const std::string& mode) {
             const std::string bytes = make_bytes(size, seed++);
             const std::string name = std::string(client.name) + "-" + std::to_string(size) + ".bin";
             dirs.put_file(name, bytes);
-            const auto got = test::run_command(client.get(server, name, in(dirs, name)) + " 2>&1");
+            const auto got = test::run_command(client.get(server.port(), name, in(dirs, name)) + " 2>&1");
             CHECK(got.status == 0);
             INFO(got.output);
             CHECK(test::read_file(dirs.local / name) == bytes);
 
             const std::string uploaded = "up-" + name;
-            const auto put = test::run_command(client.put(server, in(dirs, name), uploaded) + " 2>&1");
+            const auto put = test::run_command(client.put(server.port(), in(dirs, name), uploaded) + " 2>&1");
             INFO(put.output);
             CHECK(put.status == 0);
             CHECK(test::eventually([&] { return std::filesystem::exists(dirs.served / uploaded); }));
@@ -191,7 +197,15 @@ void check_parallel_and_stalled(const std::string& mode) {
 // carries one transfer (an earlier one may still be retrying its last block on another port).
 class LossyRelay {
 public:
-    LossyRelay(Address server, int nth) : server_(std::move(server)), nth_(nth) {
+    /// Decides a packet's fate: its number in the relay's count (1, 2, ...), whether it comes from
+    /// the server, and its bytes; true drops it.
+    using Drop = std::function<bool(int count, bool from_server, std::string_view packet)>;
+
+    /// Drops every nth packet, either way.
+    LossyRelay(Address server, int nth) : LossyRelay(std::move(server), [nth](int count, bool, std::string_view) {
+        return count % nth == 0;
+    }) {}
+    LossyRelay(Address server, Drop drop) : server_(std::move(server)), drop_(std::move(drop)) {
         front_.bind(Address("127.0.0.1", 0));
         back_.bind(Address("127.0.0.1", 0));
         thread_ = std::thread([this] { run(); });
@@ -215,7 +229,7 @@ private:
                 if (!(fds[i].revents & POLLIN)) continue;
                 Address from;
                 const std::size_t n = std::min<std::size_t>((i == 0 ? front_ : back_).recvfrom(buffer, sizeof buffer, from), sizeof buffer);
-                if (++count % nth_ == 0) {
+                if (drop_(++count, i == 1, std::string_view(buffer, n))) {
                     ++dropped_;
                     continue;
                 }
@@ -232,7 +246,7 @@ private:
         }
     }
     Address server_;
-    int nth_;
+    Drop drop_;
     Socket front_{AF_INET, SOCK_DGRAM}, back_{AF_INET, SOCK_DGRAM};
     std::atomic<bool> stop_{false};
     std::atomic<int> dropped_{0};
@@ -336,6 +350,93 @@ TEST_CASE("lost packets in both directions are recovered by retransmission", "[t
     CHECK(dropped > 20);
 }
 
+// Each real client uploads through a relay that drops the server's final ACK once: the client
+// re-sends its last block and the server, still dallying, must answer it again — with the default
+// --dally. tftp-hpa and atftp re-send after 5 s, busybox within 2 s, curl about 1.2 s after the
+// timeout it asked for (6 s here, as by default): the old 6 s dally lost curl's uploads.
+TEST_CASE("a lost final ACK is answered again within the default dally - every real client", "[tftp][app]") {
+    Dirs dirs;
+    TftpServer server(dirs, "thread", {"--allow-upload", "--create"}, false);
+    const std::string bytes = make_bytes(700, 77);  // blocks of 512 and 188: the final ACK is ACK 2
+    std::ofstream(dirs.local / "up.bin", std::ios::binary) << bytes;
+    const auto final_ack_once = [dropped = false](int, bool from_server, std::string_view packet) mutable {
+        if (dropped || !from_server || packet != tftp::encode_ack(2)) return false;
+        return dropped = true;
+    };
+    struct Run {
+        std::unique_ptr<LossyRelay> relay;
+        test::CommandResult result;
+    };
+    std::vector<Run> runs(std::size(clients));
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        runs[i].relay = std::make_unique<LossyRelay>(server.address(), final_ack_once);
+        const std::string command =
+            clients[i].put(runs[i].relay->port(), in(dirs, "up.bin"), std::string("up-") + clients[i].name + ".bin");
+        threads.emplace_back([&run = runs[i], command] { run.result = test::run_command(command + " 2>&1"); });
+    }
+    for (auto& thread : threads) thread.join();
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        INFO(clients[i].name << ": " << runs[i].result.output);
+        CHECK(runs[i].relay->dropped() == 1);
+        CHECK(runs[i].result.status == 0);
+        CHECK(runs[i].result.output.find("timed out") == std::string::npos);  // tftp-hpa exits 0 on failure
+        const auto uploaded = dirs.served / (std::string("up-") + clients[i].name + ".bin");
+        CHECK(test::eventually([&] { return std::filesystem::exists(uploaded); }));
+        CHECK(test::read_file(uploaded) == bytes);
+    }
+}
+
+// Sync mode behind uploads that each dally 2 s, and 8 tftp-hpa clients at once that re-send their
+// WRQ every 2 s and give up after 8 s: more than the server can serve in time. Each client it gets
+// to while the client still waits is served (from its newest copy); the requests of clients that
+// gave up are dropped, with a line saying so, and no transfer is started for them — before, each
+// such request was served to nobody and held the server for its time-outs, and every request
+// behind it grew older still. Afterwards a new client is served as usual.
+TEST_CASE("sync mode - 8 parallel clients behind dallying uploads - none is served after it gave up", "[tftp][app][sync]") {
+    Dirs dirs;
+    TftpServer server(dirs, "sync", {"--allow-upload", "--create", "--dally", "2", "--request-max-age", "1"});
+    const std::string bytes = make_bytes(700, 88);
+    std::ofstream(dirs.local / "up.bin", std::ios::binary) << bytes;
+    const auto put = [&](const std::string& remote, const std::string& settings) {
+        return test::run_command("tftp 127.0.0.1 " + server.port() + " 2>&1 <<'END'\nmode octet\n" + settings +
+                                 "put " + (dirs.local / "up.bin").string() + " " + remote + "\nquit\nEND\n");
+    };
+    constexpr int count = 8;
+    std::vector<test::CommandResult> results(count);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < count; ++i)
+        threads.emplace_back([&, i] { results[i] = put("up-" + std::to_string(i) + ".bin", "rexmt 2\ntimeout 8\n"); });
+    for (auto& thread : threads) thread.join();
+    // The marker queues behind everything the eight sent: once it is done, all of that was read.
+    const auto marker = put("marker.bin", "");
+    INFO(marker.output);
+    CHECK(marker.output.find("timed out") == std::string::npos);
+    server.process().wait_for_line(R"(WRQ "marker\.bin" octet: done)", 40s);
+    const std::string log = server.process().stderr_text();
+    INFO(log);
+    int served = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::string name = "up-" + std::to_string(i) + ".bin";
+        INFO(name << ": " << results[i].output);
+        const bool gave_up = results[i].output.find("Transfer timed out") != std::string::npos;
+        const auto line_for = [&](const std::string& outcome) {
+            return log.find("WRQ \"" + name + "\" octet: " + outcome) != std::string::npos;
+        };
+        CHECK_FALSE(line_for("failed"));  // a transfer with nobody at the other end
+        CHECK(line_for("done") == !gave_up);
+        if (gave_up) {
+            CHECK(line_for("dropped, waited"));
+            CHECK_FALSE(std::filesystem::exists(dirs.served / name));
+        } else {
+            ++served;
+            CHECK(test::read_file(dirs.served / name) == bytes);
+        }
+    }
+    CHECK(served >= 2);  // one after another, each dally 2 s
+    CHECK(served < count);  // (else the server was never behind, and nothing was tested)
+}
+
 // A 2 MiB tmpfs as the served directory (root only; the suite runs as root in CI): every client's
 // upload of more than fits ends in ERROR 3, no partial or hidden file is left, and the server goes on.
 TEST_CASE("uploads onto a full disk - ERROR 3 for every client - nothing left - the server goes on", "[tftp][app]") {
@@ -404,6 +505,25 @@ TEST_CASE("a vanished client's transfer is bounded - --max-timeout and --transfe
     CHECK(std::chrono::steady_clock::now() - started < 2s);
     server.process().wait_for_line(R"(big\.bin.*failed \(nothing from the peer for 1 s\))", 10s);
     CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+// A client whose program exits mid-download: the transfer's socket is connected to it, so the ICMP
+// port unreachable answering the next resend ends the transfer then, not after every retry.
+TEST_CASE("a client gone mid-transfer ends it at the next resend - ICMP port unreachable", "[tftp][app]") {
+    Dirs dirs;
+    dirs.put_file("big.bin", make_bytes(100000, 6));
+    TftpServer server(dirs, "thread", {"--timeout", "0.2", "--retries", "5"});
+    {
+        Socket client(AF_INET, SOCK_DGRAM);
+        client.set_timeout(5s);
+        char buffer[600];
+        Address from;
+        client.sendto(tftp::encode_request({false, "big.bin", "octet", {}}), server.address());
+        const std::size_t n = client.recvfrom(buffer, sizeof buffer, from);
+        REQUIRE(std::get<tftp::Data>(tftp::parse(std::string_view(buffer, n))).block == 1);
+    }  // closed: without the ICMP, 0.2 + 0.4 + 0.8 + 1.6 x 3 s of resends, then "timed out"
+    CHECK_NOTHROW(server.process().wait_for_line(
+        R"(RRQ "big\.bin" octet: failed \(the peer's port is closed \(ICMP port unreachable\)\), 512 bytes in )", 10s));
 }
 
 // SIGTERM while transfers are in progress (a download whose client went quiet after timeout=255,

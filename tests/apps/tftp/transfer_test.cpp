@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <memory>
 #include <thread>
 
 using namespace tftp;
@@ -149,6 +150,46 @@ TEST_CASE("a packet from a foreign port gets ERROR 5 and the transfer goes on", 
     peer.sendto(encode_ack(1), from);
     sender.join();
     CHECK(outcome.ok);
+}
+
+// The server connects its transfer socket to the client: when the client's program is gone, the
+// kernel answers our next packet with ICMP port unreachable and the transfer ends on it, in either
+// direction, instead of re-sending into the void until the retries run out.
+TEST_CASE("a peer whose port closed ends the transfer at its next packet - connected socket", "[tftp][transfer]") {
+    for (const bool sending : {true, false}) {
+        INFO((sending ? "sending" : "receiving"));
+        Socket ours = bound_udp();
+        auto peer = std::make_unique<Socket>(bound_udp());
+        peer->set_timeout(2s);
+        ours.connect(peer->local_address());
+        TransferSettings s = settings(512);
+        s.timeout = 100ms;
+        s.max_retries = 5;  // without the ICMP: 100 + 200 + 400 + 800 + 800 + 800 ms, then "timed out"
+        Outcome outcome;
+        std::thread transfer_thread([&] {
+            Transfer transfer(ours, peer->local_address(), true, s);
+            if (sending) {
+                StringSource source(pattern(2000));
+                outcome = transfer.send(source, "");
+            } else {
+                StringSink sink;
+                outcome = transfer.receive(sink, encode_ack(0));
+            }
+        });
+        char buffer[1024];
+        Address from;
+        const std::size_t n = peer->recvfrom(buffer, sizeof buffer, from);  // DATA 1, or ACK 0
+        CHECK(n == (sending ? 516u : 4u));
+        if (!sending) {
+            peer->sendto(encode_data(1, std::string(512, 'd')), from);
+            peer->recvfrom(buffer, sizeof buffer, from);  // ACK 1
+        }
+        peer.reset();  // the client's program exits
+        transfer_thread.join();
+        CHECK_FALSE(outcome.ok);
+        CHECK(outcome.error == "the peer's port is closed (ICMP port unreachable)");
+        CHECK(outcome.bytes == 512u);  // the first block, sent or received
+    }
 }
 
 TEST_CASE("a silent peer is retried with back-off and then given up", "[tftp][transfer]") {
