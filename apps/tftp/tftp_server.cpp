@@ -75,6 +75,10 @@ int main(int argc, char** argv) {
     service->transfer.dally = options.seconds("dally", 0, 60);
     service->request_max_age = options.seconds("request-max-age", 0.1, 255);
 
+    // A stop ends every transfer within a second: UDP transfers see stopping() within 250 ms; a
+    // TCP get or put still running after 1 s (a client that stopped reading) is cut off, so the
+    // server is gone within 2 s whatever its clients do.
+    options.stop_timeout = std::chrono::seconds(1);
     options.on_ready = [udp, tcp](const sockserv::BaseServer& server, const sockserv::cli::Options& parsed) {
         const std::string what = udp && tcp ? "udp tftp, tcp files" : udp ? "udp tftp" : "tcp files";
         sockserv::log("tftp_server: serving on ", server.server_address().to_string(), " (", what,

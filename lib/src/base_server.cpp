@@ -230,7 +230,22 @@ bool BaseServer::request_waiting() {
 }
 
 void BaseServer::process_request(Request& request) {
-    finish_request(request);
+    if (config_.stop_timeout && request.connection) {
+        {
+            std::lock_guard lock(serving_mutex_);
+            inline_connection_ = request.connection.fd();
+        }
+        struct Clear {
+            BaseServer& server;
+            ~Clear() {
+                std::lock_guard lock(server.serving_mutex_);
+                server.inline_connection_ = -1;
+            }
+        } clear{*this};
+        finish_request(request);
+    } else {
+        finish_request(request);
+    }
     shutdown_request(request);
 }
 
@@ -271,6 +286,9 @@ void BaseServer::shutdown() {
     std::unique_lock lock(serving_mutex_);
     // From the serving thread (a sync handler, or a forked child) waiting would deadlock.
     if (!serving_ || serving_thread_ == std::this_thread::get_id()) return;
+    if (config_.stop_timeout && !serving_done_.wait_for(lock, *config_.stop_timeout, [this] { return !serving_; }) &&
+        inline_connection_ >= 0)
+        ::shutdown(inline_connection_, SHUT_RDWR);  // a sync handler blocked on its client
     serving_done_.wait(lock, [this] { return !serving_; });
 }
 

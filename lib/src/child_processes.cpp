@@ -231,10 +231,11 @@ bool ChildProcesses::wait_all_until(std::chrono::steady_clock::time_point deadli
     }
 }
 
-void ChildProcesses::unblock_connections() const noexcept {
+void ChildProcesses::unblock_connections(bool cut_off) const noexcept {
     if (!in_owner()) return;
     for (std::size_t i = 0; i < record_->size; ++i)
-        if (record_->children()[i].connection_fd >= 0) ::shutdown(record_->children()[i].connection_fd, SHUT_RD);
+        if (record_->children()[i].connection_fd >= 0)
+            ::shutdown(record_->children()[i].connection_fd, cut_off ? SHUT_RDWR : SHUT_RD);
 }
 
 }  // namespace sockserv

@@ -137,6 +137,7 @@ ServerConfig Options::server_config() const {
     config.max_connections = max_connections;
     config.dual_stack = dual_stack;
     config.verbose = verbose;
+    config.stop_timeout = stop_timeout;
     return config;
 }
 

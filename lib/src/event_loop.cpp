@@ -273,9 +273,9 @@ std::optional<std::optional<std::chrono::milliseconds>> EventLoop::socket_timeou
     return option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout;
 }
 
-void EventLoop::unblock_connections() noexcept {
+void EventLoop::unblock_connections(bool cut_off) noexcept {
     for (detail::Fiber* fiber = live_; fiber; fiber = fiber->next)
-        if (fiber->connection_fd() >= 0) ::shutdown(fiber->connection_fd(), SHUT_RD);
+        if (fiber->connection_fd() >= 0) ::shutdown(fiber->connection_fd(), cut_off ? SHUT_RDWR : SHUT_RD);
 }
 
 // ---- Watched fds ----

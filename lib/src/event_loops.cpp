@@ -256,36 +256,47 @@ void EventLoops::start_service_fiber() {
     });
 }
 
-void EventLoops::close(std::chrono::milliseconds grace) {
+bool EventLoops::wait_for_requests(EventLoop::Clock::time_point deadline) {
+    if (live_.load() == 0) return true;
+    // Loop 0 is this thread: it must go on running its fibers meanwhile. A fiber waiting out the
+    // deadline wakes it at the end; the last request to finish on another loop wakes it
+    // (request_finished).
+    EventLoop& first = *loops_[0].loop;
+    EventLoop::Signal cancel;
+    bool over = false;
+    first.spawn([&] {
+        cancel.wait(deadline);
+        over = true;
+    });
+    first.run([&] { return over || live_.load() == 0; });
+    cancel.notify();
+    first.run([&] { return over; });
+    return live_.load() == 0;
+}
+
+void EventLoops::unblock_connections(bool cut_off) {
+    for (std::size_t i = 1; i < count_; ++i) {
+        EventLoop* loop = loops_[i].loop.get();
+        loop->post([loop, cut_off] { loop->unblock_connections(cut_off); });
+    }
+    loops_[0].loop->unblock_connections(cut_off);
+}
+
+void EventLoops::close(std::chrono::milliseconds grace, std::optional<std::chrono::milliseconds> cut_off) {
     if (closed_) return;
     closed_ = true;
     accepting_ = false;
-    if (started_ && grace.count() > 0 && live_.load() > 0) {
-        // Loop 0 is this thread: it must go on running its fibers meanwhile. A fiber waiting out
-        // the grace wakes it at the end; the last request to finish on another loop wakes it
-        // (request_finished).
-        EventLoop& first = *loops_[0].loop;
+    const auto began = EventLoop::Clock::now();
+    if (started_ && grace.count() > 0) {
         for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // they stop accepting
-        EventLoop::Signal cancel;
-        bool over = false;
-        const auto deadline = EventLoop::Clock::now() + grace;
-        first.spawn([&] {
-            cancel.wait(deadline);
-            over = true;
-        });
-        first.run([&] { return over || live_.load() == 0; });
-        cancel.notify();
-        first.run([&] { return over; });
+        wait_for_requests(began + grace);
     }
     closing_ = true;
     if (!started_) return;
-    for (std::size_t i = 1; i < count_; ++i) {
-        EventLoop* loop = loops_[i].loop.get();
-        loop->post([loop] { loop->unblock_connections(); });
-    }
-    EventLoop& first = *loops_[0].loop;
-    first.unblock_connections();
+    unblock_connections(false);
+    if (cut_off && !wait_for_requests(began + *cut_off)) unblock_connections(true);
     service_signal_.notify();
+    EventLoop& first = *loops_[0].loop;
     first.run_until_idle();
     for (std::size_t i = 1; i < count_; ++i)
         if (loops_[i].thread.joinable()) loops_[i].thread.join();

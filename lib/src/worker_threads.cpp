@@ -75,10 +75,10 @@ void WorkerThreads::reap() noexcept {
     }
 }
 
-void WorkerThreads::unblock_connections() noexcept {
+void WorkerThreads::unblock_connections(bool cut_off) noexcept {
     std::lock_guard lock(mutex_);
     for (const Worker& worker : running_)
-        if (worker.connection_fd >= 0) ::shutdown(worker.connection_fd, SHUT_RD);
+        if (worker.connection_fd >= 0) ::shutdown(worker.connection_fd, cut_off ? SHUT_RDWR : SHUT_RD);
 }
 
 void WorkerThreads::join_all() noexcept {

@@ -165,3 +165,61 @@ TEST_CASE("server_close unblocks a worker reading from an idle client", "[shutdo
     CHECK(server.active_threads() == 0);
     CHECK(test::recv_all(idle).empty());  // the client sees EOF
 }
+
+namespace {
+// Sends until the client stops reading, and then blocks in send: a download to a stalled client.
+struct Flood : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        const std::string chunk(64 * 1024, 'f');
+        for (;;) {
+            wfile().write(chunk);
+            wfile().flush();
+        }
+    }
+};
+
+// A client that reads the first bytes of the flood and then nothing: the handler is in progress,
+// blocked sending. With stop_timeout the stop cuts it off after that long; without, it would wait
+// out the send time-out (or forever).
+template <class Server>
+void check_stop_timeout_cuts_off() {
+    ServerConfig config;
+    config.stop_timeout = 300ms;
+    Server server{loopback4, config};
+    std::thread loop([&] { server.serve_forever(); });
+    Socket client(AF_INET, SOCK_STREAM);
+    const int small = 4096;
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    client.set_timeout(10s);
+    client.connect(server.server_address());
+    CHECK(test::recv_exactly(client, 100) == std::string(100, 'f'));
+    const auto begin = Clock::now();
+    server.shutdown();  // sync mode: from another thread, so it can cut the serving thread's client
+    loop.join();
+    server.server_close();
+    const auto elapsed = Clock::now() - begin;
+    CHECK(elapsed >= 250ms);  // the request had its stop_timeout to end by itself
+    CHECK(elapsed < 2s * test::sanitizer_slowdown);
+    std::size_t received = 0;  // and the client sees the end of it: EOF, or a reset
+    char buffer[65536];
+    try {
+        while (const std::size_t n = client.recv(buffer, sizeof buffer)) received += n;
+    } catch (const std::system_error&) {
+    }
+    CHECK(received < 1u << 30);
+}
+}  // namespace
+
+TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - sync", "[shutdown][sync]") {
+    check_stop_timeout_cuts_off<TCPServer<Flood>>();
+}
+TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - thread", "[shutdown][thread]") {
+    check_stop_timeout_cuts_off<ThreadingTCPServer<Flood>>();
+}
+TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - fork", "[shutdown][fork]") {
+    check_stop_timeout_cuts_off<ForkingTCPServer<Flood>>();
+}
+TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - event", "[shutdown][event]") {
+    check_stop_timeout_cuts_off<EventTCPServer<Flood>>();
+}

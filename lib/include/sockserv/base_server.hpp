@@ -47,7 +47,8 @@ public:
     /// shutdown before serve_forever is not lost), and clears the request on return.
     void serve_forever();
     /// Stops serve_forever. Non-blocking when called from the serving thread or a handler run by
-    /// it; from another thread, waits until serve_forever has returned (Python's contract).
+    /// it; from another thread, waits until serve_forever has returned (Python's contract) — and
+    /// with a stop_timeout, cuts off the connection a sync-mode handler still serves by then.
     /// Idempotent. Thread safe. Not async-signal-safe: use request_shutdown() there.
     void shutdown();
     /// Asks serve_forever to return; never blocks. Async-signal-safe, thread safe, and from a
@@ -185,6 +186,10 @@ private:
     std::condition_variable serving_done_;
     bool serving_ = false;
     std::thread::id serving_thread_;
+    // The connection a sync-mode handler is serving on the serving thread (-1: none), so that
+    // shutdown() from another thread can cut it off at stop_timeout. Under serving_mutex_: set and
+    // cleared around the handler, before the fd is closed, so a cut never hits a reused fd number.
+    int inline_connection_ = -1;
     bool closed_ = false;
 };
 

@@ -57,7 +57,8 @@ public:
     /// shutdown(SHUT_RD) on every child's connection: a child blocked reading from an idle client
     /// (an HTTP keep-alive) sees EOF and finishes, while one in the middle of a response completes
     /// it. shutdown acts on the socket, which parent and child share, so no signal is needed.
-    void unblock_connections() const noexcept;
+    /// cut_off: SHUT_RDWR, which fails a child's send blocked on a client that does not read too.
+    void unblock_connections(bool cut_off = false) const noexcept;
 
 private:
     struct Child {

@@ -125,6 +125,9 @@ struct Options {
     std::uint64_t max_requests = 0;
     bool dual_stack = false;
     bool verbose = false;
+    /// Set by the app, not the command line: ServerConfig::stop_timeout (how long requests in
+    /// progress may run on after a stop before their connections are cut off).
+    std::optional<std::chrono::milliseconds> stop_timeout;
     /// Listening sockets passed by systemd (socket activation, passed_sockets.hpp): when there are
     /// any, serve<> serves them instead of binding --host/--port/--unix.
     std::vector<PassedSocket> passed_sockets;

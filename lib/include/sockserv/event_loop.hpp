@@ -104,8 +104,9 @@ public:
     };
 
     /// shutdown(SHUT_RD) on every connection a fiber serves: a fiber waiting for an idle client
-    /// sees EOF, a response being sent still goes out.
-    void unblock_connections() noexcept;
+    /// sees EOF, a response being sent still goes out. cut_off: SHUT_RDWR, which fails a send
+    /// waiting on a client that does not read too.
+    void unblock_connections(bool cut_off = false) noexcept;
     /// Live fibers.
     std::size_t fibers() const noexcept { return fiber_count_; }
     /// The fd was closed: forget its registration and time-outs (and wake its waiters, who will

@@ -78,8 +78,9 @@ public:
     /// other loops keep running what they have started until close().
     void serve(detail::EventServed& primary);
     /// Gives the requests in progress `grace` to end by themselves, then unblocks fibers waiting
-    /// on idle clients, lets every fiber finish, stops the threads. Idempotent.
-    void close(std::chrono::milliseconds grace = {});
+    /// on idle clients, lets every fiber finish (cutting off, at `cut_off` after the call, the
+    /// connections of those still running), stops the threads. Idempotent.
+    void close(std::chrono::milliseconds grace = {}, std::optional<std::chrono::milliseconds> cut_off = {});
 
     std::size_t size() const noexcept { return count_; }
     std::size_t max_requests() const noexcept { return max_requests_; }
@@ -96,6 +97,10 @@ public:
     std::string describe() const;
 
 private:
+    /// Runs loop 0 until no request is live or the deadline passes; true when none is.
+    bool wait_for_requests(EventLoop::Clock::time_point deadline);
+    /// EventLoop::unblock_connections on every loop (on its own thread).
+    void unblock_connections(bool cut_off);
     struct Loop {
         std::unique_ptr<EventLoop> loop;
         std::thread thread;

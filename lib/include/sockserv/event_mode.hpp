@@ -56,7 +56,7 @@ public:
     /// Unblocks fibers waiting on idle clients, lets every fiber finish, stops the loops, then
     /// closes the socket.
     void server_close() override {
-        loops_->close(this->config().close_grace);
+        loops_->close(this->config().close_grace, this->config().stop_timeout);
         Server::server_close();
     }
 

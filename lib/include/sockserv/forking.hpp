@@ -81,17 +81,19 @@ public:
         Server::service_actions();
     }
 
-    /// Unblocks children reading from idle clients, closes the socket, then waits for the
-    /// children when block_on_close.
+    /// Unblocks children reading from idle clients, closes the socket, cuts off children still
+    /// serving at stop_timeout, then waits for the children when block_on_close.
     void server_close() override {
         if (waiting_) {  // never given a child: closed like a connection still in the backlog
             this->shutdown_request(*waiting_);
             waiting_.reset();
         }
-        if (this->config().close_grace.count() > 0)
-            children_.wait_all_until(std::chrono::steady_clock::now() + this->config().close_grace);
+        const auto began = std::chrono::steady_clock::now();
+        if (this->config().close_grace.count() > 0) children_.wait_all_until(began + this->config().close_grace);
         children_.unblock_connections();
         Server::server_close();
+        if (const auto cut_off = this->config().stop_timeout; cut_off && !children_.wait_all_until(began + *cut_off))
+            children_.unblock_connections(true);
         if (this->config().block_on_close) children_.wait_all();
         else children_.collect();
     }

@@ -78,6 +78,11 @@ struct ServerConfig {
     /// true, so the handler closes after it): a pool's reload drains workers so, without a reset
     /// connection. 0: cut idle clients off at once.
     std::chrono::milliseconds close_grace{0};
+    /// server_close(): requests still in progress this long after it began are cut off — their
+    /// connections shut down both ways, so a handler blocked sending to a client that does not
+    /// read fails (EPIPE) and ends — in thread, fork and event mode, and in sync mode when
+    /// shutdown() is called from another thread. nullopt: they take as long as they take.
+    std::optional<std::chrono::milliseconds> stop_timeout{};
 };
 
 }  // namespace sockserv

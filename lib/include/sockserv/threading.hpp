@@ -40,13 +40,15 @@ public:
         Server::service_actions();
     }
 
-    /// Unblocks workers reading from idle clients, joins the workers (when block_on_close and not
-    /// daemon_threads), then closes the socket. A datagram server always joins first: its workers
+    /// Unblocks workers reading from idle clients, cuts off those still running at stop_timeout,
+    /// joins the workers (when block_on_close and not daemon_threads), then closes the socket. A datagram server always joins first: its workers
     /// reply through the socket being closed.
     void server_close() override {
-        if (this->config().close_grace.count() > 0)
-            workers_.wait_idle_until(std::chrono::steady_clock::now() + this->config().close_grace);
+        const auto began = std::chrono::steady_clock::now();
+        if (this->config().close_grace.count() > 0) workers_.wait_idle_until(began + this->config().close_grace);
         workers_.unblock_connections();
+        if (const auto cut_off = this->config().stop_timeout; cut_off && !workers_.wait_idle_until(began + *cut_off))
+            workers_.unblock_connections(true);
         if ((this->config().block_on_close && !this->config().daemon_threads) || Server::is_datagram)
             workers_.join_all();
         Server::server_close();

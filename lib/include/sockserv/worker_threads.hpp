@@ -77,8 +77,9 @@ public:
     /// Thread safe.
     void reap() noexcept;
     /// shutdown(SHUT_RD) on every connection in use: a worker blocked reading an idle client sees
-    /// EOF, while a response being written still completes. Thread safe.
-    void unblock_connections() noexcept;
+    /// EOF, while a response being written still completes. cut_off: SHUT_RDWR, which fails a send
+    /// blocked on a client that does not read too (a stop's deadline). Thread safe.
+    void unblock_connections(bool cut_off = false) noexcept;
     /// Waits for every worker. Thread safe, but not from a worker.
     void join_all() noexcept;
     /// Waits until no worker is running or the deadline passes; true when none is.
