@@ -230,23 +230,24 @@ bool BaseServer::request_waiting() {
 }
 
 void BaseServer::process_request(Request& request) {
-    if (config_.stop_timeout && request.connection) {
-        {
-            std::lock_guard lock(serving_mutex_);
-            inline_connection_ = request.connection.fd();
-        }
-        struct Clear {
-            BaseServer& server;
-            ~Clear() {
-                std::lock_guard lock(server.serving_mutex_);
-                server.inline_connection_ = -1;
+    // With a stop_timeout, shutdown() from another thread may cut this handler's client off; the
+    // record is cleared before the connection is closed, so a cut never hits a reused fd number.
+    {
+        struct Serving {
+            BaseServer* server;
+            ~Serving() {
+                if (server) server->record_inline_connection(-1);
             }
-        } clear{*this};
-        finish_request(request);
-    } else {
+        } serving{config_.stop_timeout && request.connection ? this : nullptr};
+        if (serving.server) record_inline_connection(request.connection.fd());
         finish_request(request);
     }
     shutdown_request(request);
+}
+
+void BaseServer::record_inline_connection(int fd) {
+    std::lock_guard lock(serving_mutex_);
+    inline_connection_ = fd;
 }
 
 [[gnu::hot]] bool BaseServer::finish_request_guarded(Request& request) noexcept {

@@ -190,6 +190,7 @@ private:
     // shutdown() from another thread can cut it off at stop_timeout. Under serving_mutex_: set and
     // cleared around the handler, before the fd is closed, so a cut never hits a reused fd number.
     int inline_connection_ = -1;
+    void record_inline_connection(int fd);
     bool closed_ = false;
 };
 
