@@ -8,12 +8,12 @@
 #include "console.hpp"
 #include "protocol.hpp"
 
-#include <sockserv/cli.hpp>
-#include <sockserv/error.hpp>
-#include <sockserv/log.hpp>
-#include <sockserv/socket.hpp>
-#include <sockserv/version.hpp>
-#include <sockserv/waker.hpp>
+#include <sockserv/program/cli.hpp>
+#include <sockserv/base/error.hpp>
+#include <sockserv/base/log.hpp>
+#include <sockserv/io/socket.hpp>
+#include <sockserv/base/version.hpp>
+#include <sockserv/io/waker.hpp>
 
 #include <boost/program_options.hpp>
 

@@ -1,6 +1,6 @@
 #include "chat_handler.hpp"
 
-#include <sockserv/log.hpp>
+#include <sockserv/base/log.hpp>
 
 #include <termios.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 #include "protocol.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 namespace chat {
 

@@ -14,9 +14,9 @@
 
 #include "protocol.hpp"
 
-#include <sockserv/address.hpp>
-#include <sockserv/arrival_order.hpp>
-#include <sockserv/socket.hpp>
+#include <sockserv/base/address.hpp>
+#include <sockserv/process/arrival_order.hpp>
+#include <sockserv/io/socket.hpp>
 
 #include <array>
 #include <chrono>

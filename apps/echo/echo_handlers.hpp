@@ -2,7 +2,7 @@
 // The echo handlers: each line (stream) or datagram goes back to its sender. echo_server serves
 // them, and the library's tests use them as their workload.
 
-#include <sockserv/request_handler.hpp>
+#include <sockserv/server/request_handler.hpp>
 
 #include <string>
 

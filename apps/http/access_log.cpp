@@ -1,6 +1,6 @@
 #include "access_log.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 #include <cstdio>
 

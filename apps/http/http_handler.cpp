@@ -1,9 +1,9 @@
 #include "http_handler.hpp"
 #include "access_log.hpp"
 
-#include <sockserv/base_server.hpp>
-#include <sockserv/error.hpp>
-#include <sockserv/log.hpp>
+#include <sockserv/server/base_server.hpp>
+#include <sockserv/base/error.hpp>
+#include <sockserv/base/log.hpp>
 
 #include <chrono>
 #include <ctime>

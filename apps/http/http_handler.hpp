@@ -7,7 +7,7 @@
 #include "response.hpp"
 #include "site.hpp"
 
-#include <sockserv/request_handler.hpp>
+#include <sockserv/server/request_handler.hpp>
 
 #include <variant>
 

@@ -1,6 +1,6 @@
 #include "mime.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 #include <algorithm>
 #include <array>

@@ -1,7 +1,7 @@
 #include "pages.hpp"
 #include "url.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 #include "ranges.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 #include <algorithm>
 #include <charconv>

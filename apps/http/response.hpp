@@ -2,7 +2,7 @@
 // A response as the site decides it: status and header fields (a Beast header), and a body that is
 // either a page in memory or a range of an open file (sent with sendfile).
 
-#include <sockserv/unique_fd.hpp>
+#include <sockserv/base/unique_fd.hpp>
 
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>

@@ -1,6 +1,6 @@
 #include "served_directory.hpp"
 
-#include <sockserv/error.hpp>
+#include <sockserv/base/error.hpp>
 
 #include <cerrno>
 #include <memory>

@@ -4,8 +4,8 @@
 
 #include "pages.hpp"
 
-#include <sockserv/file_root.hpp>
-#include <sockserv/unique_fd.hpp>
+#include <sockserv/io/file_root.hpp>
+#include <sockserv/base/unique_fd.hpp>
 
 #include <filesystem>
 #include <string>

@@ -1,6 +1,6 @@
 #include "validators.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -6,9 +6,9 @@
 #include "options.hpp"
 #include "progress.hpp"
 
-#include <sockserv/address.hpp>
-#include <sockserv/socket.hpp>
-#include <sockserv/stream.hpp>
+#include <sockserv/base/address.hpp>
+#include <sockserv/io/socket.hpp>
+#include <sockserv/io/stream.hpp>
 
 #include <cstdint>
 #include <filesystem>

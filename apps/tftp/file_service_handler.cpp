@@ -1,8 +1,8 @@
 #include "file_service_handler.hpp"
 #include "framing.hpp"
 
-#include <sockserv/log.hpp>
-#include <sockserv/text.hpp>
+#include <sockserv/base/log.hpp>
+#include <sockserv/base/text.hpp>
 
 namespace tftp {
 

@@ -4,7 +4,7 @@
 
 #include "service.hpp"
 
-#include <sockserv/request_handler.hpp>
+#include <sockserv/server/request_handler.hpp>
 
 namespace tftp {
 

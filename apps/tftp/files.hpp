@@ -8,8 +8,8 @@
 
 #include "packet.hpp"
 
-#include <sockserv/file_root.hpp>
-#include <sockserv/unique_fd.hpp>
+#include <sockserv/io/file_root.hpp>
+#include <sockserv/base/unique_fd.hpp>
 
 #include <cstdint>
 #include <filesystem>

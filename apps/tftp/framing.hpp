@@ -13,7 +13,7 @@
 //   anything malformed        -> ERROR (code 4) and the connection is closed
 // ERROR: code = a TFTP error code, body = the message.
 
-#include <sockserv/stream.hpp>
+#include <sockserv/io/stream.hpp>
 
 #include <cstdint>
 #include <optional>

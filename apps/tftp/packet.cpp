@@ -1,6 +1,6 @@
 #include "packet.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 
 namespace tftp {

@@ -5,9 +5,9 @@
 
 #include "client.hpp"
 
-#include <sockserv/cli.hpp>
-#include <sockserv/signals.hpp>
-#include <sockserv/version.hpp>
+#include <sockserv/program/cli.hpp>
+#include <sockserv/server/signals.hpp>
+#include <sockserv/base/version.hpp>
 
 #include <boost/program_options.hpp>
 

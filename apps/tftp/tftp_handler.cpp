@@ -1,8 +1,8 @@
 #include "tftp_handler.hpp"
 
-#include <sockserv/base_server.hpp>
-#include <sockserv/error.hpp>
-#include <sockserv/log.hpp>
+#include <sockserv/server/base_server.hpp>
+#include <sockserv/base/error.hpp>
+#include <sockserv/base/log.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -23,8 +23,8 @@
 #include "packet.hpp"
 #include "options.hpp"
 
-#include <sockserv/log.hpp>
-#include <sockserv/udp_server.hpp>
+#include <sockserv/base/log.hpp>
+#include <sockserv/server/udp_server.hpp>
 
 #include <chrono>
 #include <cstdio>

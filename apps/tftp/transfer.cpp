@@ -1,6 +1,6 @@
 #include "transfer.hpp"
 
-#include <sockserv/error.hpp>
+#include <sockserv/base/error.hpp>
 
 #include <algorithm>
 #include <cerrno>

@@ -14,8 +14,8 @@
 #include "options.hpp"
 #include "packet.hpp"
 
-#include <sockserv/address.hpp>
-#include <sockserv/socket.hpp>
+#include <sockserv/base/address.hpp>
+#include <sockserv/io/socket.hpp>
 
 #include <chrono>
 #include <cstdint>

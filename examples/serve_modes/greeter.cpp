@@ -2,9 +2,9 @@
 // --port, Ctrl-C and SIGTERM, sockets from systemd: all from sockserv; the app adds --greeting.
 //   greeter --port 0 --mode event --greeting Hi      then: echo Ann | nc -q1 127.0.0.1 PORT
 
-#include <sockserv/cli.hpp>
-#include <sockserv/request_handler.hpp>
-#include <sockserv/serve.hpp>
+#include <sockserv/program/cli.hpp>
+#include <sockserv/server/request_handler.hpp>
+#include <sockserv/program/serve.hpp>
 
 #include <string>
 

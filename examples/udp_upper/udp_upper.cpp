@@ -1,8 +1,8 @@
 // udp_upper: a UDP server. Every datagram comes back in capitals; one datagram is one request.
 //   udp_upper [PORT]       then: echo hello | nc -u -w1 127.0.0.1 PORT
 
-#include <sockserv/request_handler.hpp>
-#include <sockserv/udp_server.hpp>
+#include <sockserv/server/request_handler.hpp>
+#include <sockserv/server/udp_server.hpp>
 
 #include <cctype>
 #include <cstdio>

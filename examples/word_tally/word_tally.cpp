@@ -2,9 +2,9 @@
 // answers how many times anyone has sent it. One thread per client; the tally is shared by all.
 //   word_tally [PORT]      then: printf 'apple\npear\napple\n' | nc -q1 127.0.0.1 PORT
 
-#include <sockserv/request_handler.hpp>
-#include <sockserv/tcp_server.hpp>
-#include <sockserv/threading.hpp>
+#include <sockserv/server/request_handler.hpp>
+#include <sockserv/server/tcp_server.hpp>
+#include <sockserv/modes/threading.hpp>
 
 #include <cstdio>
 #include <map>

@@ -3,7 +3,7 @@
 #include "fuzz_check.hpp"
 #include "protocol.hpp"
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -5,8 +5,8 @@
 #include "framing.hpp"
 #include "fuzz_check.hpp"
 
-#include <sockserv/socket.hpp>
-#include <sockserv/stream.hpp>
+#include <sockserv/io/socket.hpp>
+#include <sockserv/io/stream.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include <sockserv/address.hpp>
+#include <sockserv/base/address.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -4,8 +4,8 @@
 
 #include "../support/test_support.hpp"
 
-#include <sockserv/child_processes.hpp>
-#include <sockserv/forking.hpp>
+#include <sockserv/process/child_processes.hpp>
+#include <sockserv/modes/forking.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,8 +2,8 @@
 // systemd passes (what parse() takes and what a server of each kind chooses). The error paths
 // print and exit, so they are tested through the real programs (the apps' "bad options" tests).
 
-#include <sockserv/cli.hpp>
-#include <sockserv/passed_sockets.hpp>
+#include <sockserv/program/cli.hpp>
+#include <sockserv/program/passed_sockets.hpp>
 
 #include <catch2/catch.hpp>
 

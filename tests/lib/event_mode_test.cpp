@@ -4,7 +4,7 @@
 #include "../../apps/echo/echo_handlers.hpp"
 #include "../support/test_support.hpp"
 
-#include <sockserv/event_mode.hpp>
+#include <sockserv/modes/event_mode.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
 // Shared<T>, ProcessMutex and ArrivalOrder: state that forked children and threads really share,
 // and handlers that restore the order requests arrived in.
 
-#include <sockserv/arrival_order.hpp>
-#include <sockserv/process_mutex.hpp>
-#include <sockserv/shared_memory.hpp>
+#include <sockserv/process/arrival_order.hpp>
+#include <sockserv/process/process_mutex.hpp>
+#include <sockserv/process/shared_memory.hpp>
 
 #include "../support/test_support.hpp"
 

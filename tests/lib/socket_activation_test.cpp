@@ -5,8 +5,8 @@
 // is guessed. systemd-socket-activate starts the app only when a client arrives: each test's
 // client speaks first, into the socket's queue, and is answered once the app has started.
 
-#include <sockserv/address.hpp>
-#include <sockserv/socket.hpp>
+#include <sockserv/base/address.hpp>
+#include <sockserv/io/socket.hpp>
 
 #include "../apps/chat/chat_member.hpp"
 #include "../support/test_support.hpp"

@@ -1,7 +1,7 @@
 // rfile()/wfile() over a socketpair: the stream layer without a server.
 
-#include <sockserv/error.hpp>
-#include <sockserv/stream.hpp>
+#include <sockserv/base/error.hpp>
+#include <sockserv/io/stream.hpp>
 
 #include <catch2/catch.hpp>
 

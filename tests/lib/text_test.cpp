@@ -1,6 +1,6 @@
 // Text from the network made safe to show: UTF-8 validation and control-character escaping.
 
-#include <sockserv/text.hpp>
+#include <sockserv/base/text.hpp>
 
 #include <catch2/catch.hpp>
 

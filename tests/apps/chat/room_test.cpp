@@ -2,7 +2,7 @@
 
 #include "room.hpp"
 
-#include <sockserv/shared_memory.hpp>
+#include <sockserv/process/shared_memory.hpp>
 
 #include <catch2/catch.hpp>
 

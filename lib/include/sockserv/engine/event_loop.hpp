@@ -1,0 +1,182 @@
+#pragma once
+// EventLoop: one thread's epoll, its timers, and the fibers it runs (event mode).
+//
+//   run():  resume the fibers that are ready (FIFO) -> run tasks posted from other threads
+//           -> epoll_wait (until the next timer) -> wake the fibers whose fd or timer fired,
+//              call the callbacks of watched fds (listeners, readers) -> round again
+//
+// A fiber waits with wait_fd(fd, events, deadline): the fd is registered once, edge-triggered, and
+// stays registered until it is closed (UniqueFd tells the loop), so a keep-alive request costs no
+// epoll_ctl at all. Lost wake-ups cannot happen: a fiber only waits after its system call said
+// EAGAIN, and the loop only polls once every fiber has stopped running.
+//
+// While it runs, the loop is its thread's detail::Suspender (waiting.hpp): the framework's I/O on
+// its fibers suspends here without naming it; and its fd-close listener (unique_fd.hpp).
+//
+// Thread safety: post() and wake() are safe from any thread (and wake() from a signal handler);
+// everything else belongs to the loop's thread.
+
+#include <sockserv/base/unique_fd.hpp>
+#include <sockserv/engine/fiber.hpp>
+#include <sockserv/io/waiting.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace sockserv {
+
+class EventLoop final : public detail::Suspender, public detail::FdCloseListener {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    /// fiber_stack_size: usable bytes of each fiber's stack.
+    explicit EventLoop(std::size_t fiber_stack_size);
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    /// The loop running on this thread (inside run()), or nullptr.
+    static EventLoop* current() noexcept;
+
+    /// Runs work() on a new fiber of this loop, after what runs now has yielded. connection_fd
+    /// (-1: none) is shut down for reading by unblock_connections().
+    template <class Work>
+    void spawn(Work work, int connection_fd = -1) {
+        struct Typed final : detail::FiberJob {
+            explicit Typed(Work w) : work(std::move(w)) {}
+            void run() noexcept override { work(); }
+            Work work;
+        };
+        start_fiber(std::make_unique<Typed>(std::move(work)), connection_fd);
+    }
+
+    /// Calls on_ready in the loop's own context (not a fiber) whenever fd is readable (or has an
+    /// error). exclusive: EPOLLEXCLUSIVE, for a listener shared by several loops — the kernel wakes
+    /// one loop that is waiting, so a loop stalled by a handler is passed over. edge: edge-triggered
+    /// (for an eventfd several loops watch and none drains). A callback may (un)watch fds. False
+    /// for an fd epoll cannot watch (a regular file, /dev/null: always readable).
+    bool watch(int fd, std::function<void()> on_ready, bool exclusive = false, bool edge = false);
+    void unwatch(int fd) noexcept;
+
+    /// Runs until until() is true after a round (never, when not given).
+    void run(const std::function<bool()>& until = {});
+    /// Runs until no fiber is left.
+    void run_until_idle();
+
+    /// Runs task on the loop's thread at its next round. Thread safe.
+    void post(std::function<void()> task);
+    /// Makes the loop go round once more. Thread safe, async-signal-safe.
+    void wake() const noexcept;
+
+    /// Calls after_round() after every round, in the loop's context (a server re-checking whether
+    /// it accepts). Its result, if any, bounds the next wait.
+    void set_round_hook(std::function<std::optional<Clock::duration>()> after_round);
+
+    // ---- For fibers of this loop ----
+
+    /// Suspends until fd is ready (errors and hang-ups count as both) or the deadline passes.
+    /// False on time-out.
+    bool wait_fd(int fd, detail::Readiness readiness, std::optional<Clock::time_point> deadline) override;
+    /// Suspends until the deadline.
+    void sleep_until(Clock::time_point deadline) override;
+    /// Lets every other ready fiber run (and the loop poll once) before going on.
+    void yield() override;
+    /// A fiber of this loop is running now.
+    bool can_suspend() const noexcept override;
+
+private:
+    struct Waiter;
+
+public:
+    /// A one-shot signal between fibers of this loop: wait() suspends until notify() or the deadline.
+    class Signal {
+    public:
+        void notify() noexcept;
+        /// False on time-out.
+        bool wait(std::optional<Clock::time_point> deadline);
+
+    private:
+        friend class EventLoop;
+        EventLoop* loop_ = nullptr;
+        Waiter* waiter_ = nullptr;
+        bool pending_ = false;
+    };
+
+    /// shutdown(SHUT_RD) on every connection a fiber serves: a fiber waiting for an idle client
+    /// sees EOF, a response being sent still goes out. cut_off: SHUT_RDWR, which fails a send
+    /// waiting on a client that does not read too.
+    void unblock_connections(bool cut_off = false) noexcept;
+    /// Live fibers.
+    std::size_t fibers() const noexcept { return fiber_count_; }
+    /// The fd was closed: forget its registration and time-outs (and wake its waiters, who will
+    /// see EBADF).
+    void forget_fd(int fd) noexcept;
+    void fd_closing(int fd) noexcept override { forget_fd(fd); }
+    /// A socket's time-out (option: SO_RCVTIMEO or SO_SNDTIMEO) kept here rather than in the
+    /// kernel: on a fiber every call is non-blocking, so the kernel's would never apply, and
+    /// setting and reading it back cost two system calls a connection.
+    void set_socket_timeout(int fd, int option, std::optional<std::chrono::milliseconds> timeout) override;
+    /// The time-out set so for fd, if one was (an empty inner optional: none).
+    std::optional<std::optional<std::chrono::milliseconds>> socket_timeout(int fd, int option) const noexcept override;
+    std::size_t fiber_stack_size() const noexcept { return stacks_.stack_size(); }
+    /// Fibers finished, and epoll events handled, since the loop was made: what a round did.
+    std::uint64_t finished_fibers() const noexcept { return finished_count_; }
+    std::uint64_t events_handled() const noexcept { return events_count_; }
+
+private:
+    friend class Signal;
+    struct FdEntry {
+        bool registered = false;
+        std::function<void()> on_ready;  // a watched fd
+        bool watched = false;
+        UniqueFd alias;  // a second fd for the same file, registered for fibers while fd is watched
+        Waiter* readers = nullptr;
+        Waiter* writers = nullptr;
+        std::optional<std::optional<std::chrono::milliseconds>> receive_timeout, send_timeout;
+    };
+
+    void start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd);
+    void trim_idle_stacks() noexcept;
+    void make_ready(detail::Fiber* fiber);
+    void run_ready();
+    void run_posted();
+    void poll(std::optional<Clock::duration> limit);
+    void fire_timers();
+    void finish(detail::Fiber* fiber) noexcept;
+    FdEntry& entry(int fd);
+    void wake_waiters(Waiter*& list) noexcept;
+    void wake(Waiter* waiter, bool ready) noexcept;
+    detail::Fiber& this_fiber();
+
+    detail::StackPool stacks_;
+    UniqueFd epoll_;
+    UniqueFd wake_fd_;
+    std::deque<FdEntry> fds_;  // a deque: waiters keep pointers into entries while it grows
+    std::deque<detail::Fiber*> ready_;
+    detail::Fiber* live_ = nullptr;  // intrusive list of live fibers
+    std::size_t fiber_count_ = 0;
+    std::uint64_t finished_count_ = 0;
+    std::uint64_t events_count_ = 0;
+    std::multimap<Clock::time_point, Waiter*> timers_;
+    std::mutex posted_mutex_;
+    std::vector<std::function<void()>> posted_;
+    std::vector<std::function<void()>> running_posted_;
+    std::function<std::optional<Clock::duration>()> after_round_;
+    // Idle fibers' stacks are trimmed once they sat out a whole period (trim_idle_stacks).
+    std::uint64_t period_ = 1;
+    bool trim_pending_ = false;  // some fiber that ran may yet be trimmed: the wait is bounded
+    Clock::time_point next_trim_ = Clock::now() + std::chrono::seconds(1);
+    // What this thread had before this loop ran (nested loops: handle_request in event mode).
+    EventLoop* previous_ = nullptr;
+    detail::Suspender* previous_suspender_ = nullptr;
+    detail::FdCloseListener* previous_listener_ = nullptr;
+};
+
+}  // namespace sockserv

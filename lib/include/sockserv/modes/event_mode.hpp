@@ -1,0 +1,126 @@
+#pragma once
+// EventMode<Server>: each request on a fiber of a few epoll loops (event mode), so that a server
+// holds thousands of connections on as many threads as it has loops — with the handlers written
+// for the other modes, unchanged.
+//
+//   sockserv::EventMode<sockserv::TCPServer<Echo>> server{{"127.0.0.1", 0}, {.event_loops = 2}};
+//   server.serve_forever();
+//
+// The framework's I/O (Socket, the stream reader and writer, fill_before, sendfile, recvfrom,
+// sendto) suspends the fiber where it would block, and the loop's timers keep every time-out; so do
+// ArrivalOrder and the waits in waiting.hpp. A handler that blocks its thread some other way
+// (sleep(3), a long computation, a slow disk) stalls the fibers of its own loop — only that loop:
+// the listeners are shared with EPOLLEXCLUSIVE, and a stalled loop is not woken for new clients.
+//
+// A connection lives on the loop that accepted it; a datagram server's socket is read by loop 0
+// (event_loops.hpp says why). Hooks: get_request, verify_request and process_request run one at a
+// time, on whichever loop took the request; service_actions runs on loop 0 (the thread that called serve_forever) after its
+// rounds and whenever another loop finishes a request. server_close() unblocks fibers waiting for
+// idle clients and lets every fiber finish (whatever block_on_close says: a fiber cannot outlive
+// its loop).
+
+#include <sockserv/modes/event_loops.hpp>
+#include <sockserv/server/tcp_server.hpp>
+#include <sockserv/server/udp_server.hpp>
+
+#include <concepts>
+#include <memory>
+#include <utility>
+
+namespace sockserv {
+
+template <class Server>
+class EventMode : public Server, private detail::EventServed {
+    static_assert(std::derived_from<Server, BaseServer>,
+                  "sockserv: EventMode<Server> needs a server, e.g. EventMode<TCPServer<Handler>>");
+    template <class> friend class EventMode;
+
+public:
+    using Server::Server;
+
+    /// Fibers call back into the server: they finish before it is gone.
+    ~EventMode() override { loops_->close(); }
+
+    void process_request(Request& request) override {
+        EventLoop* loop = EventLoop::current();
+        if (!loop) {
+            // handle_request(), outside the loops: the request runs here, to its end.
+            EventLoop once(this->config().fiber_stack_size);
+            start(once, request);
+            once.run_until_idle();
+            return;
+        }
+        start(*loop, request);
+    }
+
+    /// Unblocks fibers waiting on idle clients, lets every fiber finish, stops the loops, then
+    /// closes the socket.
+    void server_close() override {
+        loops_->close(this->config().close_grace, this->config().stop_timeout);
+        Server::server_close();
+    }
+
+    /// Serves this server on other's loops too: two servers, one set of threads (serve_pair). Call
+    /// before serving; then only other.serve_forever() runs.
+    template <class Other>
+    void share_loops_with(EventMode<Other>& other) {
+        loops_ = other.loops_;
+        loops_->add(*this);
+    }
+
+    EventLoops& loops() noexcept { return *loops_; }
+    /// Requests being served now, on every loop.
+    std::size_t active_requests() const noexcept { return loops_->live_requests(); }
+
+protected:
+    bool replaces_serving_loop() const noexcept override { return true; }
+    void run_serving_loop() override { loops_->serve(*this); }
+
+private:
+    void start(EventLoop& here, Request& request) {
+        // Datagrams stay on the loop that read them, in arrival order; connections spread.
+        EventLoop& loop = Server::is_datagram ? here : loops_->balance(here);
+        loops_->request_started(loop);
+        if (&loop == &here) return spawn_on(loop, std::move(request));
+        // std::function wants a copyable task: the request travels in a shared_ptr.
+        auto moving = std::make_shared<Request>(std::move(request));
+        loop.post([this, &loop, moving] { spawn_on(loop, std::move(*moving)); });
+    }
+
+    void spawn_on(EventLoop& loop, Request request) {
+        const int fd = request.connection ? request.connection.fd() : -1;
+        loop.spawn(
+            [this, &loop, request = std::move(request)]() mutable {
+                this->finish_request_guarded(request);
+                this->shutdown_request(request);
+                loops_->request_finished(loop);
+            },
+            fd);
+    }
+
+    // What the loops ask of the server.
+    int listener_fd() const noexcept override { return this->fileno(); }
+    bool reads_datagrams() const noexcept override { return Server::is_datagram; }
+    int waker_fd() const noexcept override { return this->waker().fd(); }
+    bool stop_requested() const noexcept override { return this->shutdown_requested(); }
+    bool accepting_now() override { return this->accepting(); }
+    std::optional<std::chrono::milliseconds> pause_left() override { return this->accept_pause(); }
+    bool dispatch_one() override { return this->handle_request_noblock(); }
+    void service() override { this->service_actions(); }
+    std::optional<std::chrono::milliseconds> service_every() const noexcept override {
+        return this->config().service_interval;
+    }
+    std::vector<int> reader_list() const override { return this->reader_fds(); }
+    std::uint64_t reader_list_version() const noexcept override { return this->readers_version(); }
+    void run_reader_now(int fd) noexcept override { this->run_reader(fd); }
+
+    std::shared_ptr<EventLoops> loops_ = std::make_shared<EventLoops>(
+        this->config().event_loops, this->config().fiber_stack_size, this->config().max_connections);
+};
+
+template <class H> using EventTCPServer = EventMode<TCPServer<H>>;
+template <class H> using EventUDPServer = EventMode<UDPServer<H>>;
+template <class H> using EventUnixStreamServer = EventMode<UnixStreamServer<H>>;
+template <class H> using EventUnixDatagramServer = EventMode<UnixDatagramServer<H>>;
+
+}  // namespace sockserv

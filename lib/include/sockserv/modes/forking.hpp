@@ -1,0 +1,154 @@
+#pragma once
+// ForkingMixIn<Server>: each request in a child process (Python's ForkingMixIn, without its flaws:
+// children reaped as they exit, only our own pids waited for, max_children pausing accept instead
+// of blocking the loop, no SIGCHLD handler taken from the program). Short of fds, memory or
+// processes to fork a watched child, the request waits (accepting paused, said once in the log)
+// until a child exits, instead of being dropped or served by a child nobody watches.
+
+#include <sockserv/process/child_processes.hpp>
+#include <sockserv/base/error.hpp>
+#include <sockserv/base/log.hpp>
+#include <sockserv/server/tcp_server.hpp>
+#include <sockserv/server/udp_server.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cerrno>
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <optional>
+#include <utility>
+#include <unistd.h>
+
+namespace sockserv {
+
+template <class Server>
+class ForkingMixIn : public Server {
+    static_assert(std::derived_from<Server, BaseServer>,
+                  "sockserv: ForkingMixIn<Server> needs a server, e.g. ForkingMixIn<TCPServer<Handler>>");
+
+public:
+    template <class... Args>
+    explicit ForkingMixIn(Args&&... args) : Server(std::forward<Args>(args)...) {
+        // A child's exit makes its pidfd, and so exit_fd(), readable: the loop wakes and reaps it.
+        this->add_reader(children_.exit_fd(), [this] {
+            children_.collect();
+            if (waiting_) fork_waiting();  // a child's exit freed its fds
+        });
+    }
+
+    ~ForkingMixIn() override { children_.collect(); }
+
+    // [[gnu::hot]] here and on the other functions a child runs (finish_request, the handler's
+    // setup/run/finish, the socket and stream calls) puts them side by side in .text.hot. Why: a
+    // forked child maps the parent's code lazily, one page fault per 64 KiB window it touches;
+    // grouped, the child's path spans one or two windows instead of five (16 -> 14 faults a request).
+    [[gnu::hot]] void process_request(Request& request) override {
+        pid_t pid;
+        try {
+            pid = children_.fork(request.connection ? request.connection.fd() : -1, &request.client_address);
+        } catch (const std::system_error& error) {
+            // EAGAIN: fork hit RLIMIT_NPROC or the kernel's limit; the rest are fds and memory.
+            if (!is_out_of_resources(error.code()) && error.code().value() != EAGAIN) throw;
+            if (!short_of_resources_) report_pause(request, error);
+            short_of_resources_ = true;
+            waiting_ = std::move(request);
+            return;
+        }
+        // Written only when it changes: after a fork every page the parent writes is a copy-on-write
+        // fault, and this object's page is not otherwise written per request.
+        if (short_of_resources_) short_of_resources_ = false;
+        if (pid == 0) {
+            // Fork point: this child handles one request and _exits. Only the forking thread exists
+            // here. _exit, not exit: the parent's atexit handlers and stdio buffers are not ours to
+            // run or flush twice. Nothing to undo for signals: sockserv's handlers know their pid
+            // and take the default action in a child (and every page written here is a
+            // copy-on-write fault, per request).
+            this->after_fork_in_child();
+            const bool ok = this->finish_request_guarded(request);
+            this->shutdown_request(request);
+            ::_exit(ok ? 0 : 1);
+        }
+        // The child owns the connection now; the parent's copy of the fd must go, or the peer never
+        // sees EOF. close, not shutdown: shutdown would cut the child's connection too.
+        this->close_request(request);
+    }
+
+    void service_actions() override {
+        if (children_.unwatched() > 0) children_.collect();
+        if (waiting_) fork_waiting();  // fds freed elsewhere, or memory: try again now and then
+        Server::service_actions();
+    }
+
+    /// Unblocks children reading from idle clients, closes the socket, cuts off children still
+    /// serving at stop_timeout, then waits for the children when block_on_close.
+    void server_close() override {
+        if (waiting_) {  // never given a child: closed like a connection still in the backlog
+            this->shutdown_request(*waiting_);
+            waiting_.reset();
+        }
+        const auto began = std::chrono::steady_clock::now();
+        if (this->config().close_grace.count() > 0) children_.wait_all_until(began + this->config().close_grace);
+        children_.unblock_connections();
+        Server::server_close();
+        if (const auto cut_off = this->config().stop_timeout; cut_off && !children_.wait_all_until(began + *cut_off))
+            children_.unblock_connections(true);
+        if (this->config().block_on_close) children_.wait_all();
+        else children_.collect();
+    }
+
+    /// Children alive (not yet reaped).
+    std::size_t active_children() const noexcept { return children_.count(); }
+
+protected:
+    bool accepting() const override {
+        return !waiting_ && children_.count() < this->config().max_children && Server::accepting();
+    }
+    std::optional<std::chrono::milliseconds> service_due() const override {
+        // A child forked while the process was out of fds has no pidfd to wake us: ask about it.
+        if (children_.unwatched() > 0 || waiting_) return std::chrono::milliseconds(100);
+        return Server::service_due();
+    }
+
+private:
+    // Said when a pause begins, not at every retry; and at most once a minute, since at the limit a
+    // pause begins whenever a child's exit lets one more start.
+    void report_pause(const Request& request, const std::system_error& error) {
+        const auto now = std::chrono::steady_clock::now();
+        if (reported_pause_ && now - *reported_pause_ < std::chrono::minutes(1)) {
+            ++unreported_pauses_;
+            return;
+        }
+        const std::string more =
+            unreported_pauses_ > 0 ? " (" + std::to_string(unreported_pauses_) + " more pauses since the last line)" : "";
+        log("fork mode: cannot start a child for ", request.client_address.to_string(), ": ", error.what(),
+            "; accepting paused until one exits", more);
+        reported_pause_ = now;
+        unreported_pauses_ = 0;
+    }
+
+    void fork_waiting() {
+        std::optional<Request> request = std::exchange(waiting_, std::nullopt);
+        try {
+            process_request(*request);  // waits again if it still cannot fork
+        } catch (...) {
+            this->handle_error(*request, std::current_exception());
+            this->shutdown_request(*request);
+        }
+    }
+
+    // The request that could not be given a child yet: accepting is paused while there is one.
+    std::optional<Request> waiting_;
+    bool short_of_resources_ = false;
+    std::optional<std::chrono::steady_clock::time_point> reported_pause_;
+    std::uint64_t unreported_pauses_ = 0;
+    ChildProcesses children_{std::min<std::size_t>(this->config().max_children, 1024)};
+};
+
+template <class H> using ForkingTCPServer = ForkingMixIn<TCPServer<H>>;
+template <class H> using ForkingUDPServer = ForkingMixIn<UDPServer<H>>;
+template <class H> using ForkingUnixStreamServer = ForkingMixIn<UnixStreamServer<H>>;
+template <class H> using ForkingUnixDatagramServer = ForkingMixIn<UnixDatagramServer<H>>;
+
+}  // namespace sockserv

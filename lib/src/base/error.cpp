@@ -1,0 +1,42 @@
+#include <sockserv/base/error.hpp>
+
+#include <cerrno>
+
+namespace sockserv {
+
+void throw_errno(const std::string& what) { throw_errno(errno, what); }
+
+void throw_errno(int error, const std::string& what) {
+    throw std::system_error(error, std::generic_category(), what);
+}
+
+bool is_out_of_resources(const std::error_code& error) noexcept {
+    if (error.category() != std::generic_category() && error.category() != std::system_category()) return false;
+    const int value = error.value();
+    return value == EMFILE || value == ENFILE || value == ENOBUFS || value == ENOMEM;
+}
+
+bool is_peer_gone(const std::error_code& error) noexcept {
+    if (error.category() != std::generic_category() && error.category() != std::system_category()) return false;
+    switch (error.value()) {
+    case EPIPE:
+    case ECONNRESET:
+    case ENOTCONN:
+    case ETIMEDOUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool is_peer_gone(const std::exception_ptr& error) noexcept {
+    try {
+        if (error) std::rethrow_exception(error);
+    } catch (const std::system_error& e) {
+        return is_peer_gone(e.code());
+    } catch (...) {
+    }
+    return false;
+}
+
+}  // namespace sockserv

@@ -1,0 +1,55 @@
+#include <sockserv/base/log.hpp>
+
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+namespace sockserv {
+
+namespace {
+
+void write_all(const char* data, std::size_t size) noexcept {
+    while (size > 0) {
+        const ssize_t n = ::write(STDERR_FILENO, data, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;  // stderr closed or full: there is nobody to tell
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace
+
+void log(std::initializer_list<std::string_view> parts) noexcept {
+    const int saved_errno = errno;  // a log line must not change what the caller reports next
+    std::size_t size = 0;
+    for (const std::string_view part : parts) size += part.size();
+    const bool has_newline = size > 0 && std::data(parts)[parts.size() - 1].ends_with('\n');
+    const std::size_t total = size + (has_newline ? 0 : 1);
+
+    std::array<char, log_inline_bytes> inline_buffer;
+    char* line = inline_buffer.data();
+    if (total > inline_buffer.size()) line = new (std::nothrow) char[total];
+    if (line == nullptr) {
+        for (const std::string_view part : parts) write_all(part.data(), part.size());  // pieces, but all of it
+        if (!has_newline) write_all("\n", 1);
+        errno = saved_errno;
+        return;
+    }
+    char* at = line;
+    for (const std::string_view part : parts) {
+        if (!part.empty()) std::memcpy(at, part.data(), part.size());
+        at += part.size();
+    }
+    if (!has_newline) *at = '\n';
+    write_all(line, total);
+    if (line != inline_buffer.data()) delete[] line;
+    errno = saved_errno;
+}
+
+void log_error(std::string_view program, std::string_view message) noexcept { log(program, ": error: ", message); }
+
+}  // namespace sockserv

@@ -1,0 +1,413 @@
+#include <sockserv/base/error.hpp>
+#include <sockserv/engine/event_loop.hpp>
+
+#include "fiber_context.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+
+namespace sockserv {
+
+namespace {
+
+thread_local EventLoop* running_loop = nullptr;
+
+// epoll data: a watched fd is its number; a fiber registration has this bit set as well.
+constexpr std::uint64_t fiber_registration = std::uint64_t{1} << 32;
+
+int to_timeout_ms(std::optional<EventLoop::Clock::duration> wait) {
+    if (!wait) return -1;
+    if (*wait <= EventLoop::Clock::duration::zero()) return 0;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(*wait).count();
+    return static_cast<int>(std::min<long long>(ms, 1 << 30));
+}
+
+}  // namespace
+
+struct EventLoop::Waiter {
+    detail::Fiber* fiber = nullptr;
+    bool done = false;
+    bool ready = false;
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+    Waiter** list = nullptr;  // the fd's list it is linked into, if any
+    std::multimap<Clock::time_point, Waiter*>::iterator timer;
+    bool has_timer = false;
+    Signal* signal = nullptr;
+};
+
+EventLoop::EventLoop(std::size_t fiber_stack_size)
+    : stacks_(fiber_stack_size),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (!epoll_) throw_errno("epoll_create1");
+    if (!wake_fd_) throw_errno("eventfd");
+    watch(wake_fd_.get(), [this] {
+        std::uint64_t count;
+        [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof count);
+    });
+}
+
+EventLoop::~EventLoop() {
+    // Servers run their loops until idle before destroying them, so fibers are left here only after
+    // a loop failed (epoll_wait threw). Deleting one unwinds its stack through Boost.Context's
+    // forced_unwind, which a handler's catch-all could swallow: a last resort, not a way to stop.
+    while (live_) {
+        detail::Fiber* fiber = live_;
+        live_ = fiber->next;
+        delete fiber;
+    }
+}
+
+EventLoop* EventLoop::current() noexcept { return running_loop; }
+
+EventLoop::FdEntry& EventLoop::entry(int fd) {
+    const auto index = static_cast<std::size_t>(fd);
+    while (index >= fds_.size()) fds_.emplace_back();
+    return fds_[index];
+}
+
+detail::Fiber& EventLoop::this_fiber() {
+    detail::Fiber* fiber = detail::Fiber::current();
+    if (!fiber) throw std::logic_error("sockserv: an event loop wait outside a fiber");
+    return *fiber;
+}
+
+// ---- Fibers ----
+
+void EventLoop::start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd) {
+    auto* fiber = new detail::Fiber(stacks_, std::move(job), connection_fd);
+    fiber->next = live_;
+    if (live_) live_->prev = fiber;
+    live_ = fiber;
+    ++fiber_count_;
+    make_ready(fiber);
+}
+
+void EventLoop::make_ready(detail::Fiber* fiber) {
+    if (fiber->queued) return;
+    fiber->queued = true;
+    ready_.push_back(fiber);
+}
+
+void EventLoop::finish(detail::Fiber* fiber) noexcept {
+    if (fiber->prev) fiber->prev->next = fiber->next;
+    else live_ = fiber->next;
+    if (fiber->next) fiber->next->prev = fiber->prev;
+    --fiber_count_;
+    ++finished_count_;
+    delete fiber;
+}
+
+void EventLoop::run_ready() {
+    // Only those ready now: a fiber that yields goes round once before it runs again, so the loop
+    // polls in between (yield's promise) and nobody starves.
+    for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
+        detail::Fiber* fiber = ready_.front();
+        ready_.pop_front();
+        fiber->queued = false;
+        fiber->ran_in_period = period_;
+        fiber->trimmed = false;
+        trim_pending_ = true;
+        fiber->resume();
+        if (fiber->finished()) finish(fiber);
+    }
+}
+
+// ---- Waiting ----
+
+void EventLoop::wake(Waiter* waiter, bool ready) noexcept {
+    if (waiter->done) return;
+    waiter->done = true;
+    waiter->ready = ready;
+    if (waiter->list) {
+        if (waiter->prev) waiter->prev->next = waiter->next;
+        else *waiter->list = waiter->next;
+        if (waiter->next) waiter->next->prev = waiter->prev;
+        waiter->list = nullptr;
+    }
+    if (waiter->has_timer) {
+        timers_.erase(waiter->timer);
+        waiter->has_timer = false;
+    }
+    if (waiter->signal) waiter->signal->waiter_ = nullptr;
+    make_ready(waiter->fiber);
+}
+
+void EventLoop::wake_waiters(Waiter*& list) noexcept {
+    while (list) wake(list, true);
+}
+
+bool EventLoop::can_suspend() const noexcept { return detail::Fiber::current() != nullptr; }
+
+bool EventLoop::wait_fd(int fd, detail::Readiness readiness, std::optional<Clock::time_point> deadline) {
+    detail::Fiber& fiber = this_fiber();
+    FdEntry& e = entry(fd);
+    if (!e.registered) {
+        // A watched fd (the server's datagram socket, say) is already in this epoll with the
+        // watcher's own events; a second registration needs another fd for the same file.
+        int target = fd;
+        if (e.watched) {
+            if (!e.alias) e.alias.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+            if (!e.alias) throw_errno("dup");
+            target = e.alias.get();
+        }
+        epoll_event event{};
+        event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        event.data.u64 = static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) | fiber_registration;
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, target, &event) != 0) {
+            if (errno == EPERM) return true;  // a regular file: always ready
+            if (errno != EEXIST) throw_errno("epoll_ctl");
+        }
+        e.registered = true;
+    }
+    Waiter waiter;
+    waiter.fiber = &fiber;
+    Waiter*& list = readiness == detail::Readiness::readable ? e.readers : e.writers;
+    waiter.next = list;
+    if (list) list->prev = &waiter;
+    list = &waiter;
+    waiter.list = &list;
+    if (deadline) {
+        waiter.timer = timers_.emplace(*deadline, &waiter);
+        waiter.has_timer = true;
+    }
+    fiber.suspend();
+    return waiter.ready;
+}
+
+void EventLoop::sleep_until(Clock::time_point deadline) {
+    Waiter waiter;
+    waiter.fiber = &this_fiber();
+    waiter.timer = timers_.emplace(deadline, &waiter);
+    waiter.has_timer = true;
+    waiter.fiber->suspend();
+}
+
+void EventLoop::yield() {
+    detail::Fiber& fiber = this_fiber();
+    make_ready(&fiber);
+    fiber.suspend();
+}
+
+void EventLoop::Signal::notify() noexcept {
+    if (waiter_ && loop_) loop_->wake(waiter_, true);
+    else pending_ = true;
+}
+
+bool EventLoop::Signal::wait(std::optional<Clock::time_point> deadline) {
+    if (pending_) {
+        pending_ = false;
+        return true;
+    }
+    EventLoop* loop = EventLoop::current();
+    if (!loop) throw std::logic_error("sockserv: EventLoop::Signal::wait outside a loop");
+    Waiter waiter;
+    waiter.fiber = &loop->this_fiber();
+    waiter.signal = this;
+    if (deadline) {
+        waiter.timer = loop->timers_.emplace(*deadline, &waiter);
+        waiter.has_timer = true;
+    }
+    loop_ = loop;
+    waiter_ = &waiter;
+    waiter.fiber->suspend();
+    waiter_ = nullptr;
+    pending_ = false;
+    return waiter.ready;
+}
+
+// An idle connection's fiber keeps the stack pages its last request touched — most of them dead
+// once it waits for the next one (10,000 idle HTTP connections held 12.5 KiB each). A fiber that sat
+// out a whole period (a second or two) gives back what lies below where it is suspended; a busy one
+// is left alone, so a keep-alive request never pays for a page fault it did not need.
+void EventLoop::trim_idle_stacks() noexcept {
+    bool pending = false;
+    for (detail::Fiber* fiber = live_; fiber; fiber = fiber->next) {
+        if (fiber->queued || fiber->trimmed) continue;
+        if (fiber->ran_in_period + 1 < period_) {
+            fiber->trim_stack();
+            fiber->trimmed = true;
+        } else {
+            pending = true;
+        }
+    }
+    trim_pending_ = pending;
+    ++period_;
+}
+
+void EventLoop::fire_timers() {
+    const auto now = Clock::now();
+    if (now >= next_trim_) {
+        next_trim_ = now + std::chrono::seconds(1);
+        trim_idle_stacks();
+    }
+    if (timers_.empty()) return;
+    while (!timers_.empty() && timers_.begin()->first <= now) wake(timers_.begin()->second, false);
+}
+
+void EventLoop::forget_fd(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    e.receive_timeout.reset();
+    e.send_timeout.reset();
+    if (!e.registered) return;
+    e.registered = false;  // the kernel dropped the registration with the file
+    wake_waiters(e.readers);
+    wake_waiters(e.writers);
+}
+
+void EventLoop::set_socket_timeout(int fd, int option, std::optional<std::chrono::milliseconds> timeout) {
+    FdEntry& e = entry(fd);
+    (option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout) = timeout;
+}
+
+std::optional<std::optional<std::chrono::milliseconds>> EventLoop::socket_timeout(int fd, int option) const noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return std::nullopt;
+    const FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    return option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout;
+}
+
+void EventLoop::unblock_connections(bool cut_off) noexcept {
+    for (detail::Fiber* fiber = live_; fiber; fiber = fiber->next)
+        if (fiber->connection_fd() >= 0) ::shutdown(fiber->connection_fd(), cut_off ? SHUT_RDWR : SHUT_RD);
+}
+
+// ---- Watched fds ----
+
+bool EventLoop::watch(int fd, std::function<void()> on_ready, bool exclusive, bool edge) {
+    FdEntry& e = entry(fd);
+    if (e.watched) unwatch(fd);
+    epoll_event event{};
+    event.events = EPOLLIN | (exclusive ? EPOLLEXCLUSIVE : 0u) | (edge ? EPOLLET : 0u);
+    event.data.u64 = static_cast<std::uint32_t>(fd);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
+        if (errno == EPERM) return false;
+        throw_errno("epoll_ctl watch");
+    }
+    e.watched = true;
+    e.on_ready = std::move(on_ready);
+    return true;
+}
+
+void EventLoop::unwatch(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    if (!e.watched) return;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    e.watched = false;
+    e.on_ready = nullptr;
+    if (e.alias) {
+        // The alias would keep the file (a bound port) open; fibers waiting through it try again
+        // and register the fd itself.
+        e.alias.reset();
+        e.registered = false;
+        wake_waiters(e.readers);
+        wake_waiters(e.writers);
+    }
+}
+
+
+// ---- The loop ----
+
+void EventLoop::post(std::function<void()> task) {
+    {
+        std::lock_guard lock(posted_mutex_);
+        posted_.push_back(std::move(task));
+    }
+    wake();
+}
+
+void EventLoop::wake() const noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void EventLoop::run_posted() {
+    {
+        std::lock_guard lock(posted_mutex_);
+        if (posted_.empty()) return;
+        running_posted_.swap(posted_);
+    }
+    for (auto& task : running_posted_) task();
+    running_posted_.clear();
+}
+
+void EventLoop::set_round_hook(std::function<std::optional<Clock::duration>()> after_round) {
+    after_round_ = std::move(after_round);
+}
+
+void EventLoop::poll(std::optional<Clock::duration> limit) {
+    std::optional<Clock::duration> wait = limit;
+    if (!ready_.empty()) {
+        wait = Clock::duration::zero();
+    } else {
+        if (!timers_.empty()) {
+            const auto until_timer = timers_.begin()->first - Clock::now();
+            if (!wait || until_timer < *wait) wait = until_timer;
+        }
+        if (trim_pending_) {
+            const auto until_trim = next_trim_ - Clock::now();
+            if (!wait || until_trim < *wait) wait = until_trim;
+        }
+    }
+    constexpr int max_events = 256;
+    epoll_event events[max_events];
+    const int n = ::epoll_wait(epoll_.get(), events, max_events, to_timeout_ms(wait));
+    if (n < 0) {
+        if (errno == EINTR) return;
+        throw_errno("epoll_wait");
+    }
+    events_count_ += static_cast<std::uint64_t>(n);
+    for (int i = 0; i < n; ++i) {
+        const std::uint64_t data = events[i].data.u64;
+        const int fd = static_cast<int>(data & 0xFFFFFFFFu);
+        if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
+        if (data & fiber_registration) {
+            FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+            const std::uint32_t got = events[i].events;
+            if (got & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) wake_waiters(e.readers);
+            if (got & (EPOLLOUT | EPOLLERR | EPOLLHUP)) wake_waiters(e.writers);
+        } else if (fds_[static_cast<std::size_t>(fd)].watched) {
+            // A copy: the callback may unwatch its own fd, destroying the stored function mid-call.
+            const std::function<void()> callback = fds_[static_cast<std::size_t>(fd)].on_ready;
+            if (callback) callback();
+        }
+    }
+}
+
+void EventLoop::run(const std::function<bool()>& until) {
+    previous_ = running_loop;
+    running_loop = this;
+    previous_suspender_ = detail::exchange_suspender(this);
+    previous_listener_ = detail::exchange_fd_close_listener(this);
+    struct Restore {
+        EventLoop* loop;
+        ~Restore() {
+            running_loop = loop->previous_;
+            detail::exchange_suspender(loop->previous_suspender_);
+            detail::exchange_fd_close_listener(loop->previous_listener_);
+        }
+    } restore{this};
+    for (;;) {
+        run_ready();
+        run_posted();
+        const std::optional<Clock::duration> limit = after_round_ ? after_round_() : std::nullopt;
+        if (until && until()) break;
+        poll(limit);
+        fire_timers();
+    }
+}
+
+void EventLoop::run_until_idle() {
+    run([this] { return fiber_count_ == 0; });
+}
+
+}  // namespace sockserv

@@ -1,0 +1,136 @@
+#include <sockserv/io/stream.hpp>
+
+#include <sockserv/base/error.hpp>
+#include <sockserv/io/waiting.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace sockserv {
+
+[[gnu::hot]] void SocketWriter::write(std::string_view data) {
+    if (size_ + data.size() > buffer_size_) {
+        flush();
+        if (data.size() >= buffer_size_) {  // large writes skip the copy
+            stream_->send_all(data, false, sent_);
+            return;
+        }
+    }
+    if (!heap_ && size_ + data.size() > inline_size) {
+        heap_ = std::make_unique_for_overwrite<char[]>(std::max(buffer_size_, inline_size));
+        std::memcpy(heap_.get(), inline_, size_);
+    }
+    std::memcpy(storage() + size_, data.data(), data.size());
+    size_ += data.size();
+}
+
+[[gnu::hot]] void SocketWriter::flush() {
+    if (size_ == 0) return;
+    // Empty first: if the send throws, the peer is gone and the data is lost either way; a second
+    // flush (from finish()) must not resend half of it.
+    const std::size_t pending = size_;
+    size_ = 0;
+    stream_->send_all({storage(), pending}, false, sent_);
+}
+
+std::size_t SocketWriter::sendfile(int file_fd, std::uint64_t offset, std::size_t count) {
+    if (size_ > 0) {
+        const std::size_t pending = size_;
+        size_ = 0;
+        stream_->send_all({storage(), pending}, count > 0, sent_);
+    }
+    return count > 0 ? stream_->send_file(file_fd, offset, count, sent_) : 0;
+}
+
+std::size_t SocketReader::fill_before(std::chrono::steady_clock::time_point deadline) {
+    if (tied_) tied_->flush();
+    // The socket's own time-out still bounds each wait inside fill(); the deadline bounds them all.
+    if (std::chrono::steady_clock::now() >= deadline || !stream_->wait_receivable(deadline))
+        throw TimeoutError("recv: deadline passed");
+    return fill();
+}
+
+[[gnu::hot]] std::size_t SocketReader::fill() {
+    if (tied_) tied_->flush();  // about to block: the peer may be waiting for our answer first
+    constexpr std::size_t chunk = 16 * 1024;
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (capacity_ - end_ < std::min(chunk, capacity_ / 2)) {
+        // Make room for a worthwhile recv: slide the unread bytes to the front while they fill at
+        // most half the buffer, else grow (doubling, at least one chunk).
+        const std::size_t unread = end_ - begin_;
+        if (unread > capacity_ / 2) {
+            const std::size_t capacity = std::max(2 * capacity_, chunk);
+            auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+            std::memcpy(bigger.get(), buffer_ + begin_, unread);
+            heap_ = std::move(bigger);
+            buffer_ = heap_.get();
+            capacity_ = capacity;
+        } else if (unread > 0) {
+            std::memmove(buffer_, buffer_ + begin_, unread);
+        }
+        begin_ = 0;
+        end_ = unread;
+    }
+    const std::size_t n = stream_->receive(buffer_ + end_, capacity_ - end_);
+    end_ += n;
+    return n;
+}
+
+[[gnu::hot]] void SocketReader::consume(std::size_t n) noexcept { begin_ = std::min(begin_ + n, end_); }
+
+[[gnu::hot]] bool SocketReader::readline(std::string& line, std::size_t limit) {
+    line.clear();
+    std::size_t scanned = 0;
+    for (;;) {
+        const std::string_view have = buffered();
+        const std::size_t window = std::min(have.size(), limit);
+        if (const auto newline = have.substr(0, window).find('\n', scanned); newline != std::string_view::npos) {
+            line.assign(have.substr(0, newline + 1));
+            consume(newline + 1);
+            return true;
+        }
+        if (window == limit) {  // cut at the limit: the caller sees a line without '\n'
+            line.assign(have.substr(0, limit));
+            consume(limit);
+            return true;
+        }
+        scanned = window;
+        if (fill() == 0) {  // EOF: return the unterminated tail, if any
+            line.assign(buffered());
+            consume(line.size());
+            return !line.empty();
+        }
+    }
+}
+
+bool SocketReader::read_exact(std::string& out, std::size_t n) {
+    out.clear();
+    while (buffered().size() < n) {
+        if (fill() == 0) {
+            out.assign(buffered());
+            consume(out.size());
+            return false;
+        }
+    }
+    out.assign(buffered().substr(0, n));
+    consume(n);
+    return true;
+}
+
+std::size_t SocketReader::read_some(void* buffer, std::size_t size) {
+    if (buffered().empty() && size >= 16 * 1024) {
+        if (tied_) tied_->flush();
+        return stream_->receive(buffer, size);  // big reads go straight to the caller's buffer
+    }
+    if (buffered().empty() && fill() == 0) return 0;
+    const std::size_t n = std::min(size, buffered().size());
+    std::memcpy(buffer, buffered().data(), n);
+    consume(n);
+    return n;
+}
+
+}  // namespace sockserv

@@ -1,0 +1,304 @@
+#include <sockserv/base/error.hpp>
+#include <sockserv/modes/event_loops.hpp>
+#include <sockserv/base/log.hpp>
+
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <errno.h>
+#include <string>
+
+namespace sockserv {
+
+namespace {
+
+// Requests taken from one readiness of a listener before the loop runs them: a burst is batched,
+// and a flood on one socket cannot keep a loop from its fibers.
+constexpr int max_requests_per_wakeup = 64;
+
+// fds a process keeps for itself beyond its requests' (listeners, wakers, epolls, logs, stdin).
+constexpr std::size_t reserved_fds = 64;
+
+std::size_t fd_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    return static_cast<std::size_t>(limit.rlim_cur == RLIM_INFINITY ? 1 << 20 : limit.rlim_cur);
+}
+
+
+}  // namespace
+
+EventLoops::EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::size_t max_requests)
+    : count_(loops != 0 ? loops : std::max(1u, std::thread::hardware_concurrency())),
+      fiber_stack_size_(fiber_stack_size),
+      max_requests_(max_requests) {
+    if (max_requests_ == 0) {
+        // A request holds its connection and, while it sends one, a file.
+        const std::size_t fds = fd_limit();
+        max_requests_ = fds > 2 * reserved_fds ? (fds - reserved_fds) / 2 : fds / 2 + 1;
+    }
+    loops_.resize(count_);
+    for (Loop& loop : loops_) loop.loop = std::make_unique<EventLoop>(fiber_stack_size_);
+    loads_ = std::make_unique<std::atomic<std::size_t>[]>(count_);
+    last_round_ = std::make_unique<std::atomic<std::int64_t>[]>(count_);
+}
+
+std::size_t EventLoops::index_of(const EventLoop& loop) const noexcept {
+    for (std::size_t i = 0; i < count_; ++i)
+        if (loops_[i].loop.get() == &loop) return i;
+    return count_;
+}
+
+EventLoop& EventLoops::balance(EventLoop& here) noexcept {
+    const std::size_t mine = index_of(here);
+    if (mine == count_) return here;
+    std::size_t least = mine;
+    const auto recent = (EventLoop::Clock::now() - std::chrono::milliseconds(100)).time_since_epoch().count();
+    for (std::size_t i = 0; i < count_; ++i)
+        if (loads_[i].load(std::memory_order_relaxed) < loads_[least].load(std::memory_order_relaxed) &&
+            last_round_[i].load(std::memory_order_relaxed) >= recent)
+            least = i;
+    if (loads_[least].load(std::memory_order_relaxed) + 2 <= loads_[mine].load(std::memory_order_relaxed))
+        return *loops_[least].loop;
+    return here;
+}
+
+void EventLoops::request_started(EventLoop& loop) noexcept {
+    live_.fetch_add(1, std::memory_order_relaxed);
+    if (const std::size_t i = index_of(loop); i < count_) loads_[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+EventLoops::~EventLoops() { close(); }
+
+std::string EventLoops::describe() const {
+    return std::to_string(count_) + (count_ == 1 ? " loop" : " loops") + ", at most " + std::to_string(max_requests_) +
+           " connections at once";
+}
+
+void EventLoops::add(detail::EventServed& server) {
+    if (std::find(servers_.begin(), servers_.end(), &server) == servers_.end()) servers_.push_back(&server);
+}
+
+void EventLoops::request_finished(EventLoop& loop) noexcept {
+    if (const std::size_t i = index_of(loop); i < count_) loads_[i].fetch_sub(1, std::memory_order_relaxed);
+    // Coming down from the limit: loops that paused accepting must hear that they may go on.
+    const std::size_t before = live_.fetch_sub(1, std::memory_order_relaxed);
+    if (before >= max_requests_)
+        for (Loop& loop : loops_) loop.loop->wake();
+    else if (before == 1 && !accepting_.load()) loops_[0].loop->wake();  // close() may be waiting for this
+}
+
+// ---- Serving ----
+
+void EventLoops::serve(detail::EventServed& primary) {
+    add(primary);
+    if (closed_) return;
+    primary_ = &primary;
+    accepting_ = true;
+    if (!started_) {
+        started_ = true;
+        log(program_invocation_short_name, ": event mode: ", describe());
+        for (std::size_t i = 0; i < count_; ++i) prepare(i);
+        start_service_fiber();
+        for (std::size_t i = 1; i < count_; ++i)
+            loops_[i].thread = std::thread([this, i] { run_loop(i, nullptr); });
+    } else {
+        for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // accept again
+    }
+    run_loop(0, &primary);
+}
+
+void EventLoops::prepare(std::size_t index) {
+    Loop& loop = loops_[index];
+    loop.listening.assign(servers_.size(), 0);
+    for (detail::EventServed* server : servers_)
+        loop.loop->watch(server->waker_fd(), [] {}, false, true);  // edge: nobody drains it
+    loop.loop->set_round_hook([this, index] { return after_round(index); });
+}
+
+void EventLoops::run_loop(std::size_t index, detail::EventServed* primary) {
+    detail::install_stack_overflow_report();
+    EventLoop& loop = *loops_[index].loop;
+    if (primary) return loop.run([this] { return !accepting_.load(); });
+    try {
+        loop.run([this, &loop] { return closing_.load() && loop.fibers() == 0; });
+    } catch (const std::exception& error) {
+        // A loop that cannot go on (epoll failing): say so and stop the server, as a failing
+        // serve_forever would.
+        log("sockserv: event loop ", std::to_string(index), ": ", error.what());
+        accepting_ = false;
+        loops_[0].loop->wake();
+    }
+}
+
+std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t index) {
+    Loop& state = loops_[index];
+    EventLoop& loop = *state.loop;
+    std::optional<EventLoop::Clock::duration> limit;
+    last_round_[index].store(EventLoop::Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+
+    if (index == 0 && primary_ && accepting_.load() && primary_->stop_requested()) {
+        accepting_ = false;
+        for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();
+    }
+    const bool open = accepting_.load() && !closing_.load();
+    for (std::size_t k = 0; k < servers_.size(); ++k) {
+        detail::EventServed& server = *servers_[k];
+        bool want = open && live_.load(std::memory_order_relaxed) < max_requests_ &&
+                    (index == 0 || !server.reads_datagrams());
+        if (want) {
+            std::lock_guard lock(server.hooks);
+            want = server.accepting_now();
+            if (!want)
+                if (const auto pause = server.pause_left(); pause && (!limit || *pause < *limit)) limit = *pause;
+        }
+        if (want != static_cast<bool>(state.listening[k])) {
+            // EPOLLEXCLUSIVE cannot be modified, only added and deleted: pausing is a delete.
+            if (want) loop.watch(server.listener_fd(), [this, &server] { dispatch(server); }, true);
+            else loop.unwatch(server.listener_fd());
+            state.listening[k] = want;
+        }
+    }
+
+    const bool finished = loop.finished_fibers() != state.finished_seen;
+    const bool events = loop.events_handled() != state.events_seen;
+    state.finished_seen = loop.finished_fibers();
+    state.events_seen = loop.events_handled();
+    if (index == 0) {
+        sync_readers();
+        if (finished || events) service_signal_.notify();
+    } else if (finished && !service_wanted_.exchange(true)) {
+        // A request finished here: the serving loop's service_actions runs, as after a thread-mode
+        // worker ends (the chat flushes what the handler queued).
+        loops_[0].loop->post([this] { service_signal_.notify(); });
+    }
+    return limit;
+}
+
+void EventLoops::dispatch(detail::EventServed& server) {
+    std::lock_guard lock(server.hooks);
+    for (int i = 0; i < max_requests_per_wakeup; ++i) {
+        if (!accepting_.load() || server.stop_requested() || live_.load(std::memory_order_relaxed) >= max_requests_ ||
+            !server.accepting_now())
+            break;
+        if (!server.dispatch_one()) break;
+    }
+}
+
+// ---- Loop 0: readers and service_actions ----
+
+void EventLoops::sync_readers() {
+    std::uint64_t version = 0;
+    for (detail::EventServed* server : servers_) version += server->reader_list_version();
+    if (version == readers_version_seen_) return;
+    readers_version_seen_ = version;
+    EventLoop& loop = *loops_[0].loop;
+    for (const auto& [server, fd] : watched_readers_) loop.unwatch(fd);
+    watched_readers_.clear();
+    for (detail::EventServed* server : servers_) {
+        for (const int fd : server->reader_list()) {
+            if (std::find(busy_readers_.begin(), busy_readers_.end(), std::pair{server, fd}) != busy_readers_.end())
+                continue;
+            const auto read_on_fiber = [this, server, fd, &loop] {
+                busy_readers_.emplace_back(server, fd);
+                loop.spawn([this, server, fd] {
+                    server->run_reader_now(fd);
+                    std::erase(busy_readers_, std::pair{server, fd});
+                    readers_version_seen_ = ~std::uint64_t{0};  // watch it again, if still a reader
+                });
+            };
+            // The callback runs on a fiber of its own: it may wait (the chat's console takes the
+            // room's lock, which a suspended handler may hold). Unwatched meanwhile, so a level-
+            // triggered fd does not start a second one.
+            const bool watched = loop.watch(fd, [this, server, fd, &loop, read_on_fiber] {
+                loop.unwatch(fd);
+                std::erase(watched_readers_, std::pair{server, fd});
+                read_on_fiber();
+            });
+            // An fd epoll cannot watch (a file, /dev/null) is always readable: read it now.
+            if (watched) watched_readers_.emplace_back(server, fd);
+            else read_on_fiber();
+        }
+    }
+}
+
+void EventLoops::start_service_fiber() {
+    loops_[0].loop->spawn([this] {
+        while (!closing_.load()) {
+            std::optional<EventLoop::Clock::time_point> deadline;
+            for (detail::EventServed* server : servers_)
+                if (const auto every = server->service_every()) {
+                    const auto due = EventLoop::Clock::now() + *every;
+                    if (!deadline || due < *deadline) deadline = due;
+                }
+            service_signal_.wait(deadline);
+            if (closing_.load()) break;
+            service_wanted_ = false;
+            // Not under the hooks' mutex: service_actions may wait (for the chat room's lock, held
+            // by a suspended handler), and a fiber must never hold a thread's mutex across a wait.
+            for (detail::EventServed* server : servers_) {
+                try {
+                    server->service();
+                } catch (const std::exception& error) {
+                    log("sockserv: service_actions: ", error.what());
+                }
+            }
+        }
+    });
+}
+
+bool EventLoops::wait_for_requests(EventLoop::Clock::time_point deadline) {
+    if (live_.load() == 0) return true;
+    // Loop 0 is this thread: it must go on running its fibers meanwhile. A fiber waiting out the
+    // deadline wakes it at the end; the last request to finish on another loop wakes it
+    // (request_finished).
+    EventLoop& first = *loops_[0].loop;
+    EventLoop::Signal cancel;
+    bool over = false;
+    first.spawn([&] {
+        cancel.wait(deadline);
+        over = true;
+    });
+    first.run([&] { return over || live_.load() == 0; });
+    cancel.notify();
+    first.run([&] { return over; });
+    return live_.load() == 0;
+}
+
+void EventLoops::unblock_connections(bool cut_off) {
+    for (std::size_t i = 1; i < count_; ++i) {
+        EventLoop* loop = loops_[i].loop.get();
+        loop->post([loop, cut_off] { loop->unblock_connections(cut_off); });
+    }
+    loops_[0].loop->unblock_connections(cut_off);
+}
+
+void EventLoops::close(std::chrono::milliseconds grace, std::optional<std::chrono::milliseconds> cut_off) {
+    if (closed_) return;
+    closed_ = true;
+    accepting_ = false;
+    const auto began = EventLoop::Clock::now();
+    if (started_ && grace.count() > 0) {
+        for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // they stop accepting
+        wait_for_requests(began + grace);
+    }
+    closing_ = true;
+    if (!started_) return;
+    unblock_connections(false);
+    if (cut_off && !wait_for_requests(began + *cut_off)) unblock_connections(true);
+    service_signal_.notify();
+    EventLoop& first = *loops_[0].loop;
+    first.run_until_idle();
+    for (std::size_t i = 1; i < count_; ++i)
+        if (loops_[i].thread.joinable()) loops_[i].thread.join();
+}
+
+}  // namespace sockserv

@@ -1,0 +1,273 @@
+#include <sockserv/program/cli.hpp>
+#include <sockserv/base/log.hpp>
+#include <sockserv/base/version.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <limits>
+
+namespace sockserv {
+
+namespace cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr long max_workers = static_cast<long>(PoolConfig::max_workers);
+
+std::uint64_t parse_number(std::string_view program, const std::string& name, const std::string& text,
+                           std::uint64_t min, std::uint64_t max) {
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+        usage_error(program, "invalid --" + name + " '" + text + "' (expected a whole number from " + std::to_string(min) +
+                          " to " + std::to_string(max) + ")");
+    return value;
+}
+
+}  // namespace
+
+struct Values::Parsed {
+    po::variables_map map;
+};
+
+bool Values::has(std::string_view name) const { return parsed_ && parsed_->map.count(std::string(name)) > 0; }
+
+bool Values::defaulted(std::string_view name) const {
+    if (!parsed_) return true;
+    const auto found = parsed_->map.find(std::string(name));
+    return found == parsed_->map.end() || found->second.defaulted();
+}
+
+template <OptionValue T>
+T Values::get(std::string_view name) const {
+    if (!has(name)) throw std::invalid_argument("option --" + std::string(name) + " has no value");
+    try {
+        return parsed_->map[std::string(name)].as<T>();
+    } catch (const boost::bad_any_cast&) {
+        throw std::invalid_argument("option --" + std::string(name) + " is read as another type than it was declared");
+    }
+}
+
+struct Spec::Declared {
+    po::options_description options{"Application options"};
+    po::positional_options_description positional;
+};
+
+Spec::Spec() : declared_(std::make_unique<Declared>()) {}
+Spec::~Spec() = default;
+Spec::Spec(Spec&&) noexcept = default;
+Spec& Spec::operator=(Spec&&) noexcept = default;
+
+Spec& Spec::flag(const std::string& name, const std::string& help) {
+    declared_->options.add_options()(name.c_str(), help.c_str());
+    return *this;
+}
+
+template <OptionValue T>
+Spec& Spec::option(const std::string& name, const std::string& help) {
+    declared_->options.add_options()(name.c_str(), po::value<T>(), help.c_str());
+    return *this;
+}
+
+template <OptionValue T>
+Spec& Spec::option(const std::string& name, std::type_identity_t<T> fallback, const std::string& help) {
+    declared_->options.add_options()(name.c_str(), po::value<T>()->default_value(fallback), help.c_str());
+    return *this;
+}
+
+Spec& Spec::positional(const std::string& name, int count) {
+    declared_->positional.add(name.substr(0, name.find(',')).c_str(), count);
+    return *this;
+}
+
+#define SOCKSERV_CLI_INSTANTIATE(T)                                                       \
+    template T Values::get<T>(std::string_view) const;                                   \
+    template Spec& Spec::option<T>(const std::string&, const std::string&);              \
+    template Spec& Spec::option<T>(const std::string&, std::type_identity_t<T>, const std::string&);
+SOCKSERV_CLI_OPTION_TYPES(SOCKSERV_CLI_INSTANTIATE)
+#undef SOCKSERV_CLI_INSTANTIATE
+
+void usage_error(std::string_view program, std::string_view message) {
+    // One write: a supervisor reading stderr gets the line whole.
+    log_error(program, std::string(message) + " (try --help)");
+    std::exit(2);
+}
+
+std::chrono::milliseconds Options::seconds(std::string_view name, double min, double max) const {
+    const double value = values.get<double>(name);
+    if (!(value >= min) || value > max) {
+        char bounds[64];
+        std::snprintf(bounds, sizeof bounds, " must be between %.10g and %.10g seconds", min, max);
+        usage_error(program, "--" + std::string(name) + bounds);
+    }
+    return std::chrono::milliseconds(static_cast<long long>(std::ceil(value * 1000)));
+}
+
+bool Options::unix_socket() const {
+    if (!unix_path.empty()) return true;
+    return std::any_of(passed_sockets.begin(), passed_sockets.end(),
+                       [](const PassedSocket& socket) { return socket.family == AF_UNIX; });
+}
+
+Address Options::address(bool want_unix) const {
+    if (want_unix) {
+        if (unix_path.empty()) throw std::invalid_argument("a Unix socket server needs --unix PATH");
+        return Address::unix_path(unix_path);
+    }
+    return Address(host, port);
+}
+
+ServerConfig Options::server_config() const {
+    ServerConfig config;
+    config.max_children = max_children;
+    config.max_threads = max_threads;
+    config.event_loops = event_loops;
+    config.fiber_stack_size = fiber_stack_size;
+    config.max_connections = max_connections;
+    config.dual_stack = dual_stack;
+    config.verbose = verbose;
+    config.stop_timeout = stop_timeout;
+    return config;
+}
+
+PoolConfig Options::pool_config() const {
+    PoolConfig config;
+    config.program = program;
+    config.workers = workers;
+    config.mode = std::string(to_string(mode));
+    config.graceful_timeout = graceful_timeout;
+    config.max_requests = max_requests;
+    config.verbose = verbose;
+    return config;
+}
+
+Options parse(int argc, const char* const* argv, std::string_view program, Spec spec) {
+    Options options;
+    options.program = std::string(program);
+    std::string port_text;
+    std::string mode_text;
+    std::string max_children_text;
+    std::string max_threads_text;
+    std::string threads_text;
+    std::string fiber_stack_text;
+    std::string max_connections_text;
+    std::string workers_text;
+    std::string graceful_text;
+    std::string max_requests_text;
+    std::string mode_help = "how requests run:";
+    for (const ModeInfo& info : modes())
+        mode_help += std::string(info.mode == modes().front().mode ? " " : "; ") + std::string(info.name) + " (" +
+                     std::string(info.help) + ")";
+
+    po::options_description common("Server options");
+    common.add_options()
+        ("help,h", "show this help and exit")
+        ("version", "show the version and exit")
+        ("host", po::value(&options.host)->default_value(spec.default_host),
+         "address to bind: IPv4, IPv6 or a host name (\"\" = every IPv4 interface, \"::\" every IPv6 one)")
+        ("port,p", po::value(&port_text)->default_value(std::to_string(spec.default_port)),
+         "port to bind (0 = any free port; the one chosen is printed at start)")
+        ("unix", po::value(&options.unix_path), "Unix socket path to bind, for the Unix transports")
+        ("mode,m", po::value(&mode_text)->default_value(std::string(to_string(spec.default_mode))), mode_help.c_str())
+        ("max-children", po::value(&max_children_text)->default_value(std::to_string(ServerConfig{}.max_children)),
+         "fork mode: most children at once; beyond it new clients wait in the backlog")
+        ("max-threads", po::value(&max_threads_text)->default_value(std::to_string(ServerConfig{}.max_threads)),
+         "thread mode: most worker threads at once; beyond it new clients wait in the backlog")
+        ("threads", po::value(&threads_text)->default_value("0"),
+         "event mode: event loops, each a thread (0 = one per CPU)")
+        ("fiber-stack", po::value(&fiber_stack_text)->default_value(std::to_string(ServerConfig{}.fiber_stack_size / 1024) + "K"),
+         "event mode: each request's stack, in bytes (K and M suffixes); a guard page catches overflow")
+        ("max-connections", po::value(&max_connections_text)->default_value("0"),
+         "event mode: most requests at once, beyond it new clients wait in the backlog (0 = from the fd limit)")
+        ("workers,w", po::value(&workers_text)->default_value("1"),
+         "processes serving, each in --mode, under a master that binds and supervises them (auto = one per CPU)")
+        ("graceful-timeout", po::value(&graceful_text)->default_value("30"),
+         "with --workers: seconds a stopping worker gets to finish its requests before it is killed")
+        ("max-requests", po::value(&max_requests_text)->default_value("0"),
+         "with --workers: replace a worker after about this many requests (0 = never; up to 1/8 more, at random)")
+        ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
+        ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
+
+    const po::options_description& own = spec.declared_->options;
+    const po::positional_options_description& positional = spec.declared_->positional;
+    po::options_description all;
+    all.add(common);
+    if (!own.options().empty()) all.add(own);
+
+    auto parsed = std::make_shared<Values::Parsed>();
+    po::variables_map& values = parsed->map;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), values);
+        if (values.count("help")) {
+            std::cout << "usage: " << program << " [options]";
+            for (unsigned i = 0; i < positional.max_total_count() && i < 4; ++i)
+                std::cout << " [" << positional.name_for_position(i) << "]";
+            std::cout << "\n";
+            if (!spec.summary.empty()) std::cout << spec.summary << "\n";
+            std::cout << "\n" << all;
+            std::exit(0);
+        }
+        if (values.count("version")) {
+            std::cout << program << " (sockserv " SOCKSERV_VERSION ")\n";
+            std::exit(0);
+        }
+        po::notify(values);
+    } catch (const po::error& error) {
+        usage_error(program, error.what());
+    }
+
+    options.port = static_cast<std::uint16_t>(parse_number(program, "port", port_text, 0, 65535));
+    options.max_children = parse_number(program, "max-children", max_children_text, 1, 1'000'000);
+    options.max_threads = parse_number(program, "max-threads", max_threads_text, 1, 1'000'000);
+    options.event_loops = parse_number(program, "threads", threads_text, 0, 1024);
+    options.max_connections = parse_number(program, "max-connections", max_connections_text, 0, 100'000'000);
+    {
+        std::string digits = fiber_stack_text;
+        std::uint64_t unit = 1;
+        if (!digits.empty() && (digits.back() == 'K' || digits.back() == 'k')) unit = 1024, digits.pop_back();
+        else if (!digits.empty() && (digits.back() == 'M' || digits.back() == 'm')) unit = 1024 * 1024, digits.pop_back();
+        const std::uint64_t value = parse_number(program, "fiber-stack", digits, 1, 1ull << 30);
+        if (value * unit < 16 * 1024 || value * unit > (1ull << 30))
+            usage_error(program, "invalid --fiber-stack '" + fiber_stack_text + "' (expected 16K to 1024M)");
+        options.fiber_stack_size = static_cast<std::size_t>(value * unit);
+    }
+    if (workers_text == "auto") {
+        const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+        options.workers = static_cast<std::size_t>(std::clamp<long>(cpus, 1, max_workers));
+    } else {
+        options.workers = parse_number(program, "workers", workers_text, 1, max_workers);
+    }
+    {
+        double seconds = -1;
+        try {
+            std::size_t used = 0;
+            seconds = std::stod(graceful_text, &used);
+            if (used != graceful_text.size()) seconds = -1;
+        } catch (const std::exception&) {
+        }
+        if (!(seconds >= 0) || seconds > 86400)
+            usage_error(program, "invalid --graceful-timeout '" + graceful_text + "' (expected 0 to 86400 seconds)");
+        options.graceful_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    }
+    options.max_requests = parse_number(program, "max-requests", max_requests_text, 0, 1ull << 60);
+    const auto mode = parse_mode(mode_text);
+    if (!mode) usage_error(program, "invalid --mode '" + mode_text + "' (choose " + std::string(mode_names()) + ")");
+    options.mode = *mode;
+    options.values = Values(std::move(parsed));
+    options.passed_sockets = take_passed_sockets();
+    return options;
+}
+
+}  // namespace cli
+}  // namespace sockserv

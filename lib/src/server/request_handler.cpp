@@ -1,0 +1,58 @@
+#include <sockserv/server/base_server.hpp>
+#include <sockserv/server/request_handler.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+namespace sockserv {
+
+[[gnu::hot]] void BaseRequestHandler::run() {
+    setup();
+    try {
+        handle();
+    } catch (...) {
+        finish();
+        throw;
+    }
+    finish();
+}
+
+[[gnu::hot]] void StreamRequestHandler::setup() {
+    Socket& socket = connection();
+    if (const auto limit = timeout()) socket.set_timeout(limit);
+    if (disable_nagle_algorithm() && client_address().is_inet()) socket.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
+}
+
+[[gnu::hot]] void StreamRequestHandler::finish() {
+    try {
+        wfile_.flush();
+    } catch (const std::system_error&) {
+        // The peer went away (or the handler is unwinding from that very error): nothing to do.
+    }
+}
+
+void StreamRequestHandler::lingering_close(std::chrono::milliseconds wait, std::size_t max_dropped) {
+    try {
+        wfile_.flush();
+        connection().shutdown(SHUT_WR);
+        const auto deadline = std::chrono::steady_clock::now() + wait;
+        for (std::size_t dropped = 0; dropped < max_dropped;) {
+            rfile_.consume(rfile_.buffered().size());
+            const std::size_t n = rfile_.fill_before(deadline);
+            if (n == 0) break;  // the client closed: it has read our answer
+            dropped += n;
+        }
+    } catch (const std::system_error&) {
+        // Gone, reset or out of time: nothing more to do for this client.
+    }
+}
+
+void DatagramRequestHandler::finish() {
+    if (!reply_.empty()) socket().sendto(reply_, client_address());
+}
+
+void DatagramRequestHandler::sendto(std::string_view data, const Address& to) { socket().sendto(data, to); }
+
+const Socket& DatagramRequestHandler::socket() noexcept { return server().socket(); }
+
+}  // namespace sockserv

@@ -1,0 +1,86 @@
+#include <sockserv/base/error.hpp>
+#include <sockserv/base/log.hpp>
+#include <sockserv/server/tcp_server.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+namespace sockserv {
+
+
+namespace {
+constexpr std::chrono::milliseconds first_backoff{10};
+constexpr std::chrono::milliseconds max_backoff{1000};
+}  // namespace
+
+StreamServer::StreamServer(Address server_address, ServerConfig config, const char* kind, bool want_unix)
+    : BaseServer((detail::require_family(server_address, want_unix, kind), std::move(server_address)),
+                 std::move(config), SOCK_STREAM) {
+    if (this->config().bind_and_activate) {
+        server_bind();
+        server_activate();
+    }
+}
+
+void StreamServer::server_activate() { mutable_socket().listen(config().request_queue_size); }
+
+std::optional<Request> StreamServer::get_request() {
+    Request request;
+    std::error_code error;
+    request.connection = mutable_socket().accept(&request.client_address, error);
+    if (error) {
+        if (!is_out_of_resources(error)) throw std::system_error(error, "accept on " + server_address().to_string());
+        // Out of fds: the pending connection stays in the backlog and poll() would report it again
+        // at once, forever (Python's busy loop). Stop polling the listener for a while instead;
+        // the connection is served when fds come back, not dropped.
+        backoff_ = backoff_.count() == 0 ? first_backoff : std::min(backoff_ * 2, max_backoff);
+        paused_until_ = std::chrono::steady_clock::now() + backoff_;
+        log("accept on ", server_address().to_string(), ": ", error.message(), "; pausing accept for ",
+            std::to_string(backoff_.count()), " ms");
+        return std::nullopt;
+    }
+    if (!request.connection) return std::nullopt;
+    request.received = std::chrono::steady_clock::now();
+    // Written only when it changes: the server object's page is copy-on-write after each fork.
+    if (backoff_.count() != 0) backoff_ = std::chrono::milliseconds{0};
+    return request;
+}
+
+bool StreamServer::accepting() const { return std::chrono::steady_clock::now() >= paused_until_; }
+
+std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= paused_until_) return std::nullopt;
+    return std::chrono::ceil<std::chrono::milliseconds>(paused_until_ - now);
+}
+
+[[gnu::hot]] void StreamServer::after_fork_in_child() {
+    // The child serves one connection; holding the listener would keep the port open after the
+    // parent closed it. A plain close: the parent still listens on it. The fd only, not the Socket
+    // object: writing to the server object would copy its page (a fault per request), and a child
+    // _exits without running destructors, so nothing closes it twice.
+    ::close(socket().fd());
+}
+
+[[gnu::hot]] void StreamServer::shutdown_request(Request& request) {
+    // Half-close first, so the client sees EOF after everything we wrote, even if another process
+    // (a child forked later for another request) still shares the fd.
+    request.connection.shutdown(SHUT_WR);
+    // Closing a socket with unread input makes the kernel answer with RST, and an RST that reaches
+    // the client first destroys the response it has not read yet. Drop what already arrived (no
+    // waiting: a handler that expects more must read it, or linger, itself).
+    char sink[4096];
+    for (int i = 0; i < 64; ++i) {
+        const ssize_t n = ::recv(request.connection.fd(), sink, sizeof sink, MSG_DONTWAIT);
+        if (n <= 0) break;
+    }
+    close_request(request);
+}
+
+[[gnu::hot]] void StreamServer::close_request(Request& request) { request.connection.close(); }
+
+}  // namespace sockserv
