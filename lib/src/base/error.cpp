@@ -39,4 +39,15 @@ bool is_peer_gone(const std::exception_ptr& error) noexcept {
     return false;
 }
 
+std::string describe(const std::exception_ptr& error) {
+    try {
+        if (error) std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+    return "no exception";
+}
+
 }  // namespace sockserv

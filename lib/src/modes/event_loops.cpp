@@ -15,10 +15,6 @@ namespace sockserv {
 
 namespace {
 
-// Requests taken from one readiness of a listener before the loop runs them: a burst is batched,
-// and a flood on one socket cannot keep a loop from its fibers.
-constexpr int max_requests_per_wakeup = 64;
-
 // fds a process keeps for itself beyond its requests' (listeners, wakers, epolls, logs, stdin).
 constexpr std::size_t reserved_fds = 64;
 
@@ -36,14 +32,14 @@ std::size_t fd_limit() {
 
 }  // namespace
 
-EventLoops::EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::size_t max_requests)
+EventLoops::EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::size_t max_connections)
     : count_(loops != 0 ? loops : std::max(1u, std::thread::hardware_concurrency())),
       fiber_stack_size_(fiber_stack_size),
-      max_requests_(max_requests) {
-    if (max_requests_ == 0) {
+      max_connections_(max_connections) {
+    if (max_connections_ == 0) {
         // A request holds its connection and, while it sends one, a file.
         const std::size_t fds = fd_limit();
-        max_requests_ = fds > 2 * reserved_fds ? (fds - reserved_fds) / 2 : fds / 2 + 1;
+        max_connections_ = fds > 2 * reserved_fds ? (fds - reserved_fds) / 2 : fds / 2 + 1;
     }
     loops_.resize(count_);
     for (Loop& loop : loops_) loop.loop = std::make_unique<EventLoop>(fiber_stack_size_);
@@ -79,26 +75,29 @@ void EventLoops::request_started(EventLoop& loop) noexcept {
 EventLoops::~EventLoops() { close(); }
 
 std::string EventLoops::describe() const {
-    return std::to_string(count_) + (count_ == 1 ? " loop" : " loops") + ", at most " + std::to_string(max_requests_) +
+    return std::to_string(count_) + (count_ == 1 ? " loop" : " loops") + ", at most " + std::to_string(max_connections_) +
            " connections at once";
 }
 
-void EventLoops::add(detail::EventServed& server) {
-    if (std::find(servers_.begin(), servers_.end(), &server) == servers_.end()) servers_.push_back(&server);
+void EventLoops::add(BaseServer& server) {
+    for (const auto& served : servers_)
+        if (served->server == &server) return;
+    servers_.push_back(std::make_unique<Served>());
+    servers_.back()->server = &server;
 }
 
 void EventLoops::request_finished(EventLoop& loop) noexcept {
     if (const std::size_t i = index_of(loop); i < count_) loads_[i].fetch_sub(1, std::memory_order_relaxed);
     // Coming down from the limit: loops that paused accepting must hear that they may go on.
     const std::size_t before = live_.fetch_sub(1, std::memory_order_relaxed);
-    if (before >= max_requests_)
+    if (before >= max_connections_)
         for (Loop& loop : loops_) loop.loop->wake();
     else if (before == 1 && !accepting_.load()) loops_[0].loop->wake();  // close() may be waiting for this
 }
 
 // ---- Serving ----
 
-void EventLoops::serve(detail::EventServed& primary) {
+void EventLoops::serve(BaseServer& primary) {
     add(primary);
     if (closed_) return;
     primary_ = &primary;
@@ -109,22 +108,22 @@ void EventLoops::serve(detail::EventServed& primary) {
         for (std::size_t i = 0; i < count_; ++i) prepare(i);
         start_service_fiber();
         for (std::size_t i = 1; i < count_; ++i)
-            loops_[i].thread = std::thread([this, i] { run_loop(i, nullptr); });
+            loops_[i].thread = std::thread([this, i] { run_loop(i, false); });
     } else {
         for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // accept again
     }
-    run_loop(0, &primary);
+    run_loop(0, true);
 }
 
 void EventLoops::prepare(std::size_t index) {
     Loop& loop = loops_[index];
     loop.listening.assign(servers_.size(), 0);
-    for (detail::EventServed* server : servers_)
-        loop.loop->watch(server->waker_fd(), [] {}, false, true);  // edge: nobody drains it
+    for (const auto& served : servers_)
+        loop.loop->watch(served->server->waker().fd(), [] {}, false, true);  // edge: nobody drains it
     loop.loop->set_round_hook([this, index] { return after_round(index); });
 }
 
-void EventLoops::run_loop(std::size_t index, detail::EventServed* primary) {
+void EventLoops::run_loop(std::size_t index, bool primary) {
     detail::install_stack_overflow_report();
     EventLoop& loop = *loops_[index].loop;
     if (primary) return loop.run([this] { return !accepting_.load(); });
@@ -145,25 +144,26 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     std::optional<EventLoop::Clock::duration> limit;
     last_round_[index].store(EventLoop::Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
 
-    if (index == 0 && primary_ && accepting_.load() && primary_->stop_requested()) {
+    if (index == 0 && primary_ && accepting_.load() && primary_->shutdown_requested()) {
         accepting_ = false;
         for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();
     }
     const bool open = accepting_.load() && !closing_.load();
     for (std::size_t k = 0; k < servers_.size(); ++k) {
-        detail::EventServed& server = *servers_[k];
-        bool want = open && live_.load(std::memory_order_relaxed) < max_requests_ &&
-                    (index == 0 || !server.reads_datagrams());
+        Served& served = *servers_[k];
+        BaseServer& server = *served.server;
+        bool want = open && live_.load(std::memory_order_relaxed) < max_connections_ &&
+                    (index == 0 || !server.is_datagram_server());
         if (want) {
-            std::lock_guard lock(server.hooks);
-            want = server.accepting_now();
+            std::lock_guard lock(served.hooks);
+            want = server.accepting();
             if (!want)
-                if (const auto pause = server.pause_left(); pause && (!limit || *pause < *limit)) limit = *pause;
+                if (const auto pause = server.accept_pause(); pause && (!limit || *pause < *limit)) limit = *pause;
         }
         if (want != static_cast<bool>(state.listening[k])) {
             // EPOLLEXCLUSIVE cannot be modified, only added and deleted: pausing is a delete.
-            if (want) loop.watch(server.listener_fd(), [this, &server] { dispatch(server); }, true);
-            else loop.unwatch(server.listener_fd());
+            if (want) loop.watch(server.fileno(), [this, &served] { dispatch(served); }, true);
+            else loop.unwatch(server.fileno());
             state.listening[k] = want;
         }
     }
@@ -183,34 +183,33 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     return limit;
 }
 
-void EventLoops::dispatch(detail::EventServed& server) {
-    std::lock_guard lock(server.hooks);
-    for (int i = 0; i < max_requests_per_wakeup; ++i) {
-        if (!accepting_.load() || server.stop_requested() || live_.load(std::memory_order_relaxed) >= max_requests_ ||
-            !server.accepting_now())
-            break;
-        if (!server.dispatch_one()) break;
-    }
+void EventLoops::dispatch(Served& served) {
+    // The server's own batch (BaseServer::handle_ready_requests): it stops at the connection limit
+    // too, since EventMode's accepting() counts live_connections().
+    if (!accepting_.load()) return;
+    std::lock_guard lock(served.hooks);
+    served.server->handle_ready_requests();
 }
 
 // ---- Loop 0: readers and service_actions ----
 
 void EventLoops::sync_readers() {
     std::uint64_t version = 0;
-    for (detail::EventServed* server : servers_) version += server->reader_list_version();
+    for (const auto& served : servers_) version += served->server->readers().version();
     if (version == readers_version_seen_) return;
     readers_version_seen_ = version;
     EventLoop& loop = *loops_[0].loop;
     for (const auto& [server, fd] : watched_readers_) loop.unwatch(fd);
     watched_readers_.clear();
-    for (detail::EventServed* server : servers_) {
-        for (const int fd : server->reader_list()) {
+    for (const auto& served : servers_) {
+        BaseServer* server = served->server;
+        for (const int fd : server->readers().fds()) {
             if (std::find(busy_readers_.begin(), busy_readers_.end(), std::pair{server, fd}) != busy_readers_.end())
                 continue;
             const auto read_on_fiber = [this, server, fd, &loop] {
                 busy_readers_.emplace_back(server, fd);
                 loop.spawn([this, server, fd] {
-                    server->run_reader_now(fd);
+                    server->readers().run(fd);
                     std::erase(busy_readers_, std::pair{server, fd});
                     readers_version_seen_ = ~std::uint64_t{0};  // watch it again, if still a reader
                 });
@@ -234,8 +233,8 @@ void EventLoops::start_service_fiber() {
     loops_[0].loop->spawn([this] {
         while (!closing_.load()) {
             std::optional<EventLoop::Clock::time_point> deadline;
-            for (detail::EventServed* server : servers_)
-                if (const auto every = server->service_every()) {
+            for (const auto& served : servers_)
+                if (const auto every = served->server->config().service_interval) {
                     const auto due = EventLoop::Clock::now() + *every;
                     if (!deadline || due < *deadline) deadline = due;
                 }
@@ -244,9 +243,9 @@ void EventLoops::start_service_fiber() {
             service_wanted_ = false;
             // Not under the hooks' mutex: service_actions may wait (for the chat room's lock, held
             // by a suspended handler), and a fiber must never hold a thread's mutex across a wait.
-            for (detail::EventServed* server : servers_) {
+            for (const auto& served : servers_) {
                 try {
-                    server->service();
+                    served->server->service_actions();
                 } catch (const std::exception& error) {
                     log("sockserv: service_actions: ", error.what());
                 }
@@ -255,8 +254,8 @@ void EventLoops::start_service_fiber() {
     });
 }
 
-bool EventLoops::wait_for_requests(EventLoop::Clock::time_point deadline) {
-    if (live_.load() == 0) return true;
+bool EventLoops::wait_idle_until(EventLoop::Clock::time_point deadline) {
+    if (!started_ || live_.load() == 0) return true;
     // Loop 0 is this thread: it must go on running its fibers meanwhile. A fiber waiting out the
     // deadline wakes it at the end; the last request to finish on another loop wakes it
     // (request_finished).
@@ -273,32 +272,38 @@ bool EventLoops::wait_for_requests(EventLoop::Clock::time_point deadline) {
     return live_.load() == 0;
 }
 
-void EventLoops::unblock_connections(bool cut_off) {
+void EventLoops::unblock_connections(bool cut_off) noexcept {
+    if (!started_) return;
     for (std::size_t i = 1; i < count_; ++i) {
         EventLoop* loop = loops_[i].loop.get();
-        loop->post([loop, cut_off] { loop->unblock_connections(cut_off); });
+        try {
+            loop->post([loop, cut_off] { loop->unblock_connections(cut_off); });
+        } catch (...) {
+            // Out of memory for the task: that loop's idle clients wait for their own time-outs.
+        }
     }
     loops_[0].loop->unblock_connections(cut_off);
 }
 
-void EventLoops::close(std::chrono::milliseconds grace, std::optional<std::chrono::milliseconds> cut_off) {
-    if (closed_) return;
-    closed_ = true;
-    accepting_ = false;
-    const auto began = EventLoop::Clock::now();
-    if (started_ && grace.count() > 0) {
-        for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // they stop accepting
-        wait_for_requests(began + grace);
-    }
+void EventLoops::join() {
     closing_ = true;
     if (!started_) return;
-    unblock_connections(false);
-    if (cut_off && !wait_for_requests(began + *cut_off)) unblock_connections(true);
+    // The other loops end once closing_ is set and their fibers are done: they must go round to see it.
+    for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();
     service_signal_.notify();
     EventLoop& first = *loops_[0].loop;
     first.run_until_idle();
     for (std::size_t i = 1; i < count_; ++i)
         if (loops_[i].thread.joinable()) loops_[i].thread.join();
+}
+
+void EventLoops::close(std::chrono::milliseconds grace, std::optional<std::chrono::milliseconds> stop_timeout) {
+    if (closed_) return;
+    closed_ = true;
+    accepting_ = false;
+    if (started_)
+        for (std::size_t i = 1; i < count_; ++i) loops_[i].loop->wake();  // they stop accepting
+    drain(*this, grace, stop_timeout);
 }
 
 }  // namespace sockserv

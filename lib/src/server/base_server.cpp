@@ -1,19 +1,14 @@
-#include <sockserv/server/base_server.hpp>
 #include <sockserv/base/error.hpp>
 #include <sockserv/base/log.hpp>
+#include <sockserv/server/base_server.hpp>
 #include <sockserv/server/signals.hpp>
 
 #include <netinet/in.h>
-#include <poll.h>
 #include <fcntl.h>
-#include <sys/mman.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <array>
-#include <cerrno>
-#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -21,22 +16,11 @@ namespace sockserv {
 
 namespace {
 
-// Requests handled per wake-up before polling again (and running service_actions): amortises poll()
-// under a burst, and lets a burst's work be batched in service_actions (the chat flushes its
+// Requests handled per wake-up before waiting again (and running service_actions): amortises the
+// wait under a burst, and lets a burst's work be batched in service_actions (the chat flushes its
 // outboxes there: 16 measured 25,000 chat messages/s without loss, 64 measured 40,000). A shutdown
 // is still seen between any two requests.
 constexpr int max_requests_per_wakeup = 64;
-
-std::string describe(const std::exception_ptr& error) {
-    try {
-        if (error) std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-    return "no exception";
-}
 
 // A duplicate of a socket someone else made (config.inherited_socket), checked against what the
 // transport expects: serving a UDP socket as TCP would fail later, and less clearly.
@@ -60,10 +44,17 @@ Socket adopt(int fd, const Address& address, int socket_type) {
     return socket;
 }
 
-int to_poll_timeout(std::optional<std::chrono::milliseconds> timeout) {
-    if (!timeout) return -1;
-    return static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(timeout->count(), 0, 1 << 30));
-}
+// What shutdown() from another thread drains: the request the serving thread runs itself.
+class ServingThread final : public RunningRequests {
+public:
+    explicit ServingThread(StopState& stop) : stop_(stop) {}
+    bool wait_idle_until(std::chrono::steady_clock::time_point deadline) override { return stop_.wait_served(deadline); }
+    void unblock_connections(bool cut_off) noexcept override { stop_.unblock_connection(cut_off); }
+    void join() override { stop_.wait_served(std::nullopt); }
+
+private:
+    StopState& stop_;
+};
 
 }  // namespace
 
@@ -75,16 +66,9 @@ BaseServer::BaseServer(Address server_address, ServerConfig config, int socket_t
                                             : Socket(server_address_.family(), socket_type)),
       owner_pid_(::getpid()) {
     signals::ignore_sigpipe();
-    void* page = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED) throw_errno("mmap");
-    static_assert(std::atomic<int>::is_always_lock_free, "the shared shutdown flag needs lock-free atomics");
-    shared_ = new (page) Shared{};
 }
 
-BaseServer::~BaseServer() {
-    BaseServer::server_close();
-    ::munmap(shared_, sizeof(Shared));
-}
+BaseServer::~BaseServer() { BaseServer::server_close(); }
 
 bool BaseServer::in_owner_process() const noexcept { return ::getpid() == owner_pid_; }
 
@@ -111,7 +95,7 @@ void BaseServer::server_bind() {
     } else {
         server_address_ = socket_.local_address();  // port 0 -> the port the kernel chose
     }
-    // The loop only reads after poll() says so; non-blocking makes a request that vanished in
+    // The loop only reads after a wait says so; non-blocking makes a request that vanished in
     // between (a reset connection, a datagram taken by a sibling) cost nothing instead of a hang.
     socket_.set_nonblocking(true);
 }
@@ -119,7 +103,7 @@ void BaseServer::server_bind() {
 void BaseServer::server_close() {
     if (closed_) return;
     closed_ = true;
-    shared_->stopping.store(1);
+    stop_.closing();
     socket_.close();
     // Only the process that bound the path removes it: a forked child closing its copy must not.
     if (!bound_path_.empty() && in_owner_process()) ::unlink(bound_path_.c_str());
@@ -137,50 +121,8 @@ void require_family(const Address& address, bool want_unix, const char* kind) {
 // ---- The lifecycle ----
 
 void BaseServer::serve_forever() {
-    {
-        std::lock_guard lock(serving_mutex_);
-        serving_ = true;
-        serving_thread_ = std::this_thread::get_id();
-    }
-    if (!shutdown_requested()) shared_->stopping.store(0);
-    struct Done {
-        BaseServer& server;
-        ~Done() {
-            server.shared_->shutdown.store(0);
-            {
-                std::lock_guard lock(server.serving_mutex_);
-                server.serving_ = false;
-            }
-            server.serving_done_.notify_all();
-        }
-    } done{*this};
-
-    if (replaces_serving_loop()) return run_serving_loop();
-
-    // Fork point alignment: the loop's frames, down to fork() and back, are written by the parent
-    // (and by a child) right after every fork, and each stack page they touch is then a
-    // copy-on-write fault, per request. Where the stack happened to start (ASLR, the size of the
-    // environment) decided whether they straddled one page or two; starting the loop just below a
-    // page boundary makes it one, always.
-    constexpr std::uintptr_t page = 4096;
-    constexpr std::uintptr_t headroom = 256;  // this frame's own locals below the frame address
-    const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-    void* gap = __builtin_alloca((here % page + headroom) % page);
-    asm volatile("" : : "r"(gap) : "memory");  // keep the gap: nothing else uses it
-    serve_until_shutdown();
-}
-
-void BaseServer::serve_until_shutdown() {
-    while (!shutdown_requested()) {
-        std::optional<std::chrono::milliseconds> timeout = config_.service_interval;
-        for (const auto due : {accept_pause(), service_due()})
-            if (due && (!timeout || *due < *timeout)) timeout = due;
-        if (wait_for_request(timeout)) {
-            for (int i = 0; i < max_requests_per_wakeup && !shutdown_requested() && accepting(); ++i)
-                if (!handle_request_noblock() || !request_waiting()) break;
-        }
-        service_actions();
-    }
+    const StopState::Serving serving(stop_);
+    if (!shutdown_requested()) serving_loop().serve(*this);
 }
 
 bool BaseServer::handle_request() {
@@ -195,7 +137,7 @@ bool BaseServer::handle_request() {
                 return false;
             }
         }
-        if (wait_for_request(remaining) && handle_request_noblock()) {
+        if (poll_loop_.wait(*this, remaining) && handle_request_noblock()) {
             service_actions();
             return true;
         }
@@ -203,12 +145,24 @@ bool BaseServer::handle_request() {
     }
 }
 
+void BaseServer::handle_ready_requests() {
+    for (int i = 0; i < max_requests_per_wakeup && !shutdown_requested() && accepting(); ++i)
+        if (!handle_request_noblock() || !request_waiting()) break;
+}
+
+std::optional<std::chrono::milliseconds> BaseServer::next_service() const {
+    std::optional<std::chrono::milliseconds> soonest = config_.service_interval;
+    for (const auto due : {accept_pause(), service_due()})
+        if (due && (!soonest || *due < *soonest)) soonest = due;
+    return soonest;
+}
+
 bool BaseServer::handle_request_noblock() {
     std::optional<Request> request = get_request();
     if (!request) return false;
     try {
         if (verify_request(*request)) {
-            const std::uint64_t served = ++shared_->next_sequence;
+            const std::uint64_t served = ++*handled_;
             request->sequence = config_.request_numbers ? config_.request_numbers->fetch_add(1) : served - 1;
             if (config_.request_tally) config_.request_tally->fetch_add(1, std::memory_order_relaxed);
             if (config_.max_requests != 0 && served == config_.max_requests) request_shutdown();
@@ -234,20 +188,15 @@ void BaseServer::process_request(Request& request) {
     // record is cleared before the connection is closed, so a cut never hits a reused fd number.
     {
         struct Serving {
-            BaseServer* server;
+            StopState* stop;
             ~Serving() {
-                if (server) server->record_inline_connection(-1);
+                if (stop) stop->serving_connection(-1);
             }
-        } serving{config_.stop_timeout && request.connection ? this : nullptr};
-        if (serving.server) record_inline_connection(request.connection.fd());
+        } serving{config_.stop_timeout && request.connection ? &stop_ : nullptr};
+        if (serving.stop) stop_.serving_connection(request.connection.fd());
         finish_request(request);
     }
     shutdown_request(request);
-}
-
-void BaseServer::record_inline_connection(int fd) {
-    std::lock_guard lock(serving_mutex_);
-    inline_connection_ = fd;
 }
 
 [[gnu::hot]] bool BaseServer::finish_request_guarded(Request& request) noexcept {
@@ -276,98 +225,16 @@ void BaseServer::close_request(Request& request) { request.connection.close(); }
 
 // ---- Stopping ----
 
-void BaseServer::request_shutdown() noexcept {
-    shared_->stopping.store(1);
-    shared_->shutdown.store(1);
-    waker_.notify();
-}
-
 void BaseServer::shutdown() {
     request_shutdown();
-    std::unique_lock lock(serving_mutex_);
-    // From the serving thread (a sync handler, or a forked child) waiting would deadlock.
-    if (!serving_ || serving_thread_ == std::this_thread::get_id()) return;
-    if (config_.stop_timeout && !serving_done_.wait_for(lock, *config_.stop_timeout, [this] { return !serving_; }) &&
-        inline_connection_ >= 0)
-        ::shutdown(inline_connection_, SHUT_RDWR);  // a sync handler blocked on its client
-    serving_done_.wait(lock, [this] { return !serving_; });
+    // From the serving thread (a handler it runs, or a forked child) waiting would deadlock.
+    if (!stop_.serving_elsewhere()) return;
+    ServingThread serving(stop_);
+    sockserv::drain(serving, config_.close_grace, config_.stop_timeout);
 }
 
-bool BaseServer::shutdown_requested() const noexcept { return shared_->shutdown.load() != 0; }
-
-bool BaseServer::stopping() const noexcept { return shared_->stopping.load(std::memory_order_relaxed) != 0; }
-
-bool BaseServer::wait_for_request(std::optional<std::chrono::milliseconds> timeout) {
-    // [0] the waker, [1] the socket (left out while not accepting: fd -1 is ignored by poll), then
-    // the readers. On the stack while they fit, which is always but for a program with more than
-    // 14 readers. Why not a member vector: after each fork() the parent's heap pages are
-    // copy-on-write, and one written on every wake-up cost the fork-mode parent one page fault
-    // per request more than a hand-written fork server takes; the stack page is faulted in after
-    // a fork anyway.
-    constexpr std::size_t inline_fds = 16;
-    const std::size_t count = 2 + readers_.size();
-    std::array<pollfd, inline_fds> inline_poll_fds;
-    pollfd* fds = inline_poll_fds.data();
-    if (count > inline_fds) {
-        poll_fds_.resize(count);
-        fds = poll_fds_.data();
-    }
-    fds[0] = {waker_.fd(), POLLIN, 0};
-    fds[1] = {socket_ && accepting() ? socket_.fd() : -1, POLLIN, 0};
-    for (std::size_t i = 0; i < readers_.size(); ++i) fds[2 + i] = {readers_[i].fd, POLLIN, 0};
-    const int rc = ::poll(fds, count, to_poll_timeout(timeout));
-    if (rc < 0) {
-        if (errno == EINTR) return false;  // a signal; its handler used the waker if it mattered
-        throw_errno("poll");
-    }
-    if (fds[0].revents & POLLIN) waker_.drain();
-    constexpr short readable = POLLIN | POLLERR | POLLHUP;
-    const bool socket_readable = fds[1].fd >= 0 && (fds[1].revents & readable) != 0;
-    if (rc > 0 && !readers_.empty()) {
-        // A callback may add or remove readers, so collect the ready fds before calling any.
-        std::array<int, inline_fds> inline_ready;
-        int* ready = inline_ready.data();
-        if (count > inline_fds) {
-            ready_readers_.resize(count);
-            ready = ready_readers_.data();
-        }
-        std::size_t n = 0;
-        for (std::size_t i = 2; i < count; ++i)
-            if (fds[i].revents & readable) ready[n++] = fds[i].fd;
-        for (std::size_t i = 0; i < n; ++i) run_reader(ready[i]);
-    }
-    return socket_readable;
-}
-
-void BaseServer::add_reader(int fd, std::function<void()> on_readable) {
-    remove_reader(fd);
-    readers_.push_back({fd, std::move(on_readable)});
-    ++readers_version_;
-}
-
-void BaseServer::remove_reader(int fd) noexcept {
-    if (std::erase_if(readers_, [fd](const Reader& reader) { return reader.fd == fd; }) > 0) ++readers_version_;
-}
-
-std::vector<int> BaseServer::reader_fds() const {
-    std::vector<int> fds;
-    for (const Reader& reader : readers_) fds.push_back(reader.fd);
-    return fds;
-}
-
-void BaseServer::run_reader(int fd) noexcept {
-    const auto reader = std::find_if(readers_.begin(), readers_.end(), [fd](const Reader& r) { return r.fd == fd; });
-    if (reader == readers_.end()) return;  // removed by an earlier callback of this round
-    try {
-        // A copy: the callback may remove itself, destroying the stored function mid-call.
-        const std::function<void()> callback = reader->on_readable;
-        callback();
-    } catch (...) {
-        try {
-            log("Exception in the reader of fd ", std::to_string(fd), ": ", describe(std::current_exception()));
-        } catch (...) {
-        }
-    }
+void BaseServer::drain_requests(RunningRequests& running) {
+    sockserv::drain(running, config_.close_grace, config_.stop_timeout);
 }
 
 }  // namespace sockserv

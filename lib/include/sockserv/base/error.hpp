@@ -28,4 +28,7 @@ bool is_peer_gone(const std::exception_ptr& error) noexcept;
 /// ENOBUFS, ENOMEM. A server pauses on them (accepting, forking) and goes on when they pass.
 bool is_out_of_resources(const std::error_code& error) noexcept;
 
+/// An exception's what(), for a log line ("unknown exception" for one that is no std::exception).
+std::string describe(const std::exception_ptr& error);
+
 }  // namespace sockserv

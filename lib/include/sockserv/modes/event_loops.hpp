@@ -20,10 +20,16 @@
 // (get_request, verify_request, process_request, service_actions) still run one at a time, as in
 // every mode: each server has a mutex its loops take around them.
 //
+// EventLoops is event mode's ServingLoop (serving_loop.hpp), and close() drains its fibers with
+// the same drain() as every mode (drain.hpp).
+//
 // Thread safety: add() and serve() from one thread; close() after serve() has returned, from the
 // same or another thread. request_started/request_finished from any loop.
 
 #include <sockserv/engine/event_loop.hpp>
+#include <sockserv/server/base_server.hpp>
+#include <sockserv/server/drain.hpp>
+#include <sockserv/server/serving_loop.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -37,54 +43,31 @@
 
 namespace sockserv {
 
-namespace detail {
-/// What the loops need of a server they serve; EventMode<Server> implements it over the server's
-/// protected lifecycle.
-class EventServed {
-public:
-    virtual ~EventServed() = default;
-    virtual int listener_fd() const noexcept = 0;
-    /// A datagram server: its socket is read by loop 0 alone (see EventLoops).
-    virtual bool reads_datagrams() const noexcept = 0;
-    virtual int waker_fd() const noexcept = 0;
-    virtual bool stop_requested() const noexcept = 0;
-    /// Under hooks.
-    virtual bool accepting_now() = 0;
-    virtual std::optional<std::chrono::milliseconds> pause_left() = 0;
-    virtual bool dispatch_one() = 0;
-    virtual void service() = 0;
-    virtual std::optional<std::chrono::milliseconds> service_every() const noexcept = 0;
-    virtual std::vector<int> reader_list() const = 0;
-    virtual std::uint64_t reader_list_version() const noexcept = 0;
-    virtual void run_reader_now(int fd) noexcept = 0;
 
-    std::mutex hooks;
-};
-}  // namespace detail
-
-class EventLoops {
+class EventLoops final : public ServingLoop, private RunningRequests {
 public:
-    /// loops: 0 = one per CPU. max_requests: 0 = from the fd limit (the soft limit is first raised
-    /// to the hard one: an event-mode server is meant to hold many connections).
-    EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::size_t max_requests);
+    /// loops: 0 = one per CPU. max_connections: requests served at once (a datagram being handled
+    /// counts as one); 0 = from the fd limit (the soft limit is first raised to the hard one: an
+    /// event-mode server is meant to hold many connections).
+    EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::size_t max_connections);
     /// close().
     ~EventLoops();
     EventLoops(const EventLoops&) = delete;
     EventLoops& operator=(const EventLoops&) = delete;
 
     /// Serves server too, on the same loops. Before serve().
-    void add(detail::EventServed& server);
+    void add(BaseServer& server);
     /// Serves every server added until `primary` is asked to stop; loop 0 runs on this thread. The
     /// other loops keep running what they have started until close().
-    void serve(detail::EventServed& primary);
-    /// Gives the requests in progress `grace` to end by themselves, then unblocks fibers waiting
-    /// on idle clients, lets every fiber finish (cutting off, at `cut_off` after the call, the
-    /// connections of those still running), stops the threads. Idempotent.
-    void close(std::chrono::milliseconds grace = {}, std::optional<std::chrono::milliseconds> cut_off = {});
+    void serve(BaseServer& primary) override;
+    /// Stops accepting, drains the fibers (drain.hpp: `grace`, unblock idle clients, cut off at
+    /// `stop_timeout`, every fiber finishes) and stops the threads. Idempotent.
+    void close(std::chrono::milliseconds grace = {}, std::optional<std::chrono::milliseconds> stop_timeout = {});
 
     std::size_t size() const noexcept { return count_; }
-    std::size_t max_requests() const noexcept { return max_requests_; }
-    std::size_t live_requests() const noexcept { return live_.load(std::memory_order_relaxed); }
+    std::size_t max_connections() const noexcept { return max_connections_; }
+    /// Requests being served now, on every loop.
+    std::size_t live_connections() const noexcept { return live_.load(std::memory_order_relaxed); }
     /// Where a connection accepted on `here` should live: here, unless another loop serves at
     /// least two fewer requests and went round in the last 100 ms (a stalled loop takes no more). Why: a listener shared with EPOLLEXCLUSIVE wakes the first loop
     /// waiting, so a burst of connects (wrk's 16) would all land on one loop and leave the other
@@ -97,10 +80,14 @@ public:
     std::string describe() const;
 
 private:
-    /// Runs loop 0 until no request is live or the deadline passes; true when none is.
-    bool wait_for_requests(EventLoop::Clock::time_point deadline);
-    /// EventLoop::unblock_connections on every loop (on its own thread).
-    void unblock_connections(bool cut_off);
+    // RunningRequests, for close()'s drain. wait_idle_until runs loop 0 (this thread) meanwhile.
+    bool wait_idle_until(EventLoop::Clock::time_point deadline) override;
+    void unblock_connections(bool cut_off) noexcept override;  // on every loop, on its own thread
+    void join() override;  // every fiber finishes, the threads stop
+    struct Served {
+        BaseServer* server;
+        std::mutex hooks;  // get/verify/process_request run one at a time, as in every mode
+    };
     struct Loop {
         std::unique_ptr<EventLoop> loop;
         std::thread thread;
@@ -108,18 +95,18 @@ private:
         std::uint64_t finished_seen = 0;
         std::uint64_t events_seen = 0;
     };
-    void run_loop(std::size_t index, detail::EventServed* primary);
+    void run_loop(std::size_t index, bool primary);
     void prepare(std::size_t index);
     std::optional<EventLoop::Clock::duration> after_round(std::size_t index);
-    void dispatch(detail::EventServed& server);
+    void dispatch(Served& served);
     void sync_readers();
     void start_service_fiber();
 
     std::size_t count_;
     std::size_t fiber_stack_size_;
-    std::size_t max_requests_;
-    std::vector<detail::EventServed*> servers_;
-    detail::EventServed* primary_ = nullptr;
+    std::size_t max_connections_;
+    std::vector<std::unique_ptr<Served>> servers_;
+    BaseServer* primary_ = nullptr;
     std::vector<Loop> loops_;
     bool started_ = false;
     bool closed_ = false;
@@ -133,8 +120,8 @@ private:
     EventLoop::Signal service_signal_;
     // Loop 0's readers: which are watched, which have a fiber reading them right now.
     std::uint64_t readers_version_seen_ = ~std::uint64_t{0};
-    std::vector<std::pair<detail::EventServed*, int>> watched_readers_;
-    std::vector<std::pair<detail::EventServed*, int>> busy_readers_;
+    std::vector<std::pair<BaseServer*, int>> watched_readers_;
+    std::vector<std::pair<BaseServer*, int>> busy_readers_;
 };
 
 }  // namespace sockserv

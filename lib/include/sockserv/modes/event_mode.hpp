@@ -30,7 +30,7 @@
 namespace sockserv {
 
 template <class Server>
-class EventMode : public Server, private detail::EventServed {
+class EventMode : public Server {
     static_assert(std::derived_from<Server, BaseServer>,
                   "sockserv: EventMode<Server> needs a server, e.g. EventMode<TCPServer<Handler>>");
     template <class> friend class EventMode;
@@ -53,8 +53,8 @@ public:
         start(*loop, request);
     }
 
-    /// Unblocks fibers waiting on idle clients, lets every fiber finish, stops the loops, then
-    /// closes the socket.
+    /// Drains the fibers (drain.hpp: grace, unblock idle clients, cut off at stop_timeout, every
+    /// fiber finishes), stops the loops, then closes the socket.
     void server_close() override {
         loops_->close(this->config().close_grace, this->config().stop_timeout);
         Server::server_close();
@@ -70,11 +70,15 @@ public:
 
     EventLoops& loops() noexcept { return *loops_; }
     /// Requests being served now, on every loop.
-    std::size_t active_requests() const noexcept { return loops_->live_requests(); }
+    std::size_t active_requests() const noexcept { return loops_->live_connections(); }
+
+    /// At max_connections accepting pauses, until a request ends.
+    bool accepting() const override {
+        return loops_->live_connections() < loops_->max_connections() && Server::accepting();
+    }
 
 protected:
-    bool replaces_serving_loop() const noexcept override { return true; }
-    void run_serving_loop() override { loops_->serve(*this); }
+    ServingLoop& serving_loop() override { return *loops_; }
 
 private:
     void start(EventLoop& here, Request& request) {
@@ -97,22 +101,6 @@ private:
             },
             fd);
     }
-
-    // What the loops ask of the server.
-    int listener_fd() const noexcept override { return this->fileno(); }
-    bool reads_datagrams() const noexcept override { return Server::is_datagram; }
-    int waker_fd() const noexcept override { return this->waker().fd(); }
-    bool stop_requested() const noexcept override { return this->shutdown_requested(); }
-    bool accepting_now() override { return this->accepting(); }
-    std::optional<std::chrono::milliseconds> pause_left() override { return this->accept_pause(); }
-    bool dispatch_one() override { return this->handle_request_noblock(); }
-    void service() override { this->service_actions(); }
-    std::optional<std::chrono::milliseconds> service_every() const noexcept override {
-        return this->config().service_interval;
-    }
-    std::vector<int> reader_list() const override { return this->reader_fds(); }
-    std::uint64_t reader_list_version() const noexcept override { return this->readers_version(); }
-    void run_reader_now(int fd) noexcept override { this->run_reader(fd); }
 
     std::shared_ptr<EventLoops> loops_ = std::make_shared<EventLoops>(
         this->config().event_loops, this->config().fiber_stack_size, this->config().max_connections);

@@ -81,30 +81,37 @@ public:
         Server::service_actions();
     }
 
-    /// Unblocks children reading from idle clients, closes the socket, cuts off children still
-    /// serving at stop_timeout, then waits for the children when block_on_close.
+    /// Drains the children (drain.hpp: grace, unblock idle clients, cut off at stop_timeout, wait
+    /// for them when block_on_close), then closes the socket.
     void server_close() override {
         if (waiting_) {  // never given a child: closed like a connection still in the backlog
             this->shutdown_request(*waiting_);
             waiting_.reset();
         }
-        const auto began = std::chrono::steady_clock::now();
-        if (this->config().close_grace.count() > 0) children_.wait_all_until(began + this->config().close_grace);
-        children_.unblock_connections();
+        struct Children final : RunningRequests {
+            ChildProcesses& children;
+            bool wait_for_them;
+            Children(ChildProcesses& c, bool w) : children(c), wait_for_them(w) {}
+            bool wait_idle_until(std::chrono::steady_clock::time_point deadline) override {
+                return children.wait_all_until(deadline);
+            }
+            void unblock_connections(bool cut_off) noexcept override { children.unblock_connections(cut_off); }
+            void join() override {
+                if (wait_for_them) children.wait_all();
+                else children.collect();
+            }
+        } running{children_, this->config().block_on_close};
+        this->drain_requests(running);
         Server::server_close();
-        if (const auto cut_off = this->config().stop_timeout; cut_off && !children_.wait_all_until(began + *cut_off))
-            children_.unblock_connections(true);
-        if (this->config().block_on_close) children_.wait_all();
-        else children_.collect();
     }
 
     /// Children alive (not yet reaped).
     std::size_t active_children() const noexcept { return children_.count(); }
 
-protected:
     bool accepting() const override {
         return !waiting_ && children_.count() < this->config().max_children && Server::accepting();
     }
+protected:
     std::optional<std::chrono::milliseconds> service_due() const override {
         // A child forked while the process was out of fds has no pidfd to wake us: ask about it.
         if (children_.unwatched() > 0 || waiting_) return std::chrono::milliseconds(100);

@@ -40,27 +40,33 @@ public:
         Server::service_actions();
     }
 
-    /// Unblocks workers reading from idle clients, cuts off those still running at stop_timeout,
-    /// joins the workers (when block_on_close and not daemon_threads), then closes the socket. A datagram server always joins first: its workers
-    /// reply through the socket being closed.
+    /// Drains the workers (drain.hpp: grace, unblock idle clients, cut off at stop_timeout, join —
+    /// the join only when block_on_close and not daemon_threads), then closes the socket. A
+    /// datagram server always joins: its workers reply through the socket being closed.
     void server_close() override {
-        const auto began = std::chrono::steady_clock::now();
-        if (this->config().close_grace.count() > 0) workers_.wait_idle_until(began + this->config().close_grace);
-        workers_.unblock_connections();
-        if (const auto cut_off = this->config().stop_timeout; cut_off && !workers_.wait_idle_until(began + *cut_off))
-            workers_.unblock_connections(true);
-        if ((this->config().block_on_close && !this->config().daemon_threads) || Server::is_datagram)
-            workers_.join_all();
+        struct Workers final : RunningRequests {
+            WorkerThreads& threads;
+            bool join_them;
+            Workers(WorkerThreads& t, bool j) : threads(t), join_them(j) {}
+            bool wait_idle_until(std::chrono::steady_clock::time_point deadline) override {
+                return threads.wait_idle_until(deadline);
+            }
+            void unblock_connections(bool cut_off) noexcept override { threads.unblock_connections(cut_off); }
+            void join() override {
+                if (join_them) threads.join_all();
+            }
+        } running{workers_, (this->config().block_on_close && !this->config().daemon_threads) || Server::is_datagram};
+        this->drain_requests(running);
         Server::server_close();
     }
 
     /// Worker threads not yet joined.
     std::size_t active_threads() const noexcept { return workers_.count(); }
 
-protected:
     bool accepting() const override {
         return workers_.count() < this->config().max_threads && Server::accepting();
     }
+protected:
     /// A thread that has finished its request may still be exiting when the loop reaps; it is
     /// joined on a short retry rather than by blocking the loop.
     std::optional<std::chrono::milliseconds> service_due() const override {

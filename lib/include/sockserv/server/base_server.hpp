@@ -1,39 +1,38 @@
 #pragma once
 // BaseServer: the request lifecycle, in one place, as in Python's socketserver.BaseServer.
 //
-//   serve_forever()                      wait on the socket and the waker; no poll interval
-//     -> handle_request_noblock()
+//   serve_forever()                      runs the serving loop (serving_loop.hpp) until shutdown
+//     -> handle_ready_requests()         per wake-up, a batch of:
 //          get_request()                 transport: accept() or recvfrom()
 //          verify_request()              false: shutdown_request() and done
-//          process_request()             sync: here; ThreadingMixIn: a thread; ForkingMixIn: a child
+//          process_request()             here, or a mixin hands it to a thread, child or fiber
 //            -> finish_request()         builds the Handler: setup(), handle(), finish()
 //            -> shutdown_request()       transport: half-close and close_request()
 //          errors -> handle_error()      the server keeps serving
-//     -> service_actions()               after every wake-up (ForkingMixIn reaps children here)
+//     -> service_actions()               after every wake-up
+//   server_close()                       a mixin drains its requests (drain.hpp), then the socket
 //
 // Thread safety: request_shutdown() is safe from anywhere, signal handlers and forked children
 // included; shutdown() from any thread or handler. Everything else belongs to the thread that
 // constructed the server and runs serve_forever().
 
 #include <sockserv/base/address.hpp>
-#include <sockserv/server/request.hpp>
-#include <sockserv/server/server_config.hpp>
 #include <sockserv/io/socket.hpp>
 #include <sockserv/io/waker.hpp>
+#include <sockserv/process/shared_memory.hpp>
+#include <sockserv/server/drain.hpp>
+#include <sockserv/server/readers.hpp>
+#include <sockserv/server/request.hpp>
+#include <sockserv/server/server_config.hpp>
+#include <sockserv/server/serving_loop.hpp>
+#include <sockserv/server/stop_state.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <vector>
-
-#include <poll.h>
 
 namespace sockserv {
 
@@ -48,20 +47,20 @@ public:
     void serve_forever();
     /// Stops serve_forever. Non-blocking when called from the serving thread or a handler run by
     /// it; from another thread, waits until serve_forever has returned (Python's contract) — and
-    /// with a stop_timeout, cuts off the connection a sync-mode handler still serves by then.
-    /// Idempotent. Thread safe. Not async-signal-safe: use request_shutdown() there.
+    /// with a stop_timeout, cuts off the connection a handler on the serving thread still serves
+    /// by then. Idempotent. Thread safe. Not async-signal-safe: use request_shutdown() there.
     void shutdown();
     /// Asks serve_forever to return; never blocks. Async-signal-safe, thread safe, and from a
     /// handler in a forked child it stops the parent's loop (the flag lives in shared memory).
-    void request_shutdown() noexcept;
+    void request_shutdown() noexcept { stop_.request(); }
     /// True from a shutdown request until serving starts again, through server_close(): a handler
     /// keeping a connection alive ends it after the current response. Thread safe, and true in a
     /// forked child of a stopping server too.
-    bool stopping() const noexcept;
+    bool stopping() const noexcept { return stop_.stopping(); }
     /// Waits up to config().timeout for one request and handles it; on time-out calls
     /// handle_timeout() and returns false.
     bool handle_request();
-    /// Releases the socket (a Unix socket path is unlinked). Mixins also wait for their workers.
+    /// Releases the socket (a Unix socket path is unlinked). Mixins first drain their requests.
     /// Idempotent.
     virtual void server_close();
 
@@ -71,13 +70,14 @@ public:
     /// The listening (stream) or bound (datagram) socket. Datagram handlers reply through it.
     const Socket& socket() const noexcept { return socket_; }
     int fileno() const noexcept { return socket_.fd(); }
+    bool is_datagram_server() const noexcept { return socket_type_ == SOCK_DGRAM; }
     /// Watches another fd in the serving loop (an admin console on stdin, a signalfd): on_readable
-    /// runs in the serving thread — the parent, in fork mode — whenever fd is readable or hung up,
-    /// until remove_reader(fd). An exception from it is reported on stderr; serving goes on. The fd
-    /// stays the caller's. Call before serving or from the serving thread (a callback included).
-    void add_reader(int fd, std::function<void()> on_readable);
+    /// runs in the serving thread — the parent, where requests run in children — whenever fd is
+    /// readable or hung up, until remove_reader(fd). An exception from it is reported on stderr;
+    /// serving goes on. The fd stays the caller's. Call before serving or from the serving thread.
+    void add_reader(int fd, std::function<void()> on_readable) { readers_.add(fd, std::move(on_readable)); }
     /// Stops watching fd; safe from its own callback.
-    void remove_reader(int fd) noexcept;
+    void remove_reader(int fd) noexcept { readers_.remove(fd); }
 
     /// Bind the socket (Python's server_bind); called by the constructor unless !bind_and_activate.
     virtual void server_bind();
@@ -88,7 +88,8 @@ public:
 
     /// Return false to refuse the request; it is still closed.
     virtual bool verify_request(Request& request);
-    /// Runs the request: sync here; mixins hand it to a thread or child. May move from request.
+    /// Runs the request: here, by default; mixins hand it to a thread, child or fiber. May move
+    /// from request.
     virtual void process_request(Request& request);
     /// Builds the handler for the request and runs it (the transport template does this).
     virtual void finish_request(Request& request) = 0;
@@ -97,100 +98,75 @@ public:
     virtual void handle_error(const Request& request, std::exception_ptr error) noexcept;
     /// handle_request() waited config().timeout for nothing.
     virtual void handle_timeout() {}
-    /// Called after every wake-up of serve_forever (and every service_interval when set).
+    /// Called after every wake-up of the serving loop (and every service_interval when set).
     virtual void service_actions() {}
     /// Ends a request after handling: stream servers half-close, then close_request().
     virtual void shutdown_request(Request& request);
     /// Releases the request's resources (the connection fd).
     virtual void close_request(Request& request);
-
-protected:
-    BaseServer(Address server_address, ServerConfig config, int socket_type);
-
-    /// Gets the next request from the socket, or nullopt if there was none after all.
-    virtual std::optional<Request> get_request() = 0;
-    /// False pauses polling the socket (ForkingMixIn at max_children, accept back-off).
+    /// False pauses taking requests from the socket (a mixin at its limit, an accept back-off).
     virtual bool accepting() const { return true; }
-    /// Called in a forked child before it handles its request. Stream servers close the listener.
-    virtual void after_fork_in_child() {}
-    /// finish_request(), an exception going to handle_error(), never throwing; false when one did,
-    /// unless it was only the peer going away (a fork child's exit status: non-zero is logged).
-    /// The body of every worker thread and child process.
-    bool finish_request_guarded(Request& request) noexcept;
-    /// Whether another request is waiting, asked between the requests of one wake-up. The
-    /// default polls the socket: Linux's accept(2) allocates the new socket before it looks at
-    /// the queue, so an accept that finds nothing costs a socket and a file (4.4 us here) where a
-    /// poll costs 0.4 us (scripts/bench/syscall_cost). Datagram servers just try (a recvfrom that
-    /// finds nothing is cheap).
-    virtual bool request_waiting();
     /// How long accepting() will stay false on its own, if it will (the accept back-off).
     virtual std::optional<std::chrono::milliseconds> accept_pause() const { return std::nullopt; }
     /// How soon service_actions() must run again although nothing may wake the loop (a mixin with
     /// cleanup still pending: threads that have finished but not yet exited).
     virtual std::optional<std::chrono::milliseconds> service_due() const { return std::nullopt; }
 
-    /// A mode that runs requests on loops of its own (event mode) replaces serve_forever's loop:
-    /// true here makes serve_forever call run_serving_loop() instead.
-    virtual bool replaces_serving_loop() const noexcept { return false; }
-    /// That loop: handles requests until shutdown_requested().
-    virtual void run_serving_loop() {}
+    // ---- For serving loops (serving_loop.hpp) ----
+
+    /// The requests one wake-up found: up to a batch, one at a time, while serving goes on,
+    /// accepting() holds and another is waiting.
+    void handle_ready_requests();
+    bool shutdown_requested() const noexcept { return stop_.requested(); }
+    /// When service_actions() must run at the latest without a wake-up: the soonest of
+    /// service_interval, accept_pause() and service_due() (nullopt: none).
+    std::optional<std::chrono::milliseconds> next_service() const;
+    Readers& readers() noexcept { return readers_; }
+    const Waker& waker() const noexcept { return stop_.waker(); }
+
+protected:
+    BaseServer(Address server_address, ServerConfig config, int socket_type);
+
+    /// Gets the next request from the socket, or nullopt if there was none after all.
+    virtual std::optional<Request> get_request() = 0;
+    /// Called in a forked child before it handles its request. Stream servers close the listener.
+    virtual void after_fork_in_child() {}
+    /// Whether another request is waiting, asked between the requests of one wake-up. The
+    /// default polls the socket: Linux's accept(2) allocates the new socket before it looks at
+    /// the queue, so an accept that finds nothing costs a socket and a file (4.4 us here) where a
+    /// poll costs 0.4 us (scripts/bench/syscall_cost). Datagram servers just try (a recvfrom that
+    /// finds nothing is cheap).
+    virtual bool request_waiting();
+    /// May be overridden: the loop serve_forever runs. A mixin that runs requests on loops of its
+    /// own returns them.
+    virtual ServingLoop& serving_loop() { return poll_loop_; }
+
+    /// finish_request(), an exception going to handle_error(), never throwing; false when one did,
+    /// unless it was only the peer going away (a child's exit status: non-zero is logged).
+    /// The body of every worker thread, child process and fiber.
+    bool finish_request_guarded(Request& request) noexcept;
     /// One request: get_request, verify_request, process_request. False when there was none.
     bool handle_request_noblock();
-    bool shutdown_requested() const noexcept;
-    /// The fds add_reader() watches, and a number that changes whenever that set does.
-    std::vector<int> reader_fds() const;
-    std::uint64_t readers_version() const noexcept { return readers_version_; }
-    /// Runs fd's callback (nothing if it is no longer watched); reports its exceptions.
-    void run_reader(int fd) noexcept;
-
-    const Waker& waker() const noexcept { return waker_; }
     Socket& mutable_socket() noexcept { return socket_; }
     /// True in the process that created the server (false in forked children).
     bool in_owner_process() const noexcept;
+    /// A mixin's server_close() calls this to drain the requests it runs (drain.hpp) with the
+    /// server's close_grace and stop_timeout.
+    void drain_requests(RunningRequests& running);
 
 private:
-    // Polls the socket (when accepting) and the waker. Returns true when the socket is readable.
-    bool wait_for_request(std::optional<std::chrono::milliseconds> timeout);
-    // serve_forever's loop, in a frame of its own (see the fork point alignment there).
-    [[gnu::noinline]] void serve_until_shutdown();
-
     Address server_address_;
     ServerConfig config_;
     int socket_type_;
     Socket socket_;
     std::string bound_path_;  // a Unix socket path we created, unlinked by server_close()
-    Waker waker_;
-    // A MAP_SHARED page: a forked child's request_shutdown() reaches the parent, and the counter
-    // the parent bumps per request costs no copy-on-write fault after each fork (a private page
-    // written after a fork is copied first).
-    struct Shared {
-        std::atomic<int> shutdown{0};
-        std::atomic<int> stopping{0};
-        std::uint64_t next_sequence = 0;  // also: the requests this server has handled
-    };
-    Shared* shared_ = nullptr;
+    StopState stop_;
+    // The requests handled, in shared memory: the count the parent bumps per request then costs
+    // no copy-on-write fault after each fork (a private page written after a fork is copied first).
+    Shared<std::uint64_t> handled_;
     int owner_pid_;
-
-    struct Reader {
-        int fd;
-        std::function<void()> on_readable;
-    };
-    std::vector<Reader> readers_;
-    std::uint64_t readers_version_ = 0;
-    // Used only by a program with more readers than fit on wait_for_request's stack; kept across
-    // calls, so no allocation per wake-up even then.
-    std::vector<pollfd> poll_fds_;
-    std::vector<int> ready_readers_;
-
-    std::mutex serving_mutex_;
-    std::condition_variable serving_done_;
-    bool serving_ = false;
-    std::thread::id serving_thread_;
-    // The connection a sync-mode handler is serving on the serving thread (-1: none), so that
-    // shutdown() from another thread can cut it off at stop_timeout. Under serving_mutex_: set and
-    // cleared around the handler, before the fd is closed, so a cut never hits a reused fd number.
-    int inline_connection_ = -1;
-    void record_inline_connection(int fd);
+    Readers readers_;
+    PollLoop poll_loop_;
     bool closed_ = false;
 };
 
