@@ -13,8 +13,8 @@ source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 # NAME+c: the same server with --coalesce (several lines to a datagram); without, one line each.
 read -r -a servers <<<"${SERVERS:-sync sync+c thread thread+c fork fork+c event event+c python}"
 declare -A command=(
-  [event]="$bin/chat_server --port 0 --mode event --threads 2 --no-admin"
-  [event-1]="$bin/chat_server --port 0 --mode event --threads 1 --no-admin"
+  [event]="$bin/chat_server --port 0 --mode event --loops 2 --no-admin"
+  [event-1]="$bin/chat_server --port 0 --mode event --loops 1 --no-admin"
   [sync]="$bin/chat_server --port 0 --mode sync --no-admin"
   [thread]="$bin/chat_server --port 0 --mode thread --no-admin"
   [fork]="$bin/chat_server --port 0 --mode fork --no-admin"

@@ -22,7 +22,7 @@ source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 read -r -a servers <<<"${SERVERS:-reference thread ref-fork fork sync ref-prefork prefork ref-epoll event py-thread py-fork}"
 declare -A command=(
   [ref-epoll]="$bin/reference_epoll_echo 2"
-  [event]="$bin/echo_server --port 0 --mode event --threads 2"
+  [event]="$bin/echo_server --port 0 --mode event --loops 2"
   [reference]="$bin/reference_echo"
   [ref-fork]="$bin/reference_echo --fork"
   [thread]="$bin/echo_server --port 0 --mode thread"

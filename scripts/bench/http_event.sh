@@ -2,7 +2,7 @@
 # The event-mode http benchmark: wrk fetching a 1 KiB file with keep-alive at 16, 128, 1,000 and
 # 10,000 connections and with a connection per request at 16 and 128, against http_server in
 # event mode (2 loops in one process), a pool of 2 event-mode workers of 1 loop each (nginx's
-# shape: --workers 2 --mode event --threads 1), thread and fork mode, and nginx with 2 workers, in one run; then the RSS of
+# shape: --workers 2 --mode event --loops 1), thread and fork mode, and nginx with 2 workers, in one run; then the RSS of
 # event mode and of nginx holding 10,000 idle keep-alive connections. Prints requests/s, socket
 # errors and the ratios to nginx.
 #   scripts/bench/http_event.sh [SECONDS per measurement, default 5]
@@ -44,8 +44,8 @@ tree_rss() {
 
 read -r -a servers <<<"${SERVERS:-event pool thread fork nginx}"
 declare -A command=(
-  [event]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode event --threads 2 --idle-timeout 120 --max-connections $(( $(ulimit -n) - 200 ))"
-  [pool]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --workers 2 --mode event --threads 1 --idle-timeout 120 --max-connections $(( $(ulimit -n) - 200 ))"
+  [event]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode event --loops 2 --idle-timeout 120 --max-connections $(( $(ulimit -n) - 200 ))"
+  [pool]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --workers 2 --mode event --loops 1 --idle-timeout 120 --max-connections $(( $(ulimit -n) - 200 ))"
   [thread]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode thread --idle-timeout 120 --max-threads 20000"
   [fork]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode fork --idle-timeout 120 --max-children 20000"
 )

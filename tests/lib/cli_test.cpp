@@ -84,3 +84,28 @@ TEST_CASE("choose_passed_socket gives each kind of server its own socket, or say
     CHECK_THROWS_WITH(choose_passed_socket(not_socket, false, false),
                       "systemd passed fd 3 (x, not a socket), but this server needs an IP stream socket");
 }
+
+TEST_CASE("cli: each mode's options come from the mode table and set that mode's part of the config", "[cli]") {
+    const auto defaults = parse({}, {}).server_config();
+    CHECK(defaults.thread.max_threads == ServerConfig{}.thread.max_threads);
+    CHECK(defaults.event.fiber_stack_size == ServerConfig{}.event.fiber_stack_size);
+
+    const auto options = parse({"--max-threads", "7", "--max-children", "9", "--loops", "3", "--fiber-stack", "128K",
+                                "--max-connections", "50"},
+                               {});
+    const ServerConfig config = options.server_config();
+    CHECK(config.thread.max_threads == 7);
+    CHECK(config.fork.max_children == 9);
+    CHECK(config.event.loops == 3);
+    CHECK(config.event.fiber_stack_size == 128 * 1024);
+    CHECK(config.event.max_connections == 50);
+    // Every option a mode declares is a real option of the shared command line.
+    for (const ModeInfo& info : modes())
+        for (const ModeOption& option : info.options) CHECK(options.values.has(std::string(option.name)));
+}
+
+TEST_CASE("cli: the old spelling --threads still sets event mode's loops", "[cli]") {
+    CHECK(parse({"--threads", "2"}, {}).server_config().event.loops == 2);
+    // The new spelling wins when both are given.
+    CHECK(parse({"--threads", "2", "--loops", "5"}, {}).server_config().event.loops == 5);
+}

@@ -62,7 +62,7 @@ struct ErrnoNeighbour : StreamRequestHandler {
 };
 
 test::Process probe(const std::string& loops) {
-    return test::Process({test::binary("probe_server"), "--port", "0", "--mode", "event", "--threads", loops});
+    return test::Process({test::binary("probe_server"), "--port", "0", "--mode", "event", "--loops", loops});
 }
 
 std::string ask(const Socket& client, const std::string& line) {
@@ -77,7 +77,7 @@ std::string ask(const Socket& client, const std::string& line) {
 
 TEST_CASE("event mode serves many connections on its loops' threads only", "[event]") {
     const int threads_before = test::thread_count();
-    EventMode<TCPServer<StreamEcho>> server{loopback4, {.event_loops = 2}};
+    EventMode<TCPServer<StreamEcho>> server{loopback4, {.event = {.loops = 2}}};
     test::Running running(server);
     // The test's own serving thread runs loop 0; one more thread for loop 1 (and a sanitizer's own).
     REQUIRE(test::eventually([&] { return test::thread_count() == threads_before + 2 + test::sanitizer_threads; }));
@@ -93,7 +93,7 @@ TEST_CASE("event mode serves many connections on its loops' threads only", "[eve
 
 TEST_CASE("event mode: a time-out is a TimeoutError even when other fibers set errno meanwhile", "[event]") {
     // The waiting fiber resumes after its neighbour's failing calls; it must not report their errno.
-    EventMode<TCPServer<ErrnoNeighbour>> server{loopback4, {.event_loops = 1}};
+    EventMode<TCPServer<ErrnoNeighbour>> server{loopback4, {.event = {.loops = 1}}};
     test::Running running(server);
     auto busy = test::connect_stream(server.server_address());
     busy.send_all("busy\n");
@@ -104,7 +104,7 @@ TEST_CASE("event mode: a time-out is a TimeoutError even when other fibers set e
 }
 
 TEST_CASE("event mode: a handler's time-out keeps its meaning on a non-blocking socket", "[event]") {
-    EventMode<TCPServer<Impatient>> server{loopback4, {.event_loops = 1}};
+    EventMode<TCPServer<Impatient>> server{loopback4, {.event = {.loops = 1}}};
     test::Running running(server);
     auto client = test::connect_stream(server.server_address());
     client.send_all("first\n");
@@ -117,7 +117,7 @@ TEST_CASE("event mode: a handler's time-out keeps its meaning on a non-blocking 
 }
 
 TEST_CASE("event mode: at --max-connections new clients wait in the backlog until one ends", "[event]") {
-    EventMode<TCPServer<test::HoldingGreeter>> server{loopback4, {.event_loops = 2, .max_connections = 2}};
+    EventMode<TCPServer<test::HoldingGreeter>> server{loopback4, {.event = {.loops = 2, .max_connections = 2}}};
     test::Running running(server);
     auto [second, third] = test::check_third_client_waits_for_a_worker(server.server_address());
     test::hang_up(second);
@@ -125,7 +125,7 @@ TEST_CASE("event mode: at --max-connections new clients wait in the backlog unti
 }
 
 TEST_CASE("event mode: shutdown with 1,000 idle connections takes under 100 ms", "[event][shutdown]") {
-    EventMode<TCPServer<StreamEcho>> server{loopback4, {.event_loops = 2}};
+    EventMode<TCPServer<StreamEcho>> server{loopback4, {.event = {.loops = 2}}};
     std::promise<pid_t> started;
     std::thread loop([&] {
         started.set_value(test::current_tid());
@@ -150,7 +150,7 @@ TEST_CASE("event mode: shutdown with 1,000 idle connections takes under 100 ms",
 }
 
 TEST_CASE("event mode: handle_request serves one request to its end", "[event]") {
-    EventMode<TCPServer<StreamEcho>> server{loopback4, {.event_loops = 1}};
+    EventMode<TCPServer<StreamEcho>> server{loopback4, {.event = {.loops = 1}}};
     std::string echoed;  // the client's thread makes no assertions: Catch's are not thread safe
     std::thread client_thread([&] {
         auto client = test::connect_stream(server.server_address());

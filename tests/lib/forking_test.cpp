@@ -66,7 +66,7 @@ TEST_CASE("a child the program forked itself is never reaped by the server", "[f
 
 TEST_CASE("max_children pauses accepting instead of blocking the loop", "[fork]") {
     ServerConfig config;
-    config.max_children = 2;
+    config.fork.max_children = 2;
     ForkingTCPServer<Greeter> server{loopback4, config};
     test::Running running(server);
     const Address address = server.server_address();

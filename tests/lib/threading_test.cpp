@@ -100,7 +100,7 @@ struct StackReporter : StreamRequestHandler {
 
 TEST_CASE("max_threads pauses accepting until a worker finishes", "[thread]") {
     ServerConfig config;
-    config.max_threads = 2;
+    config.thread.max_threads = 2;
     ThreadingTCPServer<test::HoldingGreeter> server{loopback4, config};
     test::Running running(server);
     auto [second, third] = test::check_third_client_waits_for_a_worker(server.server_address());
@@ -109,7 +109,7 @@ TEST_CASE("max_threads pauses accepting until a worker finishes", "[thread]") {
 
 TEST_CASE("workers run on stacks of thread_stack_size", "[thread]") {
     ServerConfig config;
-    config.thread_stack_size = 1024 * 1024;
+    config.thread.thread_stack_size = 1024 * 1024;
     ThreadingTCPServer<StackReporter> server{loopback4, config};
     test::Running running(server);
     auto client = test::connect_stream(server.server_address());

@@ -356,7 +356,7 @@ std::vector<std::string> mode_arguments(const std::string& mode) {
     }
     std::vector<std::string> args{"--mode", name};
     if (const auto dash = name.find('-'); dash != std::string::npos)
-        args = {"--mode", name.substr(0, dash), "--threads", name.substr(dash + 1)};
+        args = {"--mode", name.substr(0, dash), "--loops", name.substr(dash + 1)};
     args.insert(args.end(), workers.begin(), workers.end());
     return args;
 }

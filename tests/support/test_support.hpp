@@ -161,7 +161,7 @@ CommandResult run_command(const std::string& command);
 std::string run(const std::string& command);
 
 /// The command line for a mode name as the tests spell it: "thread" -> --mode thread; "event-2" ->
-/// --mode event --threads 2 (event mode with two loops); a "/wN" suffix adds --workers N
+/// --mode event --loops 2 (event mode with two loops); a "/wN" suffix adds --workers N
 /// ("sync/w2": two sync-mode workers under a master).
 std::vector<std::string> mode_arguments(const std::string& mode);
 

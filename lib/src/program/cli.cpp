@@ -35,6 +35,28 @@ std::uint64_t parse_number(std::string_view program, const std::string& name, co
     return value;
 }
 
+// A mode option's value as --help shows it: bytes with a K or M suffix when they divide.
+std::string number_text(const ModeOption& option, std::uint64_t value) {
+    if (option.bytes && value != 0 && value % (1024 * 1024) == 0) return std::to_string(value >> 20) + "M";
+    if (option.bytes && value != 0 && value % 1024 == 0) return std::to_string(value >> 10) + "K";
+    return std::to_string(value);
+}
+
+// name: as the user spelled it (a deprecated spelling, maybe).
+std::uint64_t parse_mode_option(std::string_view program, const ModeOption& option, const std::string& name,
+                                const std::string& text) {
+    std::string digits = text;
+    std::uint64_t unit = 1;
+    if (option.bytes && !digits.empty() && (digits.back() == 'K' || digits.back() == 'k')) unit = 1024, digits.pop_back();
+    else if (option.bytes && !digits.empty() && (digits.back() == 'M' || digits.back() == 'm')) unit = 1 << 20, digits.pop_back();
+    if (!option.bytes) return parse_number(program, name, text, option.min, option.max);
+    const std::uint64_t value = parse_number(program, name, digits, 0, option.max);
+    if (value * unit < option.min || value * unit > option.max)
+        usage_error(program, "invalid --" + name + " '" + text + "' (expected " + number_text(option, option.min) +
+                                 " to " + number_text(option, option.max) + ")");
+    return value * unit;
+}
+
 }  // namespace
 
 struct Values::Parsed {
@@ -130,11 +152,9 @@ Address Options::address(bool want_unix) const {
 
 ServerConfig Options::server_config() const {
     ServerConfig config;
-    config.max_children = max_children;
-    config.max_threads = max_threads;
-    config.event_loops = event_loops;
-    config.fiber_stack_size = fiber_stack_size;
-    config.max_connections = max_connections;
+    config.thread = mode_settings.thread;
+    config.fork = mode_settings.fork;
+    config.event = mode_settings.event;
     config.dual_stack = dual_stack;
     config.verbose = verbose;
     config.stop_timeout = stop_timeout;
@@ -157,11 +177,6 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     options.program = std::string(program);
     std::string port_text;
     std::string mode_text;
-    std::string max_children_text;
-    std::string max_threads_text;
-    std::string threads_text;
-    std::string fiber_stack_text;
-    std::string max_connections_text;
     std::string workers_text;
     std::string graceful_text;
     std::string max_requests_text;
@@ -180,16 +195,6 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
          "port to bind (0 = any free port; the one chosen is printed at start)")
         ("unix", po::value(&options.unix_path), "Unix socket path to bind, for the Unix transports")
         ("mode,m", po::value(&mode_text)->default_value(std::string(to_string(spec.default_mode))), mode_help.c_str())
-        ("max-children", po::value(&max_children_text)->default_value(std::to_string(ServerConfig{}.max_children)),
-         "fork mode: most children at once; beyond it new clients wait in the backlog")
-        ("max-threads", po::value(&max_threads_text)->default_value(std::to_string(ServerConfig{}.max_threads)),
-         "thread mode: most worker threads at once; beyond it new clients wait in the backlog")
-        ("threads", po::value(&threads_text)->default_value("0"),
-         "event mode: event loops, each a thread (0 = one per CPU)")
-        ("fiber-stack", po::value(&fiber_stack_text)->default_value(std::to_string(ServerConfig{}.fiber_stack_size / 1024) + "K"),
-         "event mode: each request's stack, in bytes (K and M suffixes); a guard page catches overflow")
-        ("max-connections", po::value(&max_connections_text)->default_value("0"),
-         "event mode: most requests at once, beyond it new clients wait in the backlog (0 = from the fd limit)")
         ("workers,w", po::value(&workers_text)->default_value("1"),
          "processes serving, each in --mode, under a master that binds and supervises them (auto = one per CPU)")
         ("graceful-timeout", po::value(&graceful_text)->default_value("30"),
@@ -199,10 +204,25 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
+    // Each mode's own options, as its table entry declares them (modes.hpp).
+    po::options_description per_mode("Mode options");
+    for (const ModeInfo& info : modes())
+        for (const ModeOption& option : info.options) {
+            const std::string name(option.name);
+            const std::string help = std::string(info.name) + " mode: " + std::string(option.help);
+            per_mode.add_options()(name.c_str(), po::value<std::string>()->default_value(number_text(option, option.get({}))),
+                                   help.c_str());
+            if (!option.deprecated_name.empty()) {
+                const std::string old(option.deprecated_name);
+                per_mode.add_options()(old.c_str(), po::value<std::string>(), ("deprecated spelling of --" + name).c_str());
+            }
+        }
+
     const po::options_description& own = spec.declared_->options;
     const po::positional_options_description& positional = spec.declared_->positional;
     po::options_description all;
     all.add(common);
+    all.add(per_mode);
     if (!own.options().empty()) all.add(own);
 
     auto parsed = std::make_shared<Values::Parsed>();
@@ -228,20 +248,15 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     }
 
     options.port = static_cast<std::uint16_t>(parse_number(program, "port", port_text, 0, 65535));
-    options.max_children = parse_number(program, "max-children", max_children_text, 1, 1'000'000);
-    options.max_threads = parse_number(program, "max-threads", max_threads_text, 1, 1'000'000);
-    options.event_loops = parse_number(program, "threads", threads_text, 0, 1024);
-    options.max_connections = parse_number(program, "max-connections", max_connections_text, 0, 100'000'000);
-    {
-        std::string digits = fiber_stack_text;
-        std::uint64_t unit = 1;
-        if (!digits.empty() && (digits.back() == 'K' || digits.back() == 'k')) unit = 1024, digits.pop_back();
-        else if (!digits.empty() && (digits.back() == 'M' || digits.back() == 'm')) unit = 1024 * 1024, digits.pop_back();
-        const std::uint64_t value = parse_number(program, "fiber-stack", digits, 1, 1ull << 30);
-        if (value * unit < 16 * 1024 || value * unit > (1ull << 30))
-            usage_error(program, "invalid --fiber-stack '" + fiber_stack_text + "' (expected 16K to 1024M)");
-        options.fiber_stack_size = static_cast<std::size_t>(value * unit);
-    }
+    for (const ModeInfo& info : modes())
+        for (const ModeOption& option : info.options) {
+            std::string name(option.name);
+            const std::string old(option.deprecated_name);
+            const bool old_spelling = !old.empty() && values.count(old) && values[name].defaulted();
+            if (old_spelling) name = old;
+            option.set(options.mode_settings, parse_mode_option(program, option, name, values[name].as<std::string>()));
+            if (old_spelling) log(program, ": --", old, " is deprecated: use --", option.name);
+        }
     if (workers_text == "auto") {
         const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
         options.workers = static_cast<std::size_t>(std::clamp<long>(cpus, 1, max_workers));

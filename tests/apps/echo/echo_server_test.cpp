@@ -87,6 +87,7 @@ TEST_CASE("bad options are one line on stderr and exit status 2", "[app][echo][c
     const std::vector<std::vector<std::string>> bad = {
         {"--mode", "bogus"}, {"--port", "70000"}, {"--port", "-1"}, {"--port", "12x"},
         {"--max-children", "0"}, {"--no-such-option"}, {"--port"}, {"stray-positional"},
+        {"--fiber-stack", "8K"}, {"--loops", "x"}, {"--threads", "-1"},
     };
     for (const auto& args : bad) {
         std::vector<std::string> argv{test::binary("echo_server")};
@@ -99,6 +100,20 @@ TEST_CASE("bad options are one line on stderr and exit status 2", "[app][echo][c
         CHECK(err.rfind("echo_server: error: ", 0) == 0);
         CHECK(std::count(err.begin(), err.end(), '\n') == 1);
     }
+}
+
+TEST_CASE("a deprecated option's old spelling works and says so once", "[app][echo][cli]") {
+    test::Process server({test::binary("echo_server"), "--port", "0", "--mode", "event", "--threads", "1"});
+    const Address bound = server.wait_until_serving();
+    auto client = test::connect_stream(bound);
+    client.send_all("hello\n");
+    client.shutdown(SHUT_WR);
+    CHECK(test::recv_all(client) == "hello\n");
+    server.signal(SIGTERM);
+    CHECK(WEXITSTATUS(server.wait()) == 0);
+    const std::string err = server.stderr_text();
+    CHECK(err.find("echo_server: --threads is deprecated: use --loops\n") != std::string::npos);
+    CHECK(err.find("1 loop,") != std::string::npos);
 }
 
 TEST_CASE("echo_server --help and --version print and exit 0", "[app][echo][cli]") {
@@ -170,7 +185,7 @@ TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client i
 }
 TEST_CASE("EMFILE on accept neither spins nor kills the server - and no client is dropped - event", "[app][echo][event]") {
     // --max-connections above what the fds allow, so accept meets EMFILE before the limit.
-    check_emfile({"--mode", "event", "--threads", "2", "--max-connections", "100"});
+    check_emfile({"--mode", "event", "--loops", "2", "--max-connections", "100"});
 }
 
 TEST_CASE("a SIGTERM to a forked child ends that child only - the server keeps serving", "[app][echo][fork]") {

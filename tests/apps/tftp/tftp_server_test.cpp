@@ -827,7 +827,7 @@ TEST_CASE("tftp_server refuses bad options with exit status 2", "[tftp][app]") {
     CHECK(test::run_command(shell_quote(test::binary("tftp_client")) + " 2>&1").status == 2);
 }
 
-TEST_CASE("1,000 concurrent downloads in event mode on --threads threads - every byte right", "[tftp][app][event-2]") {
+TEST_CASE("1,000 concurrent downloads in event mode on --loops loops - every byte right", "[tftp][app][event-2]") {
     // The clients are the project's own UDP client, each on a fiber of one event loop in this
     // process: 1,000 blocking-style transfers on one thread, as the server runs its own.
     rlimit limit{};

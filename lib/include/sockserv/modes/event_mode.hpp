@@ -3,7 +3,7 @@
 // holds thousands of connections on as many threads as it has loops — with the handlers written
 // for the other modes, unchanged.
 //
-//   sockserv::EventMode<sockserv::TCPServer<Echo>> server{{"127.0.0.1", 0}, {.event_loops = 2}};
+//   sockserv::EventMode<sockserv::TCPServer<Echo>> server{{"127.0.0.1", 0}, {.event = {.loops = 2}}};
 //   server.serve_forever();
 //
 // The framework's I/O (Socket, the stream reader and writer, fill_before, sendfile, recvfrom,
@@ -20,6 +20,7 @@
 // its loop).
 
 #include <sockserv/modes/event_loops.hpp>
+#include <sockserv/modes/mode.hpp>
 #include <sockserv/server/tcp_server.hpp>
 #include <sockserv/server/udp_server.hpp>
 
@@ -45,7 +46,7 @@ public:
         EventLoop* loop = EventLoop::current();
         if (!loop) {
             // handle_request(), outside the loops: the request runs here, to its end.
-            EventLoop once(this->config().fiber_stack_size);
+            EventLoop once(this->config().event.fiber_stack_size);
             start(once, request);
             once.run_until_idle();
             return;
@@ -103,7 +104,20 @@ private:
     }
 
     std::shared_ptr<EventLoops> loops_ = std::make_shared<EventLoops>(
-        this->config().event_loops, this->config().fiber_stack_size, this->config().max_connections);
+        this->config().event.loops, this->config().event.fiber_stack_size, this->config().event.max_connections);
+};
+
+/// Event mode's command-line options.
+inline constexpr ModeOption event_mode_options[] = {
+    {"loops", "event loops, each a thread (0 = one per CPU)", 0, 1024, false,
+     [](const ServerConfig& c) -> std::uint64_t { return c.event.loops; },
+     [](ServerConfig& c, std::uint64_t v) { c.event.loops = v; }, "threads"},
+    {"fiber-stack", "each request's stack, in bytes (K and M suffixes); a guard page catches overflow", 16 * 1024,
+     1ull << 30, true, [](const ServerConfig& c) -> std::uint64_t { return c.event.fiber_stack_size; },
+     [](ServerConfig& c, std::uint64_t v) { c.event.fiber_stack_size = v; }},
+    {"max-connections", "most requests at once, beyond it new clients wait in the backlog (0 = from the fd limit)", 0,
+     100'000'000, false, [](const ServerConfig& c) -> std::uint64_t { return c.event.max_connections; },
+     [](ServerConfig& c, std::uint64_t v) { c.event.max_connections = v; }},
 };
 
 template <class H> using EventTCPServer = EventMode<TCPServer<H>>;

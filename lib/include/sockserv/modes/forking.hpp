@@ -5,6 +5,7 @@
 // processes to fork a watched child, the request waits (accepting paused, said once in the log)
 // until a child exits, instead of being dropped or served by a child nobody watches.
 
+#include <sockserv/modes/mode.hpp>
 #include <sockserv/process/child_processes.hpp>
 #include <sockserv/base/error.hpp>
 #include <sockserv/base/log.hpp>
@@ -109,7 +110,7 @@ public:
     std::size_t active_children() const noexcept { return children_.count(); }
 
     bool accepting() const override {
-        return !waiting_ && children_.count() < this->config().max_children && Server::accepting();
+        return !waiting_ && children_.count() < this->config().fork.max_children && Server::accepting();
     }
 protected:
     std::optional<std::chrono::milliseconds> service_due() const override {
@@ -150,7 +151,14 @@ private:
     bool short_of_resources_ = false;
     std::optional<std::chrono::steady_clock::time_point> reported_pause_;
     std::uint64_t unreported_pauses_ = 0;
-    ChildProcesses children_{std::min<std::size_t>(this->config().max_children, 1024)};
+    ChildProcesses children_{std::min<std::size_t>(this->config().fork.max_children, 1024)};
+};
+
+/// Fork mode's command-line options.
+inline constexpr ModeOption fork_mode_options[] = {
+    {"max-children", "most children at once; beyond it new clients wait in the backlog", 1, 1'000'000, false,
+     [](const ServerConfig& c) -> std::uint64_t { return c.fork.max_children; },
+     [](ServerConfig& c, std::uint64_t v) { c.fork.max_children = v; }},
 };
 
 template <class H> using ForkingTCPServer = ForkingMixIn<TCPServer<H>>;

@@ -4,7 +4,8 @@
 
 #include <sockserv/server/tcp_server.hpp>
 #include <sockserv/server/udp_server.hpp>
-#include <sockserv/modes/worker_threads.hpp>
+#include <sockserv/modes/mode.hpp>
+#include <sockserv/modes/request_threads.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -19,16 +20,16 @@ class ThreadingMixIn : public Server {
 public:
     using Server::Server;
 
-    /// Workers call back into the server: they must be gone before it is. (A subclass that
+    /// Threads call back into the server: they must be gone before it is. (A subclass that
     /// overrides hooks must call server_close() first, as serve<> does.)
     ~ThreadingMixIn() override {
-        workers_.unblock_connections();
-        workers_.join_all();
+        threads_.unblock_connections();
+        threads_.join_all();
     }
 
     void process_request(Request& request) override {
         const int fd = request.connection.fd();
-        workers_.start(fd, [this, request = std::move(request)](WorkerThreads::Ticket& ticket) mutable {
+        threads_.start(fd, [this, request = std::move(request)](RequestThreads::Ticket& ticket) mutable {
             this->finish_request_guarded(request);
             ticket.release_connection();
             this->shutdown_request(request);
@@ -36,18 +37,18 @@ public:
     }
 
     void service_actions() override {
-        workers_.reap();
+        threads_.reap();
         Server::service_actions();
     }
 
-    /// Drains the workers (drain.hpp: grace, unblock idle clients, cut off at stop_timeout, join —
+    /// Drains the threads (drain.hpp: grace, unblock idle clients, cut off at stop_timeout, join —
     /// the join only when block_on_close and not daemon_threads), then closes the socket. A
-    /// datagram server always joins: its workers reply through the socket being closed.
+    /// datagram server always joins: its threads reply through the socket being closed.
     void server_close() override {
-        struct Workers final : RunningRequests {
-            WorkerThreads& threads;
+        struct Threads final : RunningRequests {
+            RequestThreads& threads;
             bool join_them;
-            Workers(WorkerThreads& t, bool j) : threads(t), join_them(j) {}
+            Threads(RequestThreads& t, bool j) : threads(t), join_them(j) {}
             bool wait_idle_until(std::chrono::steady_clock::time_point deadline) override {
                 return threads.wait_idle_until(deadline);
             }
@@ -55,27 +56,34 @@ public:
             void join() override {
                 if (join_them) threads.join_all();
             }
-        } running{workers_, (this->config().block_on_close && !this->config().daemon_threads) || Server::is_datagram};
+        } running{threads_, (this->config().block_on_close && !this->config().thread.daemon_threads) || Server::is_datagram};
         this->drain_requests(running);
         Server::server_close();
     }
 
-    /// Worker threads not yet joined.
-    std::size_t active_threads() const noexcept { return workers_.count(); }
+    /// Request threads not yet joined.
+    std::size_t active_threads() const noexcept { return threads_.count(); }
 
     bool accepting() const override {
-        return workers_.count() < this->config().max_threads && Server::accepting();
+        return threads_.count() < this->config().thread.max_threads && Server::accepting();
     }
 protected:
     /// A thread that has finished its request may still be exiting when the loop reaps; it is
     /// joined on a short retry rather than by blocking the loop.
     std::optional<std::chrono::milliseconds> service_due() const override {
-        if (workers_.exiting()) return std::chrono::milliseconds{1};
+        if (threads_.exiting()) return std::chrono::milliseconds{1};
         return Server::service_due();
     }
 
 private:
-    WorkerThreads workers_{this->waker(), this->config().thread_stack_size};
+    RequestThreads threads_{this->waker(), this->config().thread.thread_stack_size};
+};
+
+/// Thread mode's command-line options.
+inline constexpr ModeOption thread_mode_options[] = {
+    {"max-threads", "most request threads at once; beyond it new clients wait in the backlog", 1, 1'000'000, false,
+     [](const ServerConfig& c) -> std::uint64_t { return c.thread.max_threads; },
+     [](ServerConfig& c, std::uint64_t v) { c.thread.max_threads = v; }},
 };
 
 template <class H> using ThreadingTCPServer = ThreadingMixIn<TCPServer<H>>;

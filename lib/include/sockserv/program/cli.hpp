@@ -1,7 +1,9 @@
 #pragma once
 // The command line every sockserv program shares:
-//   --host --port --unix --mode --max-children --max-threads --threads --fiber-stack
-//   --max-connections --workers --graceful-timeout --max-requests --dual-stack --verbose --help --version
+//   --host --port --unix --mode --workers --graceful-timeout --max-requests --dual-stack --verbose
+//   --help --version, and each mode's own options, from the table of modes (modes.hpp: thread
+//   mode's --max-threads, fork mode's --max-children, event mode's --loops --fiber-stack
+//   --max-connections, ...)
 // plus whatever options the app adds. A bad value is one line on stderr and exit status 2.
 //
 // Parsing is Boost.Program_options, compiled once into the library: this header names no Boost
@@ -112,12 +114,8 @@ struct Options {
     /// --unix PATH: serve on a Unix socket (for the Unix transports).
     std::string unix_path;
     Mode mode = Mode::thread;
-    std::size_t max_children = ServerConfig{}.max_children;
-    std::size_t max_threads = ServerConfig{}.max_threads;
-    /// Event mode: loops (0: one per CPU), each fiber's stack, requests at once (0: from the fd limit).
-    std::size_t event_loops = 0;
-    std::size_t fiber_stack_size = ServerConfig{}.fiber_stack_size;
-    std::size_t max_connections = 0;
+    /// Every mode's own settings (ServerConfig::thread, ::fork, ::event), from its options.
+    ServerConfig mode_settings;
     /// --workers: processes under a master (1: this process serves, no master); how long a stopping
     /// worker may finish its requests; requests before a worker is replaced (0: never).
     std::size_t workers = 1;
@@ -144,8 +142,8 @@ struct Options {
     bool unix_socket() const;
     /// The address to serve on: unix_path when want_unix, else host and port.
     Address address(bool want_unix) const;
-    /// ServerConfig with the command line's limits (max_children, max_threads, event_loops,
-    /// fiber_stack_size, max_connections), dual_stack and verbose.
+    /// ServerConfig with each mode's settings from the command line, dual_stack, verbose and
+    /// stop_timeout.
     ServerConfig server_config() const;
     /// The pool's settings from --workers, --graceful-timeout, --max-requests, --mode, --verbose.
     PoolConfig pool_config() const;

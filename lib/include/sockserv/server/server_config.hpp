@@ -13,6 +13,42 @@
 
 namespace sockserv {
 
+/// Thread mode's (ThreadingMixIn's) own settings.
+struct ThreadModeConfig {
+    /// Request threads alive at once. At the limit the server stops accepting (or receiving) until
+    /// one finishes: a flood queues in the backlog or the socket buffer instead of growing threads
+    /// without bound (Python has no limit, bpo-37193's cousin).
+    std::size_t max_threads = 1024;
+    /// Each thread's stack. Smaller than the usual 8 MiB because glibc keeps about 40 MiB of exited
+    /// threads' stacks for reuse: at 512 KiB that is ~80 stacks, so a busy server reuses them
+    /// instead of mapping and unmapping a stack per request (which measured as most of thread
+    /// mode's cost at 8,000 requests/s). Raise it for handlers with deep stacks.
+    std::size_t thread_stack_size = 512 * 1024;
+    /// server_close() neither waits for nor joins the threads (they are detached).
+    bool daemon_threads = false;
+};
+
+/// Fork mode's (ForkingMixIn's) own settings.
+struct ForkModeConfig {
+    /// Children alive at once. At the limit the server stops accepting (the loop is never blocked)
+    /// until a child exits.
+    std::size_t max_children = 256;
+};
+
+/// Event mode's (EventMode's) own settings.
+struct EventModeConfig {
+    /// Event loops, each a thread with its own epoll (0: one per CPU).
+    std::size_t loops = 0;
+    /// Each fiber's stack (a guard page lies below it; only the pages a fiber touches cost
+    /// memory). Measured with the HTTP session, the deepest handler here, over a battery of
+    /// requests (files, listings, ranges, 414, bad heads): it ran on 16 KiB in the release build and
+    /// needed 48 KiB under ASan (32 KiB overflowed, reported). 64 KiB is 4x the first, room for the second.
+    std::size_t fiber_stack_size = 64 * 1024;
+    /// Requests (connections, or datagrams being handled) served at once; at the limit accepting
+    /// pauses. 0: sized from the fd limit (half the soft RLIMIT_NOFILE, less a reserve).
+    std::size_t max_connections = 0;
+};
+
 struct ServerConfig {
     /// listen() backlog. Python's 5 leaves busy clients waiting in SYN retries; SOMAXCONN does not.
     int request_queue_size = SOMAXCONN;
@@ -24,32 +60,8 @@ struct ServerConfig {
     bool dual_stack = false;
     /// Datagram servers: bytes kept of each datagram; larger ones arrive marked truncated().
     std::size_t max_packet_size = 8192;
-    /// ForkingMixIn: children alive at once. At the limit the server stops accepting (the loop is
-    /// never blocked) until a child exits.
-    std::size_t max_children = 256;
-    /// ThreadingMixIn: worker threads alive at once. At the limit the server stops accepting (or
-    /// receiving) until one finishes: a flood queues in the backlog or the socket buffer instead of
-    /// growing threads without bound (Python has no limit, bpo-37193's cousin).
-    std::size_t max_threads = 1024;
-    /// ThreadingMixIn: each worker's stack. Smaller than the usual 8 MiB because glibc keeps
-    /// about 40 MiB of exited threads' stacks for reuse: at 512 KiB that is ~80 stacks, so a busy
-    /// server reuses them instead of mapping and unmapping a stack per request (which measured as
-    /// most of thread mode's cost at 8,000 requests/s). Raise it for handlers with deep stacks.
-    std::size_t thread_stack_size = 512 * 1024;
-    /// EventMode: event loops, each a thread with its own epoll (0: one per CPU).
-    std::size_t event_loops = 0;
-    /// EventMode: each fiber's stack (a guard page lies below it; only the pages a fiber touches
-    /// cost memory). Measured with the HTTP session, the deepest handler here, over a battery of
-    /// requests (files, listings, ranges, 414, bad heads): it ran on 16 KiB in the release build and
-    /// needed 48 KiB under ASan (32 KiB overflowed, reported). 64 KiB is 4x the first, room for the second.
-    std::size_t fiber_stack_size = 64 * 1024;
-    /// EventMode: requests (connections, or datagrams being handled) served at once; at the limit
-    /// accepting pauses. 0: sized from the fd limit (half the soft RLIMIT_NOFILE, less a reserve).
-    std::size_t max_connections = 0;
     /// ForkingMixIn / ThreadingMixIn: server_close() waits for the children / threads.
     bool block_on_close = true;
-    /// ThreadingMixIn: server_close() neither waits for nor joins workers (they are detached).
-    bool daemon_threads = false;
     /// handle_request(): how long to wait for a request before handle_timeout(). nullopt: forever.
     std::optional<std::chrono::milliseconds> timeout{};
     /// serve_forever(): call service_actions() at least this often even when idle. nullopt: only
@@ -83,6 +95,11 @@ struct ServerConfig {
     /// read fails (EPIPE) and ends — in thread, fork and event mode, and in sync mode when
     /// shutdown() is called from another thread. nullopt: they take as long as they take.
     std::optional<std::chrono::milliseconds> stop_timeout{};
+
+    /// Each mode's own settings, used only by that mode.
+    ThreadModeConfig thread{};
+    ForkModeConfig fork{};
+    EventModeConfig event{};
 };
 
 }  // namespace sockserv

@@ -1,5 +1,5 @@
 #include <sockserv/base/error.hpp>
-#include <sockserv/modes/worker_threads.hpp>
+#include <sockserv/modes/request_threads.hpp>
 
 #include <sys/socket.h>
 
@@ -7,17 +7,17 @@
 
 namespace sockserv {
 
-WorkerThreads::~WorkerThreads() {
+RequestThreads::~RequestThreads() {
     unblock_connections();
     join_all();
 }
 
-void WorkerThreads::Ticket::release_connection() noexcept {
+void RequestThreads::Ticket::release_connection() noexcept {
     std::lock_guard lock(owner_.mutex_);
     self_->connection_fd = -1;
 }
 
-void WorkerThreads::launch(int connection_fd, std::unique_ptr<Job> job) {
+void RequestThreads::launch(int connection_fd, std::unique_ptr<Job> job) {
     reap();
     Iterator self;
     {
@@ -28,12 +28,12 @@ void WorkerThreads::launch(int connection_fd, std::unique_ptr<Job> job) {
         self->owner = this;
         self->self = self;
     }
-    // Created outside the lock: clone() is slow, and finishing workers need the lock meanwhile.
+    // Created outside the lock: clone() is slow, and finishing threads need the lock meanwhile.
     // Only this thread (the loop) reads self->thread, in reap() and join_all().
     pthread_attr_t attributes;
     ::pthread_attr_init(&attributes);
     if (stack_size_ > 0) ::pthread_attr_setstacksize(&attributes, stack_size_);
-    const int error = ::pthread_create(&self->thread, &attributes, &WorkerThreads::thread_main, &*self);
+    const int error = ::pthread_create(&self->thread, &attributes, &RequestThreads::thread_main, &*self);
     ::pthread_attr_destroy(&attributes);
     if (error) {
         std::lock_guard lock(mutex_);
@@ -42,18 +42,18 @@ void WorkerThreads::launch(int connection_fd, std::unique_ptr<Job> job) {
     }
 }
 
-void* WorkerThreads::thread_main(void* arg) noexcept {
-    auto* worker = static_cast<Worker*>(arg);
-    WorkerThreads& owner = *worker->owner;
-    const Iterator self = worker->self;
+void* RequestThreads::thread_main(void* arg) noexcept {
+    auto* entry = static_cast<Entry*>(arg);
+    RequestThreads& owner = *entry->owner;
+    const Iterator self = entry->self;
     Ticket ticket(owner, self);
-    worker->job->run(ticket);  // the job never throws: it ends in finish_request_guarded
-    worker->job.reset();       // the request is released before we are counted as finished
+    entry->job->run(ticket);  // the job never throws: it ends in finish_request_guarded
+    entry->job.reset();       // the request is released before we are counted as finished
     owner.finished(self);
     return nullptr;
 }
 
-void WorkerThreads::finished(Iterator self) noexcept {
+void RequestThreads::finished(Iterator self) noexcept {
     bool first;
     {
         std::lock_guard lock(mutex_);
@@ -66,7 +66,7 @@ void WorkerThreads::finished(Iterator self) noexcept {
     if (first) waker_.notify();
 }
 
-void WorkerThreads::reap() noexcept {
+void RequestThreads::reap() noexcept {
     std::lock_guard lock(mutex_);
     for (auto it = finished_.begin(); it != finished_.end();) {
         // A finished thread may still be on its way out; joining it now would stall the loop.
@@ -75,31 +75,31 @@ void WorkerThreads::reap() noexcept {
     }
 }
 
-void WorkerThreads::unblock_connections(bool cut_off) noexcept {
+void RequestThreads::unblock_connections(bool cut_off) noexcept {
     std::lock_guard lock(mutex_);
-    for (const Worker& worker : running_)
-        if (worker.connection_fd >= 0) ::shutdown(worker.connection_fd, cut_off ? SHUT_RDWR : SHUT_RD);
+    for (const Entry& entry : running_)
+        if (entry.connection_fd >= 0) ::shutdown(entry.connection_fd, cut_off ? SHUT_RDWR : SHUT_RD);
 }
 
-void WorkerThreads::join_all() noexcept {
+void RequestThreads::join_all() noexcept {
     std::unique_lock lock(mutex_);
     for (;;) {
         done_.wait(lock, [this] { return !finished_.empty() || running_.empty(); });
         if (finished_.empty()) return;
-        std::list<Worker> done;
+        std::list<Entry> done;
         done.swap(finished_);
         lock.unlock();
-        for (Worker& worker : done) ::pthread_join(worker.thread, nullptr);
+        for (Entry& entry : done) ::pthread_join(entry.thread, nullptr);
         lock.lock();
     }
 }
 
-bool WorkerThreads::wait_idle_until(std::chrono::steady_clock::time_point deadline) noexcept {
+bool RequestThreads::wait_idle_until(std::chrono::steady_clock::time_point deadline) noexcept {
     std::unique_lock lock(mutex_);
     return done_.wait_until(lock, deadline, [this] { return running_.empty(); });
 }
 
-std::size_t WorkerThreads::count() const noexcept {
+std::size_t RequestThreads::count() const noexcept {
     std::lock_guard lock(mutex_);
     return running_.size() + finished_.size();
 }
@@ -108,7 +108,7 @@ std::size_t WorkerThreads::count() const noexcept {
 
 namespace sockserv {
 
-bool WorkerThreads::exiting() const noexcept {
+bool RequestThreads::exiting() const noexcept {
     std::lock_guard lock(mutex_);
     return !finished_.empty();
 }
