@@ -1,6 +1,7 @@
 // The hooks, with Python's meaning: verify_request, handle_error, handle_timeout, service_actions.
 
 #include "../../apps/echo/echo_handlers.hpp"
+#include "../support/every_mode.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -86,14 +87,8 @@ TEST_CASE("verify_request returning false in thread and fork modes", "[hooks][tc
     CHECK(test::recv_all(client).empty());
 }
 
-TEST_CASE("handler exceptions reach handle_error - sync", "[hooks][sync]") {
-    check_handler_errors_reach_handle_error<TCPServer<Throwing>>();
-}
-TEST_CASE("handler exceptions reach handle_error - thread", "[hooks][thread]") {
-    check_handler_errors_reach_handle_error<ThreadingTCPServer<Throwing>>();
-}
-TEST_CASE("handler exceptions reach handle_error - fork", "[hooks][fork]") {
-    check_handler_errors_reach_handle_error<ForkingTCPServer<Throwing>>();
+TEST_EVERY_MODE("handler exceptions reach handle_error", "[hooks]") {
+    check_handler_errors_reach_handle_error<Policy<TCPServer<Throwing>>>();
 }
 
 TEST_CASE("finish runs even when handle throws", "[hooks][sync]") {

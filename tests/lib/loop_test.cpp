@@ -1,6 +1,7 @@
 // What the serving loop offers beyond Python's: request numbering in arrival order, extra fds
 // watched by the loop (add_reader), and fan-out of one datagram to many addresses.
 
+#include "../support/every_mode.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -66,12 +67,8 @@ void check_handlers_keep_arrival_order() {
 
 }  // namespace
 
-TEST_CASE("requests are numbered in arrival order - handlers restore it with ArrivalOrder - thread", "[loop][thread]") {
-    check_handlers_keep_arrival_order<ThreadingUDPServer<Ordered>>();
-}
-
-TEST_CASE("requests are numbered in arrival order - handlers restore it with ArrivalOrder - fork", "[loop][fork]") {
-    check_handlers_keep_arrival_order<ForkingUDPServer<Ordered>>();
+TEST_EVERY_MODE("requests are numbered in arrival order - handlers restore it with ArrivalOrder", "[loop]") {
+    check_handlers_keep_arrival_order<Policy<UDPServer<Ordered>>>();
 }
 
 TEST_CASE("add_reader runs its callback in the serving thread - and can remove itself", "[loop][sync]") {

@@ -2,6 +2,7 @@
 // x sync / thread / fork / event, with real sockets.
 
 #include "../../apps/echo/echo_handlers.hpp"
+#include "../support/every_mode.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -54,65 +55,27 @@ const Address loopback4{"127.0.0.1", 0};
 
 }  // namespace
 
-TEST_CASE("TCP echo - sync", "[tcp][sync]") { check_stream_echo<TCPServer<StreamEcho>>(loopback4, false); }
-TEST_CASE("TCP echo - thread", "[tcp][thread]") { check_stream_echo<ThreadingTCPServer<StreamEcho>>(loopback4, true); }
-TEST_CASE("TCP echo - fork", "[tcp][fork]") { check_stream_echo<ForkingTCPServer<StreamEcho>>(loopback4, true); }
+TEST_EVERY_MODE("TCP echo", "[tcp]") { check_stream_echo<Policy<TCPServer<StreamEcho>>>(loopback4, mode.concurrent); }
 
-TEST_CASE("TCP echo over IPv6 ::1", "[tcp][ipv6][thread]") {
-    check_stream_echo<ThreadingTCPServer<StreamEcho>>(Address("::1", 0), true);
+TEST_EVERY_MODE("TCP echo over IPv6 ::1", "[tcp][ipv6]") {
+    check_stream_echo<Policy<TCPServer<StreamEcho>>>(Address("::1", 0), mode.concurrent);
 }
 
-TEST_CASE("TCP echo - event", "[tcp][event]") { check_stream_echo<EventTCPServer<StreamEcho>>(loopback4, true); }
-TEST_CASE("TCP echo over IPv6 ::1 - event", "[tcp][ipv6][event]") {
-    check_stream_echo<EventTCPServer<StreamEcho>>(Address("::1", 0), true);
-}
+TEST_EVERY_MODE("UDP echo", "[udp]") { check_datagram_echo<Policy<UDPServer<DatagramEcho>>>(loopback4); }
 
-TEST_CASE("UDP echo - sync", "[udp][sync]") { check_datagram_echo<UDPServer<DatagramEcho>>(loopback4); }
-TEST_CASE("UDP echo - thread", "[udp][thread]") { check_datagram_echo<ThreadingUDPServer<DatagramEcho>>(loopback4); }
-TEST_CASE("UDP echo - fork", "[udp][fork]") { check_datagram_echo<ForkingUDPServer<DatagramEcho>>(loopback4); }
-TEST_CASE("UDP echo - event", "[udp][event]") { check_datagram_echo<EventUDPServer<DatagramEcho>>(loopback4); }
 TEST_CASE("UDP echo over IPv6 ::1", "[udp][ipv6][sync]") { check_datagram_echo<UDPServer<DatagramEcho>>(Address("::1", 0)); }
 
-TEST_CASE("Unix stream echo - sync", "[unix][sync]") {
+TEST_EVERY_MODE("Unix stream echo", "[unix]") {
     test::TempDir dir;
-    check_stream_echo<UnixStreamServer<StreamEcho>>(Address::unix_path((dir / "s.sock").string()), false);
-    CHECK_FALSE(std::filesystem::exists(dir / "s.sock"));  // the path is removed on close
-}
-TEST_CASE("Unix stream echo - thread", "[unix][thread]") {
-    test::TempDir dir;
-    check_stream_echo<ThreadingUnixStreamServer<StreamEcho>>(Address::unix_path((dir / "s.sock").string()), true);
-    CHECK_FALSE(std::filesystem::exists(dir / "s.sock"));
-}
-TEST_CASE("Unix stream echo - fork", "[unix][fork]") {
-    test::TempDir dir;
-    check_stream_echo<ForkingUnixStreamServer<StreamEcho>>(Address::unix_path((dir / "s.sock").string()), true);
-    // Children closed their copies of the listener; only the parent removed the path.
+    check_stream_echo<Policy<UnixStreamServer<StreamEcho>>>(Address::unix_path((dir / "s.sock").string()), mode.concurrent);
+    // The path is removed on close; where children closed their copies of the listener, only the
+    // parent removed it.
     CHECK_FALSE(std::filesystem::exists(dir / "s.sock"));
 }
 
-TEST_CASE("Unix stream echo - event", "[unix][event]") {
+TEST_EVERY_MODE("Unix datagram echo", "[unix]") {
     test::TempDir dir;
-    check_stream_echo<EventUnixStreamServer<StreamEcho>>(Address::unix_path((dir / "s.sock").string()), true);
-    CHECK_FALSE(std::filesystem::exists(dir / "s.sock"));
-}
-
-TEST_CASE("Unix datagram echo - sync", "[unix][sync]") {
-    test::TempDir dir;
-    check_datagram_echo<UnixDatagramServer<DatagramEcho>>(Address::unix_path((dir / "d.sock").string()));
-    CHECK_FALSE(std::filesystem::exists(dir / "d.sock"));
-}
-TEST_CASE("Unix datagram echo - thread", "[unix][thread]") {
-    test::TempDir dir;
-    check_datagram_echo<ThreadingUnixDatagramServer<DatagramEcho>>(Address::unix_path((dir / "d.sock").string()));
-}
-TEST_CASE("Unix datagram echo - fork", "[unix][fork]") {
-    test::TempDir dir;
-    check_datagram_echo<ForkingUnixDatagramServer<DatagramEcho>>(Address::unix_path((dir / "d.sock").string()));
-}
-
-TEST_CASE("Unix datagram echo - event", "[unix][event]") {
-    test::TempDir dir;
-    check_datagram_echo<EventUnixDatagramServer<DatagramEcho>>(Address::unix_path((dir / "d.sock").string()));
+    check_datagram_echo<Policy<UnixDatagramServer<DatagramEcho>>>(Address::unix_path((dir / "d.sock").string()));
     CHECK_FALSE(std::filesystem::exists(dir / "d.sock"));
 }
 

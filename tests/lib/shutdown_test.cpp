@@ -1,6 +1,7 @@
 // Stopping: instant, from anywhere, any number of times. No poll interval anywhere.
 
 #include "../../apps/echo/echo_handlers.hpp"
+#include "../support/every_mode.hpp"
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -92,31 +93,18 @@ struct Stopper : StreamRequestHandler {
     }
 };
 
-template <class Server>
-void check_stop_from_handler() {
-    Server server{loopback4};
-    std::thread loop([&] { server.serve_forever(); });
-    auto client = test::connect_stream(server.server_address());
-    CHECK(test::recv_all(client) == "stopping\n");
-    loop.join();
-    server.server_close();
-}
 }  // namespace
 
-TEST_CASE("shutdown from inside a handler - sync and thread modes", "[shutdown][thread]") {
-    check_stop_from_handler<TCPServer<Stopper>>();
-    check_stop_from_handler<ThreadingTCPServer<Stopper>>();
-}
-
-TEST_CASE("shutdown from a handler in a forked child stops the parent", "[shutdown][fork]") {
-    // The flag lives in shared memory and the waker is shared with the parent.
-    ForkingTCPServer<Stopper> server{loopback4};
+// In fork mode the handler runs in a child: the flag lives in shared memory and the waker is
+// shared with the parent, so the child's shutdown() stops the parent's loop.
+TEST_EVERY_MODE("shutdown from inside a handler stops the server", "[shutdown]") {
+    Policy<TCPServer<Stopper>> server{loopback4};
     std::thread loop([&] { server.serve_forever(); });
     auto client = test::connect_stream(server.server_address());
     CHECK(test::recv_all(client) == "stopping\n");
     const auto begin = Clock::now();
     loop.join();
-    CHECK(Clock::now() - begin < 1s);
+    CHECK(Clock::now() - begin < 1s * test::sanitizer_slowdown);
     server.server_close();
 }
 
@@ -216,15 +204,6 @@ void check_stop_timeout_cuts_off() {
 }
 }  // namespace
 
-TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - sync", "[shutdown][sync]") {
-    check_stop_timeout_cuts_off<TCPServer<Flood>>();
-}
-TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - thread", "[shutdown][thread]") {
-    check_stop_timeout_cuts_off<ThreadingTCPServer<Flood>>();
-}
-TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - fork", "[shutdown][fork]") {
-    check_stop_timeout_cuts_off<ForkingTCPServer<Flood>>();
-}
-TEST_CASE("stop_timeout cuts off a handler blocked sending to a client that does not read - event", "[shutdown][event]") {
-    check_stop_timeout_cuts_off<EventTCPServer<Flood>>();
+TEST_EVERY_MODE("stop_timeout cuts off a handler blocked sending to a client that does not read", "[shutdown]") {
+    check_stop_timeout_cuts_off<Policy<TCPServer<Flood>>>();
 }

@@ -1,6 +1,7 @@
 // chat_server as users run it: the real binary in every mode, members on real UDP sockets.
 
 #include "chat_member.hpp"
+#include "../../support/every_mode.hpp"
 #include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -363,19 +364,12 @@ TEST_CASE("chat_server --coalesce in event mode: members keep talking through a 
     check_flood("event-2", true);
 }
 
-#define CHAT_MODES(title, check)                                                            \
-    TEST_CASE("chat_server " title " - sync", "[app][chat][sync]") { check("sync"); }       \
-    TEST_CASE("chat_server " title " - thread", "[app][chat][thread]") { check("thread"); } \
-    TEST_CASE("chat_server " title " - fork", "[app][chat][fork]") { check("fork"); }       \
-    TEST_CASE("chat_server " title " - event-1", "[app][chat][event]") { check("event-1"); } \
-    TEST_CASE("chat_server " title " - event-2", "[app][chat][event]") { check("event-2"); }
+#define CHAT_MODES(title, check) \
+    TEST_EVERY_APP_MODE("chat_server " title, "[app][chat]") { check(mode); }
 
 // --workers 2: members hashed onto two workers' sockets share one room; stdin is worker 0's.
-#define CHAT_POOL_MODES(title, check)                                                                 \
-    TEST_CASE("chat_server " title " - sync/w2", "[app][chat][pool]") { check("sync/w2"); }           \
-    TEST_CASE("chat_server " title " - thread/w2", "[app][chat][pool]") { check("thread/w2"); }       \
-    TEST_CASE("chat_server " title " - fork/w2", "[app][chat][pool]") { check("fork/w2"); }           \
-    TEST_CASE("chat_server " title " - event-1/w2", "[app][chat][pool]") { check("event-1/w2"); }
+#define CHAT_POOL_MODES(title, check) \
+    TEST_EVERY_POOL_MODE("chat_server " title, "[app][chat]") { check(mode); }
 
 CHAT_POOL_MODES("announces joins and leaves - relays to all but the sender - refuses duplicates and spoofs", check_join_talk_leave)
 CHAT_POOL_MODES("broadcasts lines typed on its stdin as admin", check_admin_broadcast)

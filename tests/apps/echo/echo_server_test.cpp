@@ -1,5 +1,6 @@
 // echo_server as a user runs it: a real process, real clients, signals, exit codes.
 
+#include "../../support/every_mode.hpp"
 #include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -39,22 +40,14 @@ void check_echo_process(const std::string& mode, const std::vector<std::string>&
 
 }  // namespace
 
-TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - sync", "[app][echo][sync]") { check_echo_process("sync"); }
-TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - thread", "[app][echo][thread]") { check_echo_process("thread"); }
-TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - fork", "[app][echo][fork]") { check_echo_process("fork"); }
-TEST_CASE("echo_server serves TCP and stops on SIGTERM with status 0 - event", "[app][echo][event]") {
-    for (const char* mode : {"event-1", "event-2"}) check_echo_process(mode);
+TEST_EVERY_APP_MODE("echo_server serves TCP and stops on SIGTERM with status 0", "[app][echo]") {
+    check_echo_process(mode);
 }
-TEST_CASE("echo_server serves UDP in every mode", "[app][echo][udp][fork]") {
-    for (const char* mode : {"sync", "thread", "fork", "event-1", "event-2"}) check_echo_process(mode, {"--udp"});
-}
+TEST_EVERY_APP_MODE("echo_server serves UDP", "[app][echo][udp]") { check_echo_process(mode, {"--udp"}); }
 
-TEST_CASE("echo_server with --workers 2 serves TCP, UDP and Unix sockets in every mode", "[app][echo][pool]") {
-    for (const char* mode : {"sync/w2", "thread/w2", "fork/w2", "event-1/w2"}) {
-        INFO(mode);
-        check_echo_process(mode);
-        check_echo_process(mode, {"--udp"});
-    }
+TEST_EVERY_POOL_MODE("echo_server with --workers 2 serves TCP and UDP", "[app][echo]") {
+    check_echo_process(mode);
+    check_echo_process(mode, {"--udp"});
 }
 
 TEST_CASE("echo_server on a Unix socket removes its path when stopped", "[app][echo][unix]") {

@@ -2,6 +2,7 @@
 // what curl will not send), every answer checked as the user would see it.
 
 #include "http_fixture.hpp"
+#include "../../support/every_mode.hpp"
 
 #include <poll.h>
 #include <sys/resource.h>
@@ -274,38 +275,22 @@ void check_stop_with_live_connection(const std::string& mode) {
 
 }  // namespace
 
-#define HTTP_MODE_TESTS(MODE)                                                                                           \
-    TEST_CASE("http_server does what python's http.server does - " MODE, "[http][app][" MODE "]") {                  \
-        check_python_behaviour(MODE);                                                                                   \
-    }                                                                                                                   \
-    TEST_CASE("http_server keeps connections alive and answers pipelined requests in order - " MODE,                   \
-              "[http][app][" MODE "]") {                                                                                \
-        check_keep_alive(MODE);                                                                                         \
-    }                                                                                                                   \
-    TEST_CASE("http_server sends a 50 MB file intact - " MODE, "[http][app][" MODE "]") { check_big_file(MODE); }     \
-    TEST_CASE("http_server serves 200 concurrent clients - " MODE, "[http][app][" MODE "]") {                         \
-        check_concurrent_clients(MODE);                                                                                 \
-    }                                                                                                                   \
-    TEST_CASE("http_server cuts slow and idle clients off - " MODE, "[http][app][" MODE "]") {                        \
-        check_slow_clients(MODE);                                                                                       \
-    }                                                                                                                   \
-    TEST_CASE("http_server never returns a byte from outside its directory - " MODE, "[http][app][" MODE "]") {       \
-        check_traversal(MODE);                                                                                          \
-    }                                                                                                                   \
-    TEST_CASE("http_server stops on SIGTERM with a kept-alive client connected - " MODE, "[http][app][" MODE "]") {   \
-        check_stop_with_live_connection(MODE);                                                                          \
+#define HTTP_MODE_TESTS(EVERY)                                                                               \
+    EVERY("http_server does what python's http.server does", "[http][app]") { check_python_behaviour(mode); }  \
+    EVERY("http_server keeps connections alive and answers pipelined requests in order", "[http][app]") {      \
+        check_keep_alive(mode);                                                                                \
+    }                                                                                                          \
+    EVERY("http_server sends a 50 MB file intact", "[http][app]") { check_big_file(mode); }                     \
+    EVERY("http_server serves 200 concurrent clients", "[http][app]") { check_concurrent_clients(mode); }      \
+    EVERY("http_server cuts slow and idle clients off", "[http][app]") { check_slow_clients(mode); }           \
+    EVERY("http_server never returns a byte from outside its directory", "[http][app]") { check_traversal(mode); } \
+    EVERY("http_server stops on SIGTERM with a kept-alive client connected", "[http][app]") {                  \
+        check_stop_with_live_connection(mode);                                                                 \
     }
 
-HTTP_MODE_TESTS("thread")
-HTTP_MODE_TESTS("fork")
-HTTP_MODE_TESTS("sync")
-HTTP_MODE_TESTS("event-1")
-HTTP_MODE_TESTS("event-2")
+HTTP_MODE_TESTS(TEST_EVERY_APP_MODE)
 // --workers 2: the same behaviour from a master and two workers, in every mode.
-HTTP_MODE_TESTS("sync/w2")
-HTTP_MODE_TESTS("thread/w2")
-HTTP_MODE_TESTS("fork/w2")
-HTTP_MODE_TESTS("event-1/w2")
+HTTP_MODE_TESTS(TEST_EVERY_POOL_MODE)
 
 TEST_CASE("the access log escapes control characters a client sends", "[http][app]") {
     Content content;

@@ -4,6 +4,7 @@
 #include "client.hpp"
 #include "packet.hpp"
 #include "framing.hpp"
+#include "../../support/every_mode.hpp"
 #include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -283,21 +284,22 @@ private:
         check_errors(MODE);                                                                                            \
     }
 
-TFTP_MODE_TESTS("thread")
-TFTP_MODE_TESTS("fork")
-TFTP_MODE_TESTS("sync")
-TFTP_MODE_TESTS("event-1")
-TFTP_MODE_TESTS("event-2")
+TEST_EVERY_APP_MODE("tftp-hpa - curl - atftp and busybox download and upload every awkward size", "[tftp][app]") {
+    check_real_clients(mode);
+}
+TEST_EVERY_APP_MODE("40 MiB down and up with checksums (block numbers roll over)", "[tftp][app]") {
+    check_big_files(mode);
+}
+TEST_EVERY_APP_MODE("clients see missing files - traversal and refused uploads as TFTP errors", "[tftp][app]") {
+    check_errors(mode);
+}
 // --workers 2 (a socket per worker on the UDP port, one shared TCP listener): two modes of four,
 // for the CI time budget; the pool itself is mode-blind and tested in every mode by lib_tests.
 TFTP_MODE_TESTS("sync/w2")
 TFTP_MODE_TESTS("event-1/w2")
 
-TEST_CASE("8 parallel transfers while a stalled client holds one - thread", "[tftp][app][thread]") {
-    check_parallel_and_stalled("thread");
-}
-TEST_CASE("8 parallel transfers while a stalled client holds one - fork", "[tftp][app][fork]") {
-    check_parallel_and_stalled("fork");
+TEST_EVERY_CONCURRENT_APP_MODE("8 parallel transfers while a stalled client holds one", "[tftp][app]") {
+    check_parallel_and_stalled(mode);
 }
 
 TEST_CASE("options are negotiated with curl - atftp and tftp_client", "[tftp][app]") {
@@ -587,22 +589,8 @@ void check_stop_ends_transfers(const std::string& mode) {
     CHECK(dirs.served_names() == std::vector<std::string>{"big.bin"});  // no partial or hidden upload file
 }
 
-TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - sync", "[tftp][app]") {
-    check_stop_ends_transfers("sync");
-}
-TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - thread", "[tftp][app][thread]") {
-    check_stop_ends_transfers("thread");
-}
-TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - fork", "[tftp][app][fork]") {
-    check_stop_ends_transfers("fork");
-}
-// The event-mode stop tests are not tagged [event-2], so ThreadSanitizer's build (which runs only
-// [thread] and [event...]) leaves them out: under TSan the SIGTERM of an event-mode server was
-// handled about 10 s late in 4 of 30 runs (and with the server of before this change, 2 of 20),
-// never in 40 release or 30 ASan runs. TSan defers a signal that arrives outside a blocking call,
-// and with fibers it is kept with the fiber that was running. Release and ASan still run them.
-TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - event-2", "[tftp][app]") {
-    check_stop_ends_transfers("event-2");
+TEST_EVERY_APP_MODE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s", "[tftp][app]") {
+    check_stop_ends_transfers(mode);
 }
 TEST_CASE("SIGTERM ends transfers in progress within 1 s and stops the server within 2 s - thread/w2", "[tftp][app][pool]") {
     check_stop_ends_transfers("thread/w2");
@@ -650,17 +638,8 @@ void check_stop_cuts_tcp_service(const std::string& mode) {
     CHECK(dirs.served_names() == std::vector<std::string>{"big.bin"});  // no partial or hidden upload file
 }
 
-TEST_CASE("SIGTERM cuts off stalled TCP gets - puts and idle clients within 2 s - sync", "[tftp][app][tcp]") {
-    check_stop_cuts_tcp_service("sync");
-}
-TEST_CASE("SIGTERM cuts off stalled TCP gets - puts and idle clients within 2 s - thread", "[tftp][app][tcp][thread]") {
-    check_stop_cuts_tcp_service("thread");
-}
-TEST_CASE("SIGTERM cuts off stalled TCP gets - puts and idle clients within 2 s - fork", "[tftp][app][tcp][fork]") {
-    check_stop_cuts_tcp_service("fork");
-}
-TEST_CASE("SIGTERM cuts off stalled TCP gets - puts and idle clients within 2 s - event-2", "[tftp][app][tcp]") {  // (see above: not under TSan)
-    check_stop_cuts_tcp_service("event-2");
+TEST_EVERY_APP_MODE("SIGTERM cuts off stalled TCP gets - puts and idle clients within 2 s", "[tftp][app][tcp]") {
+    check_stop_cuts_tcp_service(mode);
 }
 
 TEST_CASE("a failed upload's log line says how many bytes arrived", "[tftp][app]") {
@@ -742,18 +721,10 @@ void check_repeated_request(const std::string& mode, std::chrono::milliseconds d
 }
 }  // namespace
 
-TEST_CASE("a request the client repeated before our answer starts one transfer - not two", "[tftp][app][sync]") {
-    check_repeated_request("sync", 0ms);
-}
 TEST_CASE("a repeated request is dropped though read after a long transfer (sync) - sync", "[tftp][app][sync]") {
     check_repeated_request("sync", 2500ms);
 }
-TEST_CASE("a repeated request starts one transfer - event-2", "[tftp][app][event-2]") {
-    check_repeated_request("event-2", 0ms);
-}
-TEST_CASE("a repeated request starts one transfer - thread", "[tftp][app][thread]") {
-    check_repeated_request("thread", 0ms);
-}
+TEST_EVERY_APP_MODE("a repeated request starts one transfer", "[tftp][app]") { check_repeated_request(mode, 0ms); }
 
 TEST_CASE("the TCP service lists - gets and puts with tftp_client - many at once", "[tftp][app][tcp]") {
     Dirs dirs;
