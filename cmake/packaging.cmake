@@ -14,7 +14,7 @@ set(SOCKSERV_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/sockserv)
 install(EXPORT sockservTargets NAMESPACE sockserv:: DESTINATION ${SOCKSERV_CMAKE_DIR} COMPONENT dev)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/sockservConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/sockservConfig.cmake INSTALL_DESTINATION ${SOCKSERV_CMAKE_DIR})
-# 0.x: a new minor version may change the API, so 0.2 accepts 0.2.* only.
+# 0.x: a new minor version may change the API, so 0.3 accepts 0.3.* only.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/sockservConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/sockservConfig.cmake ${PROJECT_BINARY_DIR}/sockservConfigVersion.cmake
         DESTINATION ${SOCKSERV_CMAKE_DIR} COMPONENT dev)

@@ -28,7 +28,7 @@ heavy=$(printf '#include <sockserv/sockserv.hpp>\n' | g++ -std=c++20 -H -fsyntax
           | grep -E '^\.+ .*(/boost/|/iostream$|/filesystem$)' || true)
 [ -z "$heavy" ] || fail "sockserv.hpp includes: $heavy"
 
-# The examples, as out-of-tree projects with find_package(sockserv 0.2), warnings as errors.
+# The examples, as out-of-tree projects with find_package(sockserv 0.3), warnings as errors.
 for example in word_tally udp_upper serve_modes; do
   cmake -S "$source/examples/$example" -B "$work/$example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" >/dev/null \

@@ -1,8 +1,8 @@
 // The hooks, with Python's meaning: verify_request, handle_error, handle_timeout, service_actions.
 
-#include "../../apps/echo/echo_handlers.hpp"
-#include "../support/every_mode.hpp"
-#include "../support/test_support.hpp"
+#include "../../../apps/echo/echo_handlers.hpp"
+#include "../../support/every_mode.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

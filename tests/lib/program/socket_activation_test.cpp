@@ -8,8 +8,8 @@
 #include <sockserv/base/address.hpp>
 #include <sockserv/io/socket.hpp>
 
-#include "../apps/chat/chat_member.hpp"
-#include "../support/test_support.hpp"
+#include "../../apps/chat/chat_member.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // What the serving loop offers beyond Python's: request numbering in arrival order, extra fds
 // watched by the loop (add_reader), and fan-out of one datagram to many addresses.
 
-#include "../support/every_mode.hpp"
-#include "../support/test_support.hpp"
+#include "../../support/every_mode.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // processes (probe_server), real signals, /proc. The app suites run their whole behaviour with
 // --workers 2 as well (the "/w2" modes); a reload under wrk load is pool_load_test.cpp.
 
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

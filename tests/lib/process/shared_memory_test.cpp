@@ -5,7 +5,7 @@
 #include <sockserv/process/process_mutex.hpp>
 #include <sockserv/process/shared_memory.hpp>
 
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

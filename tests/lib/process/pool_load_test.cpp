@@ -1,7 +1,7 @@
 // A pool's reload under real load: wrk keeps both cores busy, so this runs alone (RUN_SERIAL in
 // tests/CMakeLists.txt): it would starve the timing of whatever ran beside it.
 
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // Stopping: instant, from anywhere, any number of times. No poll interval anywhere.
 
-#include "../../apps/echo/echo_handlers.hpp"
-#include "../support/every_mode.hpp"
-#include "../support/test_support.hpp"
+#include "../../../apps/echo/echo_handlers.hpp"
+#include "../../support/every_mode.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // Per-connection handler settings: timeout() and disable_nagle_algorithm().
 
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

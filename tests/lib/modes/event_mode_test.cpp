@@ -1,8 +1,8 @@
 // Event mode: what the loops and fibers promise, with real sockets (and, for what can only be seen
 // from outside, a real process: probe_server).
 
-#include "../../apps/echo/echo_handlers.hpp"
-#include "../support/test_support.hpp"
+#include "../../../apps/echo/echo_handlers.hpp"
+#include "../../support/test_support.hpp"
 
 #include <sockserv/modes/event_mode.hpp>
 

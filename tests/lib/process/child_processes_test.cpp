@@ -2,7 +2,7 @@
 // unwatched when the process is out of fds, the program's own SIGCHLD disposition, and children that
 // must not touch their siblings' record.
 
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <sockserv/process/child_processes.hpp>
 #include <sockserv/modes/forking.hpp>

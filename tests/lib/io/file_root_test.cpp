@@ -1,7 +1,7 @@
 // FileRoot: opening under a root and never outside it, with openat2 and with the /proc fallback.
 
 #include <sockserv/io/file_root.hpp>
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // ForkingMixIn: children reaped as they exit, only our own, max_children without blocking the loop,
 // and nothing leaked after thousands of requests.
 
-#include "../../apps/echo/echo_handlers.hpp"
-#include "../support/test_support.hpp"
+#include "../../../apps/echo/echo_handlers.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

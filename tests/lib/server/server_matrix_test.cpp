@@ -1,9 +1,9 @@
 // The matrix of Python's test_socketserver: echo over TCP / UDP / Unix stream / Unix datagram
 // x sync / thread / fork / event, with real sockets.
 
-#include "../../apps/echo/echo_handlers.hpp"
-#include "../support/every_mode.hpp"
-#include "../support/test_support.hpp"
+#include "../../../apps/echo/echo_handlers.hpp"
+#include "../../support/every_mode.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // What a server does and logs when a request's process or thread fails, or the process runs short
 // of fds, seen from outside: probe_server's stderr (sockserv/base/log.hpp's lines), its children in /proc.
 
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <sockserv/io/socket.hpp>
 

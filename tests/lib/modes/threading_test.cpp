@@ -1,7 +1,7 @@
 // ThreadingMixIn: finished threads forgotten at once; memory flat; joins on close.
 
-#include "../../apps/echo/echo_handlers.hpp"
-#include "../support/test_support.hpp"
+#include "../../../apps/echo/echo_handlers.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 
 #include <sockserv/sockserv.hpp>
 
-#include "../support/test_support.hpp"
+#include "../../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 
