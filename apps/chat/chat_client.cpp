@@ -2,8 +2,9 @@
 // without cutting the line you are typing; q or Ctrl-D leaves.
 //   chat_client --host 127.0.0.1 --port 8888 --name alice
 //
-// Two threads, as the notes' two processes: the main thread reads what you type and sends it; a
-// receiver thread prints what the server sends and keeps the membership alive with heartbeats.
+// Two threads, one per direction (a blocking read of the terminal and one of the socket): the main
+// thread reads what you type and sends it; a receiver thread prints what the server sends and
+// keeps the membership alive with heartbeats.
 
 #include "console.hpp"
 #include "protocol.hpp"

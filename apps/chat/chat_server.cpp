@@ -1,4 +1,4 @@
-// chat_server: the course notes' UDP group chat, in any mode. Members join with L NAME, talk with
+// chat_server: a UDP group chat room (one datagram per command), in any mode. Members join with L NAME, talk with
 // C NAME TEXT, leave with Q NAME; lines typed on the server's stdin go to everyone as admin: TEXT.
 //   chat_server --port 8888 --mode fork
 //   printf 'L alice\n' | nc -u -q1 127.0.0.1 8888

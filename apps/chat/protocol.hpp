@@ -1,5 +1,5 @@
 #pragma once
-// The chat wire protocol: the course notes' text datagrams, UTF-8, one command per datagram.
+// The chat wire protocol: text datagrams, UTF-8, one command per datagram.
 //
 //   client -> server      L NAME          join (answered OK, or ERR and the reason)
 //                         C NAME TEXT     say TEXT to everyone else

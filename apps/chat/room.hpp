@@ -37,7 +37,7 @@ public:
     static constexpr std::size_t max_capacity = 4096;
 
     /// coalesce: an outbox may hold several lines, sent as one datagram (--coalesce). Off, each
-    /// line is a datagram of its own, as the course notes' protocol has it and as clients that
+    /// line is a datagram of its own, as the chat protocol has it and as clients that
     /// read one datagram as one message expect; outboxes then only batch the sends (sendmmsg).
     explicit Room(std::size_t capacity, bool coalesce = false);
 

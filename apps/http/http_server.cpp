@@ -1,6 +1,6 @@
 // http_server: a static file server, `python3 -m http.server` with keep-alive, ranges,
 // conditional requests, sendfile and time-outs, under any --mode.
-//   http_server [PORT] [-b ADDRESS] [-d DIRECTORY] [--mode thread|fork|sync]
+//   http_server [PORT] [-b ADDRESS] [-d DIRECTORY] [--mode sync|thread|fork|event] [--workers N]
 
 #include "http_handler.hpp"
 #include "site.hpp"

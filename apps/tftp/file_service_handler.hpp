@@ -1,6 +1,6 @@
 #pragma once
-// FileServiceHandler: the list/get/put service over TCP (the course notes' file server), one
-// connection, several commands, framed as framing.hpp says.
+// FileServiceHandler: the list/get/put file service over TCP: one connection, several commands,
+// framed as framing.hpp says.
 
 #include "service.hpp"
 

@@ -91,3 +91,77 @@ CONF
   echo "bench: nginx did not start: $(cat "$dir/error.log")" >&2
   return 1
 }
+
+# ---- The one way the scripts measure and print: bench_run, then bench_table ----
+#
+# These machines drift 20-30% within minutes, more than most differences worth measuring, so no
+# figure is taken from one window per server: in each of $pairs rounds (PAIRS, default 5) every
+# server is measured once per load, one after the other (A B C, A B C, ...), and a server's ratio
+# to the anchor is taken within each round — two measurements seconds apart — and reported as the
+# median of those ratios with their spread (lowest-highest).
+#
+# A script sets  servers=(ANCHOR OTHER...)  (the first is the anchor)  and  loads=(LOAD...),  and
+# defines  bench_measure SERVER LOAD,  which starts the server, measures, stops it and prints
+# "RATE" or "RATE NOTE..." (RATE: higher is better; the note is kept for the table's footer).
+pairs="${PAIRS:-5}"
+declare -A bench_rates bench_notes
+
+bench_run() {
+  local round load server out
+  for round in $(seq 1 "$pairs"); do
+    for load in "${loads[@]}"; do
+      for server in "${servers[@]}"; do
+        out=$(bench_measure "$server" "$load") || out="0 failed to run"
+        bench_rates[$server,$load]+="${out%% *} "
+        [ "$out" != "${out#* }" ] && bench_notes[$server,$load]+="${out#* }; "
+        echo "  round $round/$pairs: $server / $load: $out" >&2
+      done
+    done
+  done
+}
+
+# bench_median [FORMAT]: of the numbers on standard input (printf FORMAT, default whole numbers).
+bench_median() {
+  tr ' ' '\n' | { grep -v '^$' || true; } | sort -g |
+    awk -v f="${1:-%.0f}" '{ v[NR] = $1 } END { if (NR == 0) { printf "-"; exit } printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# bench_ratios SERVER LOAD [OTHER]: SERVER's rate over the anchor's (or OTHER's), round by round.
+bench_ratios() {
+  local other=${3:-${servers[0]}}
+  paste -d' ' <(tr ' ' '\n' <<<"${bench_rates[$1,$2]:-}" | grep -v '^$') \
+              <(tr ' ' '\n' <<<"${bench_rates[$other,$2]:-}" | grep -v '^$') |
+    awk '{ if ($2 > 0) printf "%.3f ", $1 / $2 }'
+}
+
+# bench_ratio SERVER LOAD [OTHER]: "MEDIAN (LOW-HIGH)" of the within-round ratios to the anchor
+# (or to OTHER).
+bench_ratio() {
+  local r
+  r=$(bench_ratios "$1" "$2" "${3:-}")
+  [ -n "$r" ] || { echo "-"; return; }
+  echo "$(bench_median %.2f <<<"$r") ($(tr ' ' '\n' <<<"$r" | grep -v '^$' | sort -g | head -1 | awk '{printf "%.2f", $1}')-$(tr ' ' '\n' <<<"$r" | grep -v '^$' | sort -g | tail -1 | awk '{printf "%.2f", $1}'))"
+}
+
+# bench_table UNIT: a row per server, a column per load: the median rate, and the ratio to the
+# anchor (median of the within-round ratios, with their spread); then every note.
+bench_table() {
+  local unit=$1 server load
+  echo
+  echo "$pairs rounds, servers alternated within each; ratios to ${servers[0]}: median of the within-round ratios (lowest-highest)"
+  for load in "${loads[@]}"; do
+    echo
+    printf '%s\n' "$load:"
+    for server in "${servers[@]}"; do
+      printf '  %-14s %12s %s   x%s\n' "$server" "$(bench_median <<<"${bench_rates[$server,$load]:-}")" "$unit" \
+        "$(bench_ratio "$server" "$load")"
+    done
+  done
+  echo
+  for server in "${servers[@]}"; do
+    for load in "${loads[@]}"; do
+      [ -n "${bench_notes[$server,$load]:-}" ] && echo "note: $server / $load: ${bench_notes[$server,$load]}"
+    done
+  done
+  return 0
+}

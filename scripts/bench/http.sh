@@ -1,85 +1,106 @@
 #!/usr/bin/env bash
-# The http benchmark: wrk fetching a 1 KB and a 64 KB file with keep-alive at 1, 16 and 128
-# connections, and a connection per request, against http_server in each mode, Python's
-# http.server and nginx (1 worker), in one run. Prints requests/s and the ratios to Python and nginx.
-#   scripts/bench/http.sh [SECONDS per measurement, default 5]
-# Every server logs each request (ours and Python's to stderr, nginx to its access log), all into
-# files: the same work for each.
+# The http benchmark: wrk fetching a file with keep-alive or a connection per request, against
+# http_server in each shape and its peers, alternated within each round (common.sh's bench_run);
+# prints requests/s and each server's ratio to the first (the anchor, nginx with 2 workers by
+# default). Then, with RSS=1, what event mode, the pool and nginx hold for 10,000 idle keep-alive
+# connections.
+#   scripts/bench/http.sh [SECONDS per measurement, default 3]
+#   SERVERS="nginx event pool thread fork sync python"      the servers, anchor first
+#   LOADS="1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 128 close,1k 1000 close,64k 16 keep"
+#   PAIRS=5                                                 rounds
+#   OLD_BIN=../old/build/release/bin SERVERS="nginx event old:event thread old:thread"
+#                                                           an older build's programs beside these
+# Servers: event (2 loops in one process), pool (--workers 2 --mode event --loops 1: nginx's
+# shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2). Every server
+# logs each request to a file, nginx included: the same work for each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-seconds="${1:-5}"
+seconds="${1:-3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
+
+# 10,000 connections need as many fds in wrk and in each server (twice, on loopback).
+ulimit -Hn 65536 2>/dev/null || true  # root may raise the hard limit
+ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d)
 trap 'cleanup; rm -rf "$work"' EXIT
 mkdir -p "$work/site" "$work/nginx"
 head -c 1024 /dev/urandom >"$work/site/1k.bin"
 head -c 65536 /dev/urandom >"$work/site/64k.bin"
-# nginx's worker drops root privileges: the files must be readable by anyone.
+# nginx's workers drop root's privileges: the files must be readable by anyone.
 chmod 755 "$work" "$work/site"
 chmod 644 "$work/site/"*
 
+read -r -a servers <<<"${SERVERS:-nginx event pool thread}"
+IFS=, read -r -a loads <<<"${LOADS:-1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 128 close,1k 1000 close,64k 16 keep}"
+limit=$(( $(ulimit -n) - 200 ))
 
-servers=(thread fork sync python nginx)
-declare -A command=(
-  [thread]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode thread"
-  [fork]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode fork"
-  [sync]="$bin/http_server 0 -b 127.0.0.1 -d $work/site --mode sync"
-  [python]="python3 -u -m http.server 0 --bind 127.0.0.1 --directory $work/site"
-)
-# file, connections, keep-alive or close
-loads=("1k 1 keep" "1k 16 keep" "1k 128 keep" "64k 1 keep" "64k 16 keep" "64k 128 keep" "1k 16 close")
-declare -A rate errors
+# command SERVER: the command line of one of ours; "old:NAME" is NAME from $OLD_BIN.
+command_of() {
+  local at=$bin name=$1
+  if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; fi
+  local http="$at/http_server 0 -b 127.0.0.1 -d $work/site --idle-timeout 120"
+  case "$name" in
+    event)  echo "$http --mode event --loops 2 --max-connections $limit" ;;
+    pool)   echo "$http --workers 2 --mode event --loops 1 --max-connections $limit" ;;
+    thread) echo "$http --mode thread --max-threads 20000" ;;
+    fork)   echo "$http --mode fork --max-children 20000" ;;
+    sync)   echo "$http --mode sync" ;;
+    python) echo "python3 -u -m http.server 0 --bind 127.0.0.1 --directory $work/site" ;;
+    *) echo "bench: unknown server '$1'" >&2; return 1 ;;
+  esac
+}
 
-for server in "${servers[@]}"; do
-  for load in "${loads[@]}"; do
-    # A fresh server for every load, so one load's leftovers never slow the next.
-    if [ "$server" = nginx ]; then
-      start_nginx 1 "$work/site" "$work/nginx"
-    else
-      # shellcheck disable=SC2086
-      start_server ${command[$server]}
-    fi
-    set -- $load
-    header=()
-    [ "$3" = close ] && header=(-H "Connection: close")
-    out=$(wrk -t1 -c"$2" -d"${seconds}s" --timeout 5s "${header[@]}" "http://127.0.0.1:$port/$1.bin" 2>&1 || true)
-    stop_server
-    rate[$server,$load]=$(wrk_rate <<<"$out")
-    errors[$server,$load]=$(wrk_errors <<<"$out")
-    echo "  $server / $load: ${rate[$server,$load]:-0} req/s ${errors[$server,$load]}" >&2
+start() {
+  if [ "$1" = nginx ]; then start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"; else
+    local line
+    line=$(command_of "$1")
+    # shellcheck disable=SC2086
+    start_server $line
+  fi
+}
+
+bench_measure() {  # SERVER "FILE CONNECTIONS keep|close"
+  local file conns how out header=() threads=2
+  read -r file conns how <<<"$2"
+  [ "$how" = close ] && header=(-H "Connection: close")
+  [ "$conns" -lt 2 ] && threads=1
+  start "$1" >&2 || return 1
+  out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s "${header[@]}" "http://127.0.0.1:$port/$file.bin" 2>&1 || true)
+  stop_server
+  echo "$(wrk_rate <<<"$out") $(wrk_errors <<<"$out")"
+}
+
+bench_run
+bench_table "req/s"
+echo "loads: FILE CONNECTIONS keep (keep-alive) | close (Connection: close)"
+
+# The RSS (KiB) of a server and its children: nginx's master and workers, a pool's workers.
+tree_rss() {
+  local total=0 pid
+  for pid in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
   done
-done
+  echo "$total"
+}
 
-
-echo
-printf '%-8s' "server"
-for load in "${loads[@]}"; do printf '%26s' "$load"; done
-echo
-for server in "${servers[@]}"; do
-  printf '%-8s' "$server"
-  for load in "${loads[@]}"; do
-    r=${rate[$server,$load]:-0}
-    printf '%10s %6sxP %5sxN' "$r" "$(ratio "$r" "${rate[python,$load]:-0}")" "$(ratio "$r" "${rate[nginx,$load]:-0}")"
-  done
+# 10,000 idle keep-alive connections, each having fetched one file: what the server holds for them.
+if [ "${RSS:-0}" = 1 ]; then
   echo
-done
-echo
-echo "columns: requests/s, ratio to Python's http.server (xP), ratio to nginx with 1 worker (xN)"
-best=thread
-for server in fork sync; do
-  [ "${rate[$server,1k 16 keep]:-0}" -gt "${rate[$best,1k 16 keep]:-0}" ] && best=$server
-done
-worst_python=""
-for load in "${loads[@]}"; do
-  r=$(ratio "${rate[$best,$load]:-0}" "${rate[python,$load]:-0}")
-  if [ -z "$worst_python" ] || awk -v a="$r" -v b="$worst_python" 'BEGIN { exit !(a < b) }'; then worst_python=$r; fi
-done
-echo "best mode at c=16 keep-alive (1 KB): $best; vs nginx $(ratio "${rate[$best,1k 16 keep]}" "${rate[nginx,1k 16 keep]}")x (target >= 0.8), 64 KB $(ratio "${rate[$best,64k 16 keep]}" "${rate[nginx,64k 16 keep]}")x"
-echo "$best vs Python: lowest ratio over every load ${worst_python}x (target >= 20)"
-for server in "${servers[@]}"; do
-  for load in "${loads[@]}"; do
-    [ -n "${errors[$server,$load]}" ] && echo "errors: $server / $load: ${errors[$server,$load]}"
+  for server in nginx event pool; do
+    start "$server"
+    before=$(tree_rss "$server_pid")
+    "$bin/loadgen" hold 127.0.0.1 "$port" 10000 "GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n" >"$work/hold.log" 2>&1 &
+    holder=$!
+    for _ in $(seq 1 600); do grep -q "^holding" "$work/hold.log" 2>/dev/null && break; sleep 0.1; done
+    # Idle for a while, as held connections are: event mode gives back the stack pages an idle
+    # fiber's request touched after a second or two (every server gets the same wait).
+    sleep 3
+    after=$(tree_rss "$server_pid")
+    echo "RSS holding 10,000 idle keep-alive connections: $server $after KiB (+$((after - before))) ($(cat "$work/hold.log"))"
+    kill "$holder" 2>/dev/null || true
+    wait "$holder" 2>/dev/null || true
+    stop_server
   done
-done
+fi
 exit 0

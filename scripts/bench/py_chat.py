@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Python peer of the chat benchmark: the course notes' UDP chat server, as the notes wrote it
+"""The Python peer of the chat benchmark: the plain way to write a UDP chat server in Python
 (a dict of name -> address, one recvfrom loop, a child process for the admin's input), speaking the
 same protocol as chat_server. Prints "serving on 127.0.0.1:PORT" like chat_server.
 

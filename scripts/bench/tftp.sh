@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The tftp benchmark: a 100 MiB download with curl and atftp at blksize 512, 1428, 8192 and 65464,
-# and with windowsize (atftp), against tftp_server and, in the same run, tftpd-hpa (Debian's
-# in.tftpd, started here on a loopback port); then the TCP service's get of the same file against
-# a plain cat over a loopback socket (nc). Prints MiB/s and the ratios.
+# and with windowsize (atftp), against tftp_server and tftpd-hpa (Debian's in.tftpd, started here
+# on a loopback port, the anchor); then the TCP service's get of the same file against a plain cat
+# over a loopback socket (nc). Servers alternated within each round (common.sh's bench_run; PAIRS
+# defaults to 3 here). Prints MiB/s and the ratios.
 #   scripts/bench/tftp.sh [MiB, default 100]
+#   SERVERS="tftpd-hpa thread" LOADS="curl 1428,atftp 65464 w2" PAIRS=5 scripts/bench/tftp.sh 50
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 mib="${1:-100}"
+PAIRS=${PAIRS:-3}
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
 work=$(mktemp -d)
@@ -43,8 +46,7 @@ seconds() {
 rate() { awk -v s="$1" -v m="$mib" 'BEGIN { if (s > 0) printf "%.1f", m / s; else printf "0" }'; }
 check() { cmp -s "$1" "$work/site/big.bin" || echo "bench: $2 delivered a different file" >&2; rm -f "$1"; }
 
-loads=("curl 512" "curl 1428" "curl 8192" "curl 65464" "atftp 512" "atftp 1428" "atftp 8192" "atftp 65464"
-       "atftp 1428 w16" "atftp 8192 w8" "atftp 65464 w2")
+IFS=, read -r -a loads <<<"${LOADS:-curl 512,curl 1428,curl 8192,curl 65464,atftp 512,atftp 1428,atftp 8192,atftp 65464,atftp 1428 w16,atftp 8192 w8,atftp 65464 w2}"
 run_load() {  # client blksize [wWINDOW]
   local out="$work/out/big.bin" window=""
   [ $# -ge 3 ] && window=${3#w}
@@ -58,45 +60,42 @@ run_load() {  # client blksize [wWINDOW]
   check "$out" "$1 $2"
 }
 
-servers=(thread fork tftpd-hpa)
-declare -A mbps
-for server in "${servers[@]}"; do
-  if [ "$server" = tftpd-hpa ]; then start_tftpd_hpa; else start_server "$bin/tftp_server" --port 0 -d "$work/site" --mode "$server" --no-tcp; fi
-  for load in "${loads[@]}"; do
-    # shellcheck disable=SC2086
-    t=$(run_load $load)
-    mbps[$server,$load]=$(rate "$t")
-    echo "  $server / $load: ${mbps[$server,$load]} MiB/s" >&2
-  done
+read -r -a servers <<<"${SERVERS:-tftpd-hpa thread fork event}"
+bench_measure() {  # SERVER LOAD
+  if [ "$1" = tftpd-hpa ]; then start_tftpd_hpa >&2; else
+    start_server "$bin/tftp_server" --port 0 -d "$work/site" --mode "$1" --no-tcp >&2
+  fi
+  # shellcheck disable=SC2086
+  local t
+  t=$(run_load $2)
   stop_server
-done
-
-echo
-printf '%-16s' "load"
-for server in "${servers[@]}"; do printf '%12s' "$server"; done
-printf '%14s\n' "best/hpa"
-for load in "${loads[@]}"; do
-  printf '%-16s' "$load"
-  best=0
-  for server in "${servers[@]}"; do
-    printf '%12s' "${mbps[$server,$load]}"
-    [ "$server" != tftpd-hpa ] && best=$(awk -v a="$best" -v b="${mbps[$server,$load]}" 'BEGIN { print (b > a ? b : a) }')
-  done
-  printf '%13sx\n' "$(ratio "$best" "${mbps[tftpd-hpa,$load]}")"
-done
+  rate "$t"
+}
+bench_run
+bench_table "MiB/s"
 echo "(MiB/s of a $mib MiB download; tftpd-hpa does not do windowsize, so it answers those in lock-step)"
 
-# The TCP service's get against a plain cat through a loopback socket.
-start_server "$bin/tftp_server" --port 0 -d "$work/site" --mode thread --no-udp
-tcp=$(rate "$(cd "$work/out" && seconds "$bin/tftp_client" 127.0.0.1 "$port" get big.bin)")
-check "$work/out/big.bin" "tftp_client get"
-stop_server
-nc_port=$(free_port tcp)
-nc -N -l 127.0.0.1 "$nc_port" <"$work/site/big.bin" &
-nc_pid=$!
-for _ in $(seq 1 100); do ss -ltn | grep -q ":$nc_port " && break; sleep 0.02; done
-cat_rate=$(rate "$(seconds sh -c "nc -d 127.0.0.1 $nc_port >'$work/out/big.bin'")")
-wait "$nc_pid" 2>/dev/null || true
-check "$work/out/big.bin" "nc"
-echo
-echo "TCP get (tftp_client): $tcp MiB/s; plain cat over a loopback socket (nc): $cat_rate MiB/s; ratio $(ratio "$cat_rate" "$tcp") (target: within 2x)"
+# The TCP service's get against a plain cat through a loopback socket (nc).
+bench_measure() {  # SERVER get
+  local t nc_port nc_pid
+  if [ "$1" = nc ]; then
+    nc_port=$(free_port tcp)
+    nc -N -l 127.0.0.1 "$nc_port" <"$work/site/big.bin" &
+    nc_pid=$!
+    for _ in $(seq 1 100); do ss -ltn | grep -q ":$nc_port " && break; sleep 0.02; done
+    t=$(seconds sh -c "nc -d 127.0.0.1 $nc_port >'$work/out/big.bin'")
+    wait "$nc_pid" 2>/dev/null || true
+  else
+    start_server "$bin/tftp_server" --port 0 -d "$work/site" --mode "$1" --no-udp >&2
+    t=$(cd "$work/out" && seconds "$bin/tftp_client" 127.0.0.1 "$port" get big.bin)
+    stop_server
+  fi
+  check "$work/out/big.bin" "$1 get"
+  rate "$t"
+}
+servers=(nc thread event)
+loads=(get)
+bench_run
+bench_table "MiB/s"
+echo "(the TCP service's get with tftp_client against a plain cat over a loopback socket: target within 2x, i.e. x0.5 or more)"
+exit 0

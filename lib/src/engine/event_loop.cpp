@@ -4,6 +4,8 @@
 #include "fiber_context.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -106,7 +108,39 @@ void EventLoop::finish(detail::Fiber* fiber) noexcept {
     delete fiber;
 }
 
+namespace {
+#if SOCKSERV_TSAN
+// How a signal reaches a loop that runs fibers, under ThreadSanitizer. TSan handles a signal that
+// arrives outside a blocking call later, at the thread's next call into its runtime; and a fiber is
+// a thread of its own to TSan (__tsan_create_fiber), so a signal that came while a fiber ran was
+// queued with that fiber and waited until it ran again — a SIGTERM was handled ~10 s late when the
+// fiber was an idle client's. So under TSan fibers run with asynchronous signals blocked: one that
+// comes meanwhile is taken when the loop unblocks them, in its own context, which calls into the
+// runtime every round. (Elsewhere a handler runs at once, on the fiber's stack: sockserv's own are
+// an atomic store and an eventfd write.)
+class AsyncSignalsHeld {
+public:
+    AsyncSignalsHeld() noexcept {
+        sigset_t held;
+        sigfillset(&held);
+        for (const int synchronous : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT}) sigdelset(&held, synchronous);
+        ::pthread_sigmask(SIG_BLOCK, &held, &before_);
+    }
+    ~AsyncSignalsHeld() { ::pthread_sigmask(SIG_SETMASK, &before_, nullptr); }
+    AsyncSignalsHeld(const AsyncSignalsHeld&) = delete;
+    AsyncSignalsHeld& operator=(const AsyncSignalsHeld&) = delete;
+
+private:
+    sigset_t before_{};
+};
+#else
+struct AsyncSignalsHeld {};
+#endif
+}  // namespace
+
 void EventLoop::run_ready() {
+    if (ready_.empty()) return;
+    [[maybe_unused]] const AsyncSignalsHeld held;
     // Only those ready now: a fiber that yields goes round once before it runs again, so the loop
     // polls in between (yield's promise) and nobody starves.
     for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {

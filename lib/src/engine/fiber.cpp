@@ -10,20 +10,6 @@
 #include <cstring>
 #include <mutex>
 
-// GCC names the sanitizers with macros; clang 14 (the fuzz build) only through __has_feature.
-#if defined(__has_feature)
-#define SOCKSERV_HAS_FEATURE(name) __has_feature(name)
-#else
-#define SOCKSERV_HAS_FEATURE(name) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || SOCKSERV_HAS_FEATURE(address_sanitizer)
-#include <sanitizer/common_interface_defs.h>
-#define SOCKSERV_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__) || SOCKSERV_HAS_FEATURE(thread_sanitizer)
-#include <sanitizer/tsan_interface.h>
-#define SOCKSERV_TSAN 1
-#endif
 
 // The C++ runtime's per-thread record of the exceptions being handled (Itanium ABI, as libstdc++
 // and libc++abi lay it out).

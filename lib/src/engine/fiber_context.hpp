@@ -10,6 +10,21 @@
 #include <cstdint>
 #include <memory>
 
+// GCC names the sanitizers with macros; clang 14 (the fuzz build) only through __has_feature.
+#if defined(__has_feature)
+#define SOCKSERV_HAS_FEATURE(name) __has_feature(name)
+#else
+#define SOCKSERV_HAS_FEATURE(name) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || SOCKSERV_HAS_FEATURE(address_sanitizer)
+#include <sanitizer/common_interface_defs.h>
+#define SOCKSERV_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) || SOCKSERV_HAS_FEATURE(thread_sanitizer)
+#include <sanitizer/tsan_interface.h>
+#define SOCKSERV_TSAN 1
+#endif
+
 namespace sockserv::detail {
 
 class Fiber {

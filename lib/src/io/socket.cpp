@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace sockserv {
 
@@ -396,6 +398,26 @@ std::pair<Socket, Socket> Socket::pair(int type) {
     int fds[2];
     if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("socketpair");
     return {Socket(UniqueFd(fds[0])), Socket(UniqueFd(fds[1]))};
+}
+
+Socket Socket::duplicate_of(int fd, bool want_unix, int socket_type) {
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0) throw_errno("inherited socket " + std::to_string(fd));
+    Socket socket{UniqueFd(copy)};
+    int type = 0;
+    int family = 0;
+    socklen_t length = sizeof type;
+    if (::getsockopt(copy, SOL_SOCKET, SO_TYPE, &type, &length) != 0)
+        throw_errno("inherited fd " + std::to_string(fd) + " is not a socket");
+    length = sizeof family;
+    if (::getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &family, &length) != 0) throw_errno("getsockopt SO_DOMAIN");
+    const bool family_fits = want_unix ? family == AF_UNIX : (family == AF_INET || family == AF_INET6);
+    if (type != socket_type || !family_fits)
+        throw std::invalid_argument("inherited socket " + std::to_string(fd) + " is a " +
+                                    (family == AF_UNIX ? "Unix" : "inet") + (type == SOCK_STREAM ? " stream" : " datagram") +
+                                    " socket; this server needs a" + (want_unix ? " Unix" : "n inet") +
+                                    (socket_type == SOCK_STREAM ? " stream" : " datagram") + " socket");
+    return socket;
 }
 
 }  // namespace sockserv

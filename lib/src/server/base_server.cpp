@@ -4,7 +4,6 @@
 #include <sockserv/server/signals.hpp>
 
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,28 +20,6 @@ namespace {
 // outboxes there: 16 measured 25,000 chat messages/s without loss, 64 measured 40,000). A shutdown
 // is still seen between any two requests.
 constexpr int max_requests_per_wakeup = 64;
-
-// A duplicate of a socket someone else made (config.inherited_socket), checked against what the
-// transport expects: serving a UDP socket as TCP would fail later, and less clearly.
-Socket adopt(int fd, const Address& address, int socket_type) {
-    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (copy < 0) throw_errno("inherited socket " + std::to_string(fd));
-    Socket socket{UniqueFd(copy)};
-    int type = 0;
-    int family = 0;
-    socklen_t length = sizeof type;
-    if (::getsockopt(copy, SOL_SOCKET, SO_TYPE, &type, &length) != 0)
-        throw_errno("inherited fd " + std::to_string(fd) + " is not a socket");
-    length = sizeof family;
-    if (::getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &family, &length) != 0) throw_errno("getsockopt SO_DOMAIN");
-    const bool family_fits = address.is_unix() ? family == AF_UNIX : (family == AF_INET || family == AF_INET6);
-    if (type != socket_type || !family_fits)
-        throw std::invalid_argument("inherited socket " + std::to_string(fd) + " is a " +
-                                    (family == AF_UNIX ? "Unix" : "inet") + (type == SOCK_STREAM ? " stream" : " datagram") +
-                                    " socket; this server needs a" + (address.is_unix() ? " Unix" : "n inet") +
-                                    (socket_type == SOCK_STREAM ? " stream" : " datagram") + " socket");
-    return socket;
-}
 
 // What shutdown() from another thread drains: the request the serving thread runs itself.
 class ServingThread final : public RunningRequests {
@@ -62,7 +39,7 @@ BaseServer::BaseServer(Address server_address, ServerConfig config, int socket_t
     : server_address_(std::move(server_address)),
       config_(std::move(config)),
       socket_type_(socket_type),
-      socket_(config_.inherited_socket >= 0 ? adopt(config_.inherited_socket, server_address_, socket_type)
+      socket_(config_.inherited_socket >= 0 ? Socket::duplicate_of(config_.inherited_socket, server_address_.is_unix(), socket_type)
                                             : Socket(server_address_.family(), socket_type)),
       owner_pid_(::getpid()) {
     signals::ignore_sigpipe();

@@ -328,7 +328,7 @@ void check_flood(const std::string& mode, bool coalesce) {
 #endif
 }
 
-// The notes' protocol: one message, one datagram. A burst of 100 lines from alice, sent before
+// The chat protocol: one message, one datagram. A burst of 100 lines from alice, sent before
 // the server can read them (the burst in which --coalesce would pack lines), reaches bob as 100
 // datagrams of one line each, in order. With --coalesce the same lines arrive, in order, in
 // datagrams that may carry several.

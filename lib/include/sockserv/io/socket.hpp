@@ -88,6 +88,10 @@ public:
     /// getsockname() of any socket fd (one this process did not make, say).
     static Address local_address_of(int fd);
     Address peer_address() const;
+    /// A duplicate (close-on-exec) of a socket made elsewhere (systemd, a pool's master), checked
+    /// to be of the family (Unix or inet) and type wanted: serving a UDP socket as TCP would fail
+    /// later, and less clearly. Throws std::invalid_argument naming both, std::system_error.
+    static Socket duplicate_of(int fd, bool want_unix, int type);
     /// Connected pair (socketpair) for tests and in-process plumbing.
     static std::pair<Socket, Socket> pair(int type = SOCK_STREAM);
 

@@ -1,5 +1,6 @@
 #pragma once
-// WorkerPool: the course notes' process pool (进程池), as nginx, Apache prefork and gunicorn run it.
+// WorkerPool: a process pool — a master that binds and supervises N pre-forked workers — as nginx,
+// Apache prefork and gunicorn run it.
 // A master forks N workers up front and supervises them; each worker serves in any --mode. The
 // master serves nothing itself: whoever calls run() has bound the sockets already, so the port is
 // open before the first worker exists, and each worker serves a duplicate of them
