@@ -107,13 +107,15 @@ pairs="${PAIRS:-5}"
 declare -A bench_rates bench_notes
 
 bench_run() {
-  local round load server out
+  local round load server out note
   for round in $(seq 1 "$pairs"); do
     for load in "${loads[@]}"; do
       for server in "${servers[@]}"; do
         out=$(bench_measure "$server" "$load") || out="0 failed to run"
         bench_rates[$server,$load]+="${out%% *} "
-        [ "$out" != "${out#* }" ] && bench_notes[$server,$load]+="${out#* }; "
+        note=""
+        [ "$out" != "${out#* }" ] && note=$(sed -E 's/^ +| +$//g' <<<"${out#* }")
+        [ -n "$note" ] && bench_notes[$server,$load]+="$note; "
         echo "  round $round/$pairs: $server / $load: $out" >&2
       done
     done

@@ -23,13 +23,15 @@ IFS=, read -r -a loads <<<"${LOADS:-pingpong 1,pingpong 16,pingpong 128,connrate
 
 command_of() {
   local at=$bin name=$1
-  if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; fi
+  local loops=--loops
+  # An older build (before 0.3) spells --loops --threads; this one still accepts both.
+  if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; loops=--threads; fi
   case "$name" in
     ref-epoll)   echo "$bin/reference_epoll_echo 2" ;;
     reference)   echo "$bin/reference_echo" ;;
     ref-fork)    echo "$bin/reference_echo --fork" ;;
     ref-prefork) echo "$bin/reference_echo --prefork 2" ;;
-    event)       echo "$at/echo_server --port 0 --mode event --loops 2" ;;
+    event)       echo "$at/echo_server --port 0 --mode event $loops 2" ;;
     thread)      echo "$at/echo_server --port 0 --mode thread" ;;
     fork)        echo "$at/echo_server --port 0 --mode fork" ;;
     sync)        echo "$at/echo_server --port 0 --mode sync" ;;
@@ -48,8 +50,10 @@ bench_measure() {  # SERVER "pingpong|connrate CONNECTIONS"
   start_server $line >&2 || return 1
   result=$("$bin/loadgen" "$kind" 127.0.0.1 "$port" "$conns" "$seconds")
   stop_server
-  # RATE, then how many connections got an answer and when the last one got its first.
-  echo "$(sed -E 's/^[a-z]+ ([0-9]+)\/s.*/\1/' <<<"$result") served=$(sed -E 's/.*served=([0-9]+\/[0-9]+).*/\1/' <<<"$result")"
+  # RATE, and a note when some connections never got an answer.
+  local served
+  served=$(sed -E 's/.*served=([0-9]+)\/([0-9]+).*/\1 \2/' <<<"$result")
+  echo "$(sed -E 's/^[a-z]+ ([0-9]+)\/s.*/\1/' <<<"$result")$(awk '$1 != $2 { printf " served only %d of %d", $1, $2 }' <<<"$served")"
 }
 
 has() { [[ " ${servers[*]} " == *" $1 "* ]] && [[ " ${servers[*]} " == *" $2 "* ]] && [[ " ${loads[*]} " == *"$3"* ]]; }

@@ -38,11 +38,13 @@ limit=$(( $(ulimit -n) - 200 ))
 # command SERVER: the command line of one of ours; "old:NAME" is NAME from $OLD_BIN.
 command_of() {
   local at=$bin name=$1
-  if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; fi
+  local loops=--loops
+  # An older build (before 0.3) spells --loops --threads; this one still accepts both.
+  if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; loops=--threads; fi
   local http="$at/http_server 0 -b 127.0.0.1 -d $work/site --idle-timeout 120"
   case "$name" in
-    event)  echo "$http --mode event --loops 2 --max-connections $limit" ;;
-    pool)   echo "$http --workers 2 --mode event --loops 1 --max-connections $limit" ;;
+    event)  echo "$http --mode event $loops 2 --max-connections $limit" ;;
+    pool)   echo "$http --workers 2 --mode event $loops 1 --max-connections $limit" ;;
     thread) echo "$http --mode thread --max-threads 20000" ;;
     fork)   echo "$http --mode fork --max-children 20000" ;;
     sync)   echo "$http --mode sync" ;;
