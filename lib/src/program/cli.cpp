@@ -156,6 +156,7 @@ ServerConfig Options::server_config() const {
     config.fork = mode_settings.fork;
     config.event = mode_settings.event;
     config.dual_stack = dual_stack;
+    config.proxy_protocol = proxy_protocol;
     config.verbose = verbose;
     config.stop_timeout = stop_timeout;
     return config;
@@ -178,6 +179,7 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     std::string port_text;
     std::string mode_text;
     std::string workers_text;
+    std::string proxy_from_text;
     std::string graceful_text;
     std::string max_requests_text;
     std::string mode_help = "how requests run:";
@@ -202,6 +204,11 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         ("max-requests", po::value(&max_requests_text)->default_value("0"),
          "with --workers: replace a worker after about this many requests (0 = never; up to 1/8 more, at random)")
         ("dual-stack", po::bool_switch(&options.dual_stack), "with --host ::, accept IPv4 clients too")
+        ("proxy-protocol", po::bool_switch(&options.proxy_protocol.enabled),
+         "every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends): "
+         "its client is the one the header names")
+        ("proxy-from", po::value(&proxy_from_text)->default_value("127.0.0.0/8,::1/128"),
+         "with --proxy-protocol: the networks (CIDR, comma-separated) allowed to send the header; others are refused")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
     // Each mode's own options, as its table entry declares them (modes.hpp).
@@ -248,6 +255,11 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     }
 
     options.port = static_cast<std::uint16_t>(parse_number(program, "port", port_text, 0, 65535));
+    try {
+        options.proxy_protocol.trusted = Network::parse_list(proxy_from_text);
+    } catch (const std::invalid_argument& error) {
+        usage_error(program, "invalid --proxy-from: " + std::string(error.what()));
+    }
     for (const ModeInfo& info : modes())
         for (const ModeOption& option : info.options) {
             std::string name(option.name);

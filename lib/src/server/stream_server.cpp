@@ -1,5 +1,7 @@
 #include <sockserv/base/error.hpp>
 #include <sockserv/base/log.hpp>
+#include <sockserv/base/proxy_header.hpp>
+#include <sockserv/io/waiting.hpp>
 #include <sockserv/server/tcp_server.hpp>
 
 #include <sys/socket.h>
@@ -82,5 +84,56 @@ std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
 }
 
 [[gnu::hot]] void StreamServer::close_request(Request& request) { request.connection.close(); }
+
+bool StreamServer::start_connection(Request& request) {
+    const ProxyProtocolConfig& proxy = config().proxy_protocol;
+    if (!proxy.enabled) return true;
+    const std::string peer = request.client_address.to_string();
+    // A Unix socket's peer is on this machine, and trusted as the path's permissions allow.
+    bool trusted = request.client_address.is_unix();
+    for (const Network& network : proxy.trusted) trusted = trusted || network.contains(request.client_address);
+    if (!trusted) {
+        log("PROXY header expected from ", peer, ", which no --proxy-from network holds: refused");
+        return false;
+    }
+    // Bytes are peeked and taken only while they are a header's: a prefix (need_more) is all
+    // header, so it is taken and the wait is for more; at the end exactly the rest is taken, and
+    // the stream's own bytes stay in the socket for the handler.
+    const auto deadline = std::chrono::steady_clock::now() + proxy.deadline;
+    std::string header;
+    char buffer[proxy::max_size];
+    const int fd = request.connection.fd();
+    try {
+        for (;;) {
+            if (!wait_readable(fd, deadline)) {
+                log("PROXY header from ", peer, ": none within ", std::to_string(proxy.deadline.count()),
+                    " ms: closed");
+                return false;
+            }
+            const std::size_t n = request.connection.recv(buffer, proxy::max_size - header.size(), MSG_PEEK);
+            if (n == 0) {
+                log("PROXY header from ", peer, ": the connection closed before its end");
+                return false;
+            }
+            std::string seen = header;
+            seen.append(buffer, n);
+            const proxy::Parsed parsed = proxy::parse(seen);
+            if (parsed.status == proxy::Status::invalid) {
+                log("PROXY header from ", peer, ": ", parsed.error, "; closed");
+                return false;
+            }
+            const std::size_t take = parsed.status == proxy::Status::complete ? parsed.header.size - header.size() : n;
+            std::size_t taken = 0;
+            while (taken < take) taken += request.connection.recv(buffer + taken, take - taken);
+            header.append(buffer, take);
+            if (parsed.status == proxy::Status::need_more) continue;
+            if (parsed.header.proxied) request.client_address = parsed.header.source;
+            return true;
+        }
+    } catch (const std::system_error& error) {
+        log("PROXY header from ", peer, ": ", error.what(), "; closed");
+        return false;
+    }
+}
 
 }  // namespace sockserv

@@ -292,6 +292,19 @@ HTTP_MODE_TESTS(TEST_EVERY_APP_MODE)
 // --workers 2: the same behaviour from a master and two workers, in every mode.
 HTTP_MODE_TESTS(TEST_EVERY_POOL_MODE)
 
+TEST_EVERY_APP_MODE("behind a proxy (--proxy-protocol) the access log shows the client the PROXY header names",
+                    "[http][app][proxy]") {
+    Content content;
+    Server server(content.dir.path(), mode, {"--proxy-protocol"});
+    const std::string reply = exchange(server.address(), "PROXY TCP4 203.0.113.7 192.0.2.1 56324 80\r\n"
+                                                         "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(reply.starts_with("HTTP/1.1 200"));
+    CHECK_NOTHROW(server.process().wait_for_line(R"(^203\.0\.113\.7 .*"GET /hello\.txt HTTP/1\.1" 200)"));
+    // Without a header the connection is closed, and said so once; serving goes on.
+    CHECK(exchange(server.address(), "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").empty());
+    CHECK_NOTHROW(server.process().wait_for_line("PROXY header from 127\\.0\\.0\\.1:[0-9]+: not a PROXY protocol header"));
+}
+
 TEST_CASE("the access log escapes control characters a client sends", "[http][app]") {
     Content content;
     Server server(content.dir.path(), "thread");

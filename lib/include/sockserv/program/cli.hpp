@@ -1,7 +1,7 @@
 #pragma once
 // The command line every sockserv program shares:
 //   --host --port --unix --mode --workers --graceful-timeout --max-requests --dual-stack --verbose
-//   --help --version, and each mode's own options, from the table of modes (modes.hpp: thread
+//   --proxy-protocol --proxy-from --help --version, and each mode's own options, from the table of modes (modes.hpp: thread
 //   mode's --max-threads, fork mode's --max-children, event mode's --loops --fiber-stack
 //   --max-connections, ...)
 // plus whatever options the app adds. A bad value is one line on stderr and exit status 2.
@@ -123,6 +123,9 @@ struct Options {
     std::uint64_t max_requests = 0;
     bool dual_stack = false;
     bool verbose = false;
+    /// --proxy-protocol, --proxy-from: read a PROXY header at the start of every connection of a
+    /// stream server, from these networks only.
+    ProxyProtocolConfig proxy_protocol;
     /// Set by the app, not the command line: ServerConfig::stop_timeout (how long requests in
     /// progress may run on after a stop before their connections are cut off).
     std::optional<std::chrono::milliseconds> stop_timeout;

@@ -40,6 +40,8 @@ public:
         : Transport(std::move(server_address), std::move(config)), state_(&state) {}
 
     [[gnu::hot]] void finish_request(Request& request) override {
+        if constexpr (requires { this->start_connection(request); })
+            if (!this->start_connection(request)) return;
         if constexpr (StatefulHandler<Handler>) {
             Handler handler(request, *this, *state_);
             handler.run();

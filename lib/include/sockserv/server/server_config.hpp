@@ -3,6 +3,8 @@
 //
 //   sockserv::ThreadingTCPServer<Echo> server{{"127.0.0.1", 0}, {.request_queue_size = 64}};
 
+#include <sockserv/base/network.hpp>
+
 #include <sys/socket.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace sockserv {
 
@@ -47,6 +50,18 @@ struct EventModeConfig {
     /// Requests (connections, or datagrams being handled) served at once; at the limit accepting
     /// pauses. 0: sized from the fd limit (half the soft RLIMIT_NOFILE, less a reserve).
     std::size_t max_connections = 0;
+};
+
+/// Stream servers behind a load balancer that sends the PROXY protocol (HAProxy's send-proxy and
+/// send-proxy-v2, nginx-stream, AWS NLB, Envoy): each connection starts with a header naming the
+/// real client, which client_address() then is.
+struct ProxyProtocolConfig {
+    /// Off by default: a header from anyone could forge any address.
+    bool enabled = false;
+    /// Who may send one: a connection from elsewhere is refused and logged.
+    std::vector<Network> trusted = Network::loopback();
+    /// How long a connection may take to send its header, in all (a slow sender cannot hold it).
+    std::chrono::milliseconds deadline{3000};
 };
 
 struct ServerConfig {
@@ -95,6 +110,9 @@ struct ServerConfig {
     /// read fails (EPIPE) and ends — in thread, fork and event mode, and in sync mode when
     /// shutdown() is called from another thread. nullopt: they take as long as they take.
     std::optional<std::chrono::milliseconds> stop_timeout{};
+
+    /// Read a PROXY protocol header at the start of every connection (stream servers).
+    ProxyProtocolConfig proxy_protocol{};
 
     /// Each mode's own settings, used only by that mode.
     ThreadModeConfig thread{};

@@ -19,6 +19,12 @@ public:
     void shutdown_request(Request& request) override;
     void close_request(Request& request) override;
 
+    /// Where a connection starts, on the request's own thread, child or fiber (before the handler):
+    /// with proxy_protocol on, refuses a peer that is not trusted and reads the PROXY header —
+    /// exactly its bytes, within its deadline — making client_address the client it names. False:
+    /// the connection is to be closed (said in the log).
+    bool start_connection(Request& request);
+
 protected:
     /// kind names the server in error messages; want_unix says which address family it takes.
     StreamServer(Address server_address, ServerConfig config, const char* kind, bool want_unix);
