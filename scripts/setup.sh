@@ -17,6 +17,8 @@ if [ "${1:-all}" != build ]; then
     # tests and benchmarks: real clients and peers; systemd's socket activator; pkg-config
     curl netcat-openbsd python3 util-linux wrk procps tmux nginx chromium tftp-hpa atftp busybox tftpd-hpa
     systemd pkgconf
+    # the fleet: a real load balancer in front of the servers (PROXY protocol)
+    haproxy
   )
 fi
 
