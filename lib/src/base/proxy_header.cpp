@@ -37,24 +37,30 @@ bool parse_port(std::string_view text, std::uint16_t& port) {
     return true;
 }
 
+// An IPv4 or IPv6 address from its bytes in network order (4 or 16 of them) and its port.
+Address inet_address(int family, const void* bytes, std::uint16_t port) {
+    if (family == AF_INET) {
+        sockaddr_in in{};
+        in.sin_family = AF_INET;
+        in.sin_port = htons(port);
+        std::memcpy(&in.sin_addr, bytes, sizeof in.sin_addr);
+        return Address(reinterpret_cast<const sockaddr*>(&in), sizeof in);
+    }
+    sockaddr_in6 in6{};
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(port);
+    std::memcpy(&in6.sin6_addr, bytes, sizeof in6.sin6_addr);
+    return Address(reinterpret_cast<const sockaddr*>(&in6), sizeof in6);
+}
+
 // A numeric address of the family (no name lookup: these bytes come from the network).
 bool parse_inet(std::string_view text, int family, std::uint16_t port, Address& out) {
     if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
     char buffer[INET6_ADDRSTRLEN] = {};
     std::memcpy(buffer, text.data(), text.size());
-    if (family == AF_INET) {
-        sockaddr_in in{};
-        in.sin_family = AF_INET;
-        in.sin_port = htons(port);
-        if (::inet_pton(AF_INET, buffer, &in.sin_addr) != 1) return false;
-        out = Address(reinterpret_cast<const sockaddr*>(&in), sizeof in);
-    } else {
-        sockaddr_in6 in6{};
-        in6.sin6_family = AF_INET6;
-        in6.sin6_port = htons(port);
-        if (::inet_pton(AF_INET6, buffer, &in6.sin6_addr) != 1) return false;
-        out = Address(reinterpret_cast<const sockaddr*>(&in6), sizeof in6);
-    }
+    unsigned char bytes[16];
+    if (::inet_pton(family, buffer, bytes) != 1) return false;
+    out = inet_address(family, bytes, port);
     return true;
 }
 
@@ -121,26 +127,13 @@ Parsed parse_v2(std::string_view bytes) {
     parsed.status = Status::complete;
     if (command == 0 || family == 0) return parsed;  // LOCAL, or UNSPEC: the connection's own addresses
     const unsigned char* a = p + v2_fixed;
-    if (family == 1) {
-        if (length < 12) return invalid("PROXY v2: too short for IPv4 addresses");
-        sockaddr_in source{}, destination{};
-        source.sin_family = destination.sin_family = AF_INET;
-        std::memcpy(&source.sin_addr, a, 4);
-        std::memcpy(&destination.sin_addr, a + 4, 4);
-        source.sin_port = htons(big_endian16(a + 8));
-        destination.sin_port = htons(big_endian16(a + 10));
-        parsed.header.source = Address(reinterpret_cast<const sockaddr*>(&source), sizeof source);
-        parsed.header.destination = Address(reinterpret_cast<const sockaddr*>(&destination), sizeof destination);
-    } else if (family == 2) {
-        if (length < 36) return invalid("PROXY v2: too short for IPv6 addresses");
-        sockaddr_in6 source{}, destination{};
-        source.sin6_family = destination.sin6_family = AF_INET6;
-        std::memcpy(&source.sin6_addr, a, 16);
-        std::memcpy(&destination.sin6_addr, a + 16, 16);
-        source.sin6_port = htons(big_endian16(a + 32));
-        destination.sin6_port = htons(big_endian16(a + 34));
-        parsed.header.source = Address(reinterpret_cast<const sockaddr*>(&source), sizeof source);
-        parsed.header.destination = Address(reinterpret_cast<const sockaddr*>(&destination), sizeof destination);
+    if (family == 1 || family == 2) {
+        // Source and destination addresses, then source and destination ports.
+        const std::size_t n = family == 1 ? 4 : 16;
+        if (length < 2 * n + 4) return invalid(std::string("PROXY v2: too short for ") + (n == 4 ? "IPv4" : "IPv6") + " addresses");
+        const int af = family == 1 ? AF_INET : AF_INET6;
+        parsed.header.source = inet_address(af, a, big_endian16(a + 2 * n));
+        parsed.header.destination = inet_address(af, a + n, big_endian16(a + 2 * n + 2));
     } else {
         if (length < 216) return invalid("PROXY v2: too short for Unix addresses");
         for (int i = 0; i < 2; ++i) {

@@ -1,14 +1,12 @@
 #include <sockserv/base/error.hpp>
-#include <sockserv/modes/event_loops.hpp>
 #include <sockserv/base/log.hpp>
-
+#include <sockserv/modes/event_loops.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <errno.h>
 #include <string>
 
 namespace sockserv {
@@ -28,7 +26,6 @@ std::size_t fd_limit() {
     }
     return static_cast<std::size_t>(limit.rlim_cur == RLIM_INFINITY ? 1 << 20 : limit.rlim_cur);
 }
-
 
 }  // namespace
 

@@ -28,8 +28,6 @@ public:
     virtual std::size_t send_file(int file_fd, std::uint64_t offset, std::size_t count, std::uint64_t& sent) = 0;
     /// Until receive() has something to return (or EOF, or an error), or the deadline: false then.
     virtual bool wait_receivable(std::optional<WaitClock::time_point> deadline) = 0;
-    /// The connection under the stream: time-outs, shutdown and the peer's address act on it.
-    virtual Socket& socket() noexcept = 0;
 };
 
 /// The plain stream: the socket's bytes as they are.
@@ -41,7 +39,6 @@ public:
     void send_all(std::string_view data, bool more, std::uint64_t& sent) override;
     std::size_t send_file(int file_fd, std::uint64_t offset, std::size_t count, std::uint64_t& sent) override;
     bool wait_receivable(std::optional<WaitClock::time_point> deadline) override;
-    Socket& socket() noexcept override { return *socket_; }
 
 private:
     Socket* socket_;
