@@ -92,7 +92,7 @@ sockserv-tftp and sockserv-chat .socket and .service units are included.")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libsockserv-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libboost-dev (>= 1.74), libboost-program-options-dev (>= 1.74), libboost-context-dev (>= 1.74)")
+    "libboost-dev (>= 1.74), libboost-program-options-dev (>= 1.74), libboost-context-dev (>= 1.74), libssl-dev (>= 3.0)")
 set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "cmake (>= 3.22), pkg-config")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "A server is a transport (TCP, UDP, Unix stream, Unix datagram) composed with a
 concurrency mode (sync, thread, fork, event: epoll loops with fibers) serving a request handler

@@ -8,6 +8,8 @@ set -euo pipefail
 packages=(
   # build (help2man: the man pages, made from each program's --help)
   cmake ninja-build g++ libboost-dev libboost-system-dev libboost-program-options-dev libboost-context-dev help2man
+  # TLS: Debian's OpenSSL 3
+  libssl-dev
 )
 if [ "${1:-all}" != build ]; then
   packages+=(
@@ -19,6 +21,9 @@ if [ "${1:-all}" != build ]; then
     systemd pkgconf
     # the fleet: a real load balancer in front of the servers (PROXY protocol)
     haproxy
+    # TLS: the openssl command (test certificates, s_client), sslscan, and NSS's certutil so
+    # headless Chromium trusts the tests' own CA
+    openssl sslscan libnss3-tools
   )
 fi
 

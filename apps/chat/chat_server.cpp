@@ -10,6 +10,7 @@
 int main(int argc, char** argv) {
     sockserv::cli::Spec spec;
     spec.default_port = 8888;
+    spec.streams = false;  // UDP only: no TLS options (DTLS is out of scope, see the README)
     spec.summary = "UDP group chat: L NAME joins, C NAME TEXT talks, Q NAME leaves; stdin lines are announced.";
     spec.option<std::size_t>("capacity", 256, "most members at once (1..4096)")
         .option<std::size_t>("max-message", 1024, "longest message, in bytes (1..60000)")

@@ -19,19 +19,24 @@ bool ipv6_available() {
     return true;
 }
 
-// Python's banner: "Serving HTTP on :: port 8000 (http://[::]:8000/) ..."
+// Python's banner: "Serving HTTP on :: port 8000 (http://[::]:8000/) ...", and 3.14's "Serving
+// HTTPS on ..." with TLS, followed here by the TLS settings (kTLS or not).
 void announce(const sockserv::BaseServer& server, const sockserv::cli::Options& options) {
     const sockserv::Address& address = server.server_address();
+    const std::string protocol = options.tls ? "HTTPS" : "HTTP";
+    const std::string scheme = options.tls ? "https" : "http";
     std::string line;
     if (address.is_unix()) {
-        line = "Serving HTTP on " + address.path() + " (curl --unix-socket " + address.path() + " http://localhost/)";
+        line = "Serving " + protocol + " on " + address.path() + " (curl --unix-socket " + address.path() + " " +
+               scheme + "://localhost/)";
     } else {
         const std::string host = address.host();
         const std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-        line = "Serving HTTP on " + host + " port " + std::to_string(address.port()) + " (http://" + url_host + ":" +
-               std::to_string(address.port()) + "/)";
+        line = "Serving " + protocol + " on " + host + " port " + std::to_string(address.port()) + " (" + scheme +
+               "://" + url_host + ":" + std::to_string(address.port()) + "/)";
     }
     sockserv::log(line, " ... mode ", sockserv::to_string(options.mode));
+    if (options.tls) sockserv::log("http_server: ", options.tls->describe());
 }
 
 }  // namespace
@@ -41,6 +46,7 @@ int main(int argc, char** argv) {
     spec.summary = "Serves the files of a directory over HTTP/1.1, as python3 -m http.server does.";
     spec.default_host = "";
     spec.default_port = 8000;
+    spec.tls_alpn = {"http/1.1"};
     spec.option<std::string>("bind,b", "address to bind (default: every interface, IPv6 and IPv4)")
         .option<std::string>("directory,d", ".", "directory to serve")
         .flag("follow-symlinks", "serve symlinks that lead out of the directory (off: 403)")

@@ -71,11 +71,16 @@ bool is_tty() { return ::isatty(STDERR_FILENO) == 1; }
 
 }  // namespace
 
-FileServiceClient::FileServiceClient(const sockserv::Address& server) : socket_(server.family(), SOCK_STREAM) {
+FileServiceClient::FileServiceClient(const sockserv::Address& server, const sockserv::tls::ClientContext* tls,
+                                     const std::string& server_name)
+    : socket_(server.family(), SOCK_STREAM) {
+    constexpr std::chrono::seconds patience{60};
     socket_.connect(server);
-    socket_.set_timeout(std::chrono::seconds(60));
-    out_ = std::make_unique<sockserv::SocketWriter>(socket_);
-    in_ = std::make_unique<sockserv::SocketReader>(socket_, out_.get());
+    socket_.set_timeout(patience);
+    if (tls) stream_ = sockserv::tls::TlsStream::connect(*tls, socket_, server_name, sockserv::WaitClock::now() + patience);
+    else stream_ = std::make_unique<sockserv::SocketStream>(socket_);
+    out_ = std::make_unique<sockserv::SocketWriter>(*stream_);
+    in_ = std::make_unique<sockserv::SocketReader>(*stream_, out_.get());
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <sockserv/base/address.hpp>
 #include <sockserv/io/socket.hpp>
 #include <sockserv/io/stream.hpp>
+#include <sockserv/io/tls_stream.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -27,8 +28,10 @@ struct ClientError : std::runtime_error {
 
 class FileServiceClient {
 public:
-    /// Connects. Throws std::system_error.
-    explicit FileServiceClient(const sockserv::Address& server);
+    /// Connects; with tls, over TLS, checking the server's certificate for server_name (as typed:
+    /// a host name or an address). Throws std::system_error, tls::HandshakeError.
+    explicit FileServiceClient(const sockserv::Address& server, const sockserv::tls::ClientContext* tls = nullptr,
+                               const std::string& server_name = {});
     std::vector<std::pair<std::string, std::uint64_t>> list();
     /// Each returns the bytes moved; `show_progress` draws a bar when stderr is a terminal.
     std::uint64_t get(const std::string& name, const std::filesystem::path& local, bool show_progress);
@@ -36,6 +39,7 @@ public:
 
 private:
     sockserv::Socket socket_;
+    std::unique_ptr<sockserv::ByteStream> stream_;
     std::unique_ptr<sockserv::SocketWriter> out_;
     std::unique_ptr<sockserv::SocketReader> in_;
 };

@@ -2,9 +2,11 @@
 //   tftp_client HOST [PORT]                  prompt: list, get NAME [LOCAL], put LOCAL [NAME], help, quit
 //   tftp_client HOST [PORT] list | get NAME [LOCAL] | put LOCAL [NAME]
 //   tftp_client --udp ...                    get/put over TFTP instead of the TCP service
+//   tftp_client --tls [--cacert CA.pem] ...  the TCP service over TLS (a server with --tls-cert)
 
 #include "client.hpp"
 
+#include <sockserv/base/log.hpp>
 #include <sockserv/program/cli.hpp>
 #include <sockserv/server/signals.hpp>
 #include <sockserv/base/version.hpp>
@@ -32,10 +34,12 @@ struct Session {
     sockserv::Address server;
     bool udp = false;
     tftp::UdpOptions udp_options;
+    std::string host;  // as typed: what the server's certificate must name
+    std::unique_ptr<sockserv::tls::ClientContext> tls;
     std::unique_ptr<tftp::FileServiceClient> tcp;
 
     tftp::FileServiceClient& connection() {
-        if (!tcp) tcp = std::make_unique<tftp::FileServiceClient>(server);
+        if (!tcp) tcp = std::make_unique<tftp::FileServiceClient>(server, tls.get(), host);
         return *tcp;
     }
 
@@ -73,6 +77,9 @@ struct Session {
         } catch (const std::system_error& error) {
             std::cerr << "error: " << error.what() << "\n";
             tcp.reset();  // the connection is unusable; the next command reconnects
+        } catch (const sockserv::tls::HandshakeError& error) {
+            std::cerr << "error: TLS handshake with " << host << ": " << error.what() << "\n";
+            tcp.reset();
         }
         return false;
     }
@@ -97,6 +104,8 @@ int main(int argc, char** argv) {
         ("help,h", "show this help and exit")
         ("version", "show the version and exit")
         ("udp", "get/put over TFTP (UDP) instead of the TCP service")
+        ("tls", "the TCP service over TLS, the server's certificate checked for HOST")
+        ("cacert", po::value<std::string>(), "--tls: trust the CAs in this PEM file (default: the system's)")
         ("blksize", po::value<std::size_t>(), "--udp: ask for this block size (8..65464)")
         ("windowsize", po::value<unsigned>(), "--udp: ask for this window (RFC 7440)")
         ("mode", po::value(&mode)->default_value("octet"), "--udp: octet or netascii")
@@ -143,6 +152,19 @@ int main(int argc, char** argv) {
         sockserv::cli::usage_error("tftp_client", error.what());
     }
     session.udp = values.count("udp") > 0;
+    session.host = args[0];
+    if (values.count("cacert") && !values.count("tls")) sockserv::cli::usage_error("tftp_client", "--cacert needs --tls");
+    if (values.count("tls")) {
+        if (session.udp) sockserv::cli::usage_error("tftp_client", "--tls is for the TCP service (TFTP over UDP is plain)");
+        sockserv::tls::ClientSettings settings;
+        if (values.count("cacert")) settings.ca_file = values["cacert"].as<std::string>();
+        try {
+            session.tls = std::make_unique<sockserv::tls::ClientContext>(settings);
+        } catch (const sockserv::tls::ConfigError& error) {
+            sockserv::log_error("tftp_client", error.what());
+            return 2;
+        }
+    }
     if (mode != "octet" && mode != "netascii") {
         sockserv::cli::usage_error("tftp_client", "--mode must be octet or netascii");
     }

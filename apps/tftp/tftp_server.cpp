@@ -80,9 +80,11 @@ int main(int argc, char** argv) {
     // server is gone within 2 s whatever its clients do.
     options.stop_timeout = std::chrono::seconds(1);
     options.on_ready = [udp, tcp](const sockserv::BaseServer& server, const sockserv::cli::Options& parsed) {
-        const std::string what = udp && tcp ? "udp tftp, tcp files" : udp ? "udp tftp" : "tcp files";
+        const std::string files = parsed.tls ? "tcp files over TLS" : "tcp files";
+        const std::string what = udp && tcp ? "udp tftp, " + files : udp ? "udp tftp" : files;
         sockserv::log("tftp_server: serving on ", server.server_address().to_string(), " (", what,
                       "; mode: ", sockserv::to_string(parsed.mode), ")");
+        if (parsed.tls && tcp) sockserv::log("tftp_server: ", parsed.tls->describe());
     };
     if (udp && tcp)
         return sockserv::serve_pair<tftp::TftpUDPServer, tftp::TftpHandler, sockserv::TCPServer, tftp::FileServiceHandler>(

@@ -191,6 +191,7 @@ struct WorkerPool::State {
 
     void reload(const Body& body) {
         if (stopping) return;
+        if (config.before_reload && !config.before_reload()) return;
         std::string pids;
         for (std::size_t slot = 0; slot < slots.size(); ++slot) {
             ++slots[slot].generation;

@@ -120,6 +120,27 @@ Spec& Spec::positional(const std::string& name, int count) {
 SOCKSERV_CLI_OPTION_TYPES(SOCKSERV_CLI_INSTANTIATE)
 #undef SOCKSERV_CLI_INSTANTIATE
 
+namespace {
+double parse_seconds(std::string_view program, const std::string& name, const std::string& text, double min,
+                     double max) {
+    double seconds = -1;
+    try {
+        std::size_t used = 0;
+        seconds = std::stod(text, &used);
+        if (used != text.size()) seconds = -1;
+    } catch (const std::exception&) {
+    }
+    if (!(seconds >= min) || seconds > max) {
+        std::string message = "invalid --";
+        message.append(name).append(" '").append(text).append("' (expected ");
+        message.append(min == 0 ? "0" : "more than 0").append(" to ").append(std::to_string(static_cast<long>(max)));
+        message.append(" seconds)");
+        usage_error(program, message);
+    }
+    return seconds;
+}
+}  // namespace
+
 void usage_error(std::string_view program, std::string_view message) {
     // One write: a supervisor reading stderr gets the line whole.
     log_error(program, std::string(message) + " (try --help)");
@@ -157,6 +178,7 @@ ServerConfig Options::server_config() const {
     config.event = mode_settings.event;
     config.dual_stack = dual_stack;
     config.proxy_protocol = proxy_protocol;
+    config.tls = tls;
     config.verbose = verbose;
     config.stop_timeout = stop_timeout;
     return config;
@@ -182,6 +204,8 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     std::string proxy_from_text;
     std::string graceful_text;
     std::string max_requests_text;
+    tls::ServerSettings tls_settings;
+    std::string handshake_text;
     std::string mode_help = "how requests run:";
     for (const ModeInfo& info : modes())
         mode_help += std::string(info.mode == modes().front().mode ? " " : "; ") + std::string(info.name) + " (" +
@@ -225,11 +249,25 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
             }
         }
 
+    po::options_description tls_options("TLS options");
+    if (spec.streams)
+        tls_options.add_options()
+            ("tls-cert", po::value(&tls_settings.certificate),
+             "serve TLS: PEM file with the certificate, then its chain (and the key, unless --tls-key)")
+            ("tls-key", po::value(&tls_settings.key), "with --tls-cert: PEM file with the private key")
+            ("tls-password-file", po::value(&tls_settings.password_file),
+             "with --tls-cert: file whose first line is the key's password")
+            ("tls-client-ca", po::value(&tls_settings.client_ca),
+             "with --tls-cert: require client certificates signed by these CAs (PEM): mutual TLS")
+            ("tls-handshake-timeout", po::value(&handshake_text)->default_value("10"),
+             "with --tls-cert: seconds a connection gets for its whole TLS handshake");
+
     const po::options_description& own = spec.declared_->options;
     const po::positional_options_description& positional = spec.declared_->positional;
     po::options_description all;
     all.add(common);
     all.add(per_mode);
+    if (spec.streams) all.add(tls_options);
     if (!own.options().empty()) all.add(own);
 
     auto parsed = std::make_shared<Values::Parsed>();
@@ -275,23 +313,28 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     } else {
         options.workers = parse_number(program, "workers", workers_text, 1, max_workers);
     }
-    {
-        double seconds = -1;
-        try {
-            std::size_t used = 0;
-            seconds = std::stod(graceful_text, &used);
-            if (used != graceful_text.size()) seconds = -1;
-        } catch (const std::exception&) {
-        }
-        if (!(seconds >= 0) || seconds > 86400)
-            usage_error(program, "invalid --graceful-timeout '" + graceful_text + "' (expected 0 to 86400 seconds)");
-        options.graceful_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-    }
+    options.graceful_timeout = std::chrono::milliseconds(
+        static_cast<long long>(parse_seconds(program, "graceful-timeout", graceful_text, 0, 86400) * 1000));
     options.max_requests = parse_number(program, "max-requests", max_requests_text, 0, 1ull << 60);
     const auto mode = parse_mode(mode_text);
     if (!mode) usage_error(program, "invalid --mode '" + mode_text + "' (choose " + std::string(mode_names()) + ")");
     options.mode = *mode;
     options.values = Values(std::move(parsed));
+    if (tls_settings.certificate.empty()) {
+        for (const char* name : {"tls-key", "tls-password-file", "tls-client-ca"})
+            if (values.count(name)) usage_error(program, "--" + std::string(name) + " needs --tls-cert");
+    } else {
+        const double seconds = parse_seconds(program, "tls-handshake-timeout", handshake_text, 0.001, 3600);
+        tls_settings.handshake_timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
+        tls_settings.alpn = spec.tls_alpn;
+        try {
+            options.tls = std::make_shared<const tls::ServerContext>(std::move(tls_settings));
+        } catch (const tls::ConfigError& error) {
+            // Not a usage mistake (no "try --help"): a file that cannot serve, said at start.
+            log_error(program, error.what());
+            std::exit(2);
+        }
+    }
     options.passed_sockets = take_passed_sockets();
     return options;
 }

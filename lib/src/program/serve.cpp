@@ -10,7 +10,27 @@
 namespace sockserv::detail {
 
 void announce(const BaseServer& server, const cli::Options& options) {
-    log(options.program, ": serving on ", server.server_address().to_string(), " (mode: ", to_string(options.mode), ")");
+    std::string tls;
+    if (options.tls) tls = "; " + options.tls->describe();
+    log(options.program, ": serving on ", server.server_address().to_string(), " (mode: ", to_string(options.mode),
+        tls, ")");
+}
+
+PoolConfig ReloadableTls::pool_config(const cli::Options& options) {
+    PoolConfig config = options.pool_config();
+    if (context_) config.before_reload = [this] { return reload(); };
+    return config;
+}
+
+bool ReloadableTls::reload() {
+    try {
+        context_ = context_->reloaded();
+        log(program_, ": reload: TLS certificate and key read again");
+        return true;
+    } catch (const tls::ConfigError& error) {
+        log(program_, ": reload refused: ", error.what(), "; the workers serve on with the certificate they have");
+        return false;
+    }
 }
 
 ServerConfig worker_config(const cli::Options& options, const WorkerPool::Worker& worker, int socket_fd) {

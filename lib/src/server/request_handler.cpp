@@ -34,6 +34,7 @@ namespace sockserv {
 void StreamRequestHandler::lingering_close(std::chrono::milliseconds wait, std::size_t max_dropped) {
     try {
         wfile_.flush();
+        stream().finish();
         connection().shutdown(SHUT_WR);
         const auto deadline = std::chrono::steady_clock::now() + wait;
         for (std::size_t dropped = 0; dropped < max_dropped;) {

@@ -1,6 +1,7 @@
 #include <sockserv/base/error.hpp>
 #include <sockserv/base/log.hpp>
 #include <sockserv/base/proxy_header.hpp>
+#include <sockserv/io/tls_stream.hpp>
 #include <sockserv/io/waiting.hpp>
 #include <sockserv/server/tcp_server.hpp>
 
@@ -69,6 +70,7 @@ std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
 }
 
 [[gnu::hot]] void StreamServer::shutdown_request(Request& request) {
+    if (request.stream) request.stream->finish();
     // Half-close first, so the client sees EOF after everything we wrote, even if another process
     // (a child forked later for another request) still shares the fd.
     request.connection.shutdown(SHUT_WR);
@@ -86,8 +88,27 @@ std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
 [[gnu::hot]] void StreamServer::close_request(Request& request) { request.connection.close(); }
 
 bool StreamServer::start_connection(Request& request) {
+    if (config().proxy_protocol.enabled && !read_proxy_header(request)) return false;
+    if (config().tls) return start_tls(request);
+    return true;
+}
+
+bool StreamServer::start_tls(Request& request) {
+    const tls::ServerContext& context = *config().tls;
+    const auto deadline = std::chrono::steady_clock::now() + context.settings().handshake_timeout;
+    try {
+        request.stream = tls::TlsStream::accept(context, request.connection, deadline);
+        return true;
+    } catch (const tls::HandshakeError& error) {
+        // A probe that connects and closes (a port check, a health check) is normal life.
+        if (!error.quiet() || config().verbose)
+            log("TLS handshake with ", request.client_address.to_string(), ": ", error.what(), "; closed");
+        return false;
+    }
+}
+
+bool StreamServer::read_proxy_header(Request& request) {
     const ProxyProtocolConfig& proxy = config().proxy_protocol;
-    if (!proxy.enabled) return true;
     const std::string peer = request.client_address.to_string();
     // A Unix socket's peer is on this machine, and trusted as the path's permissions allow.
     bool trusted = request.client_address.is_unix();

@@ -28,6 +28,9 @@ public:
     virtual std::size_t send_file(int file_fd, std::uint64_t offset, std::size_t count, std::uint64_t& sent) = 0;
     /// Until receive() has something to return (or EOF, or an error), or the deadline: false then.
     virtual bool wait_receivable(std::optional<WaitClock::time_point> deadline) = 0;
+    /// Ends the stream's own framing before the socket is shut down (TLS: close_notify). Once;
+    /// never throws or waits.
+    virtual void finish() noexcept {}
 };
 
 /// The plain stream: the socket's bytes as they are.

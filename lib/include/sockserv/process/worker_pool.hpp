@@ -53,6 +53,10 @@ struct PoolConfig {
     std::uint64_t max_requests = 0;
     /// Also log which old worker a reload's new one replaces.
     bool verbose = false;
+    /// Called by the master on SIGHUP before any new worker starts: re-read what the workers will
+    /// serve with (a TLS certificate and key). False: no reload — it has said why, and the old
+    /// workers serve on as they were.
+    std::function<bool()> before_reload;
 };
 
 class WorkerPool {

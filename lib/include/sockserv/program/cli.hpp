@@ -1,7 +1,8 @@
 #pragma once
 // The command line every sockserv program shares:
 //   --host --port --unix --mode --workers --graceful-timeout --max-requests --dual-stack --verbose
-//   --proxy-protocol --proxy-from --help --version, and each mode's own options, from the table of modes (modes.hpp: thread
+//   --proxy-protocol --proxy-from --help --version, the TLS options --tls-cert --tls-key
+//   --tls-password-file --tls-client-ca --tls-handshake-timeout (programs that serve streams), and each mode's own options, from the table of modes (modes.hpp: thread
 //   mode's --max-threads, fork mode's --max-children, event mode's --loops --fiber-stack
 //   --max-connections, ...)
 // plus whatever options the app adds. A bad value is one line on stderr and exit status 2.
@@ -53,6 +54,11 @@ public:
     std::string default_host = "127.0.0.1";
     std::uint16_t default_port = 0;
     Mode default_mode = Mode::thread;
+    /// The program serves streams: it offers the TLS options (--tls-cert, ...). A datagram-only
+    /// program (chat) sets false.
+    bool streams = true;
+    /// With --tls-cert: the ALPN protocols the server speaks ({"http/1.1"}).
+    std::vector<std::string> tls_alpn;
 
     Spec();
     ~Spec();
@@ -126,6 +132,10 @@ struct Options {
     /// --proxy-protocol, --proxy-from: read a PROXY header at the start of every connection of a
     /// stream server, from these networks only.
     ProxyProtocolConfig proxy_protocol;
+    /// --tls-cert, --tls-key, --tls-password-file, --tls-client-ca, --tls-handshake-timeout: the
+    /// context, loaded and checked by parse() (a bad file exits 2 at start, never at the first
+    /// client). Empty: plain. A --workers master reloads it on SIGHUP.
+    std::shared_ptr<const tls::ServerContext> tls;
     /// Set by the app, not the command line: ServerConfig::stop_timeout (how long requests in
     /// progress may run on after a stop before their connections are cut off).
     std::optional<std::chrono::milliseconds> stop_timeout;

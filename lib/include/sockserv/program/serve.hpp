@@ -165,6 +165,21 @@ const Bound& socket_of(const std::vector<std::unique_ptr<Bound>>& bound, const W
     return bound.size() == 1 ? *bound.front() : *bound[worker.slot];
 }
 
+// The master's TLS context, read again on SIGHUP (a reload's new workers serve with the new one);
+// a file that no longer loads keeps the old workers serving and says why.
+class ReloadableTls {
+public:
+    explicit ReloadableTls(const cli::Options& options) : program_(options.program), context_(options.tls) {}
+    const std::shared_ptr<const tls::ServerContext>& context() const noexcept { return context_; }
+    /// Installs reload() as the pool's before_reload.
+    PoolConfig pool_config(const cli::Options& options);
+    bool reload();
+
+private:
+    std::string program_;
+    std::shared_ptr<const tls::ServerContext> context_;
+};
+
 template <class Bound, class Server, class... State>
 int run_workers(const cli::Options& options, bool want_unix, State&... state) {
     try {
@@ -178,11 +193,14 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
         const Address at = bound.front()->server_address();
         for (std::size_t i = 1; per_worker && i < options.workers; ++i)
             bound.push_back(std::make_unique<Bound>(Address(at.host(), at.port()), state..., config));
-        WorkerPool pool(options.pool_config());
+        ReloadableTls tls(options);
+        WorkerPool pool(tls.pool_config(options));
         say_ready(*bound.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
             const Bound& socket = socket_of(bound, worker);
-            Server server(socket.server_address(), state..., worker_config(options, worker, socket.fileno()));
+            ServerConfig config = worker_config(options, worker, socket.fileno());
+            config.tls = tls.context();
+            Server server(socket.server_address(), state..., config);
             signals::StopOnSignals stop(server, {SIGTERM});
             worker.ready();
             server.serve_forever();
@@ -202,13 +220,16 @@ int run_pair_workers(const cli::Options& options, State&... state) {
         auto bound = bind_pair<BoundFirst, BoundSecond>(options, options.server_config(), more, state...);
         const std::vector<std::unique_ptr<BoundFirst>>& firsts = bound.first;
         const BoundSecond& shared_listener = *bound.second;
-        WorkerPool pool(options.pool_config());
+        ReloadableTls tls(options);
+        WorkerPool pool(tls.pool_config(options));
         say_ready(*firsts.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
             const BoundFirst& own = socket_of(firsts, worker);
-            First first(own.server_address(), state..., worker_config(options, worker, own.fileno()));
-            Second other(shared_listener.server_address(), state...,
-                         worker_config(options, worker, shared_listener.fileno()));
+            ServerConfig first_config = worker_config(options, worker, own.fileno());
+            ServerConfig other_config = worker_config(options, worker, shared_listener.fileno());
+            first_config.tls = other_config.tls = tls.context();
+            First first(own.server_address(), state..., first_config);
+            Second other(shared_listener.server_address(), state..., other_config);
             signals::StopOnSignals stop(first, {SIGTERM});
             worker.ready();
             serve_both(first, other);

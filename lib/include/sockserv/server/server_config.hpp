@@ -4,6 +4,7 @@
 //   sockserv::ThreadingTCPServer<Echo> server{{"127.0.0.1", 0}, {.request_queue_size = 64}};
 
 #include <sockserv/base/network.hpp>
+#include <sockserv/io/tls_context.hpp>
 
 #include <sys/socket.h>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -113,6 +115,10 @@ struct ServerConfig {
 
     /// Read a PROXY protocol header at the start of every connection (stream servers).
     ProxyProtocolConfig proxy_protocol{};
+    /// Stream servers: every connection is TLS with this context (certificate, key, policy); the
+    /// handshake runs where the connection starts, on the request's own thread, child or fiber,
+    /// within the context's handshake_timeout. Empty: plain.
+    std::shared_ptr<const tls::ServerContext> tls{};
 
     /// Each mode's own settings, used only by that mode.
     ThreadModeConfig thread{};

@@ -21,8 +21,9 @@ public:
 
     /// Where a connection starts, on the request's own thread, child or fiber (before the handler):
     /// with proxy_protocol on, refuses a peer that is not trusted and reads the PROXY header —
-    /// exactly its bytes, within its deadline — making client_address the client it names. False:
-    /// the connection is to be closed (said in the log).
+    /// exactly its bytes, within its deadline — making client_address the client it names; with
+    /// tls, the handshake, making request.stream the TLS stream. False: the connection is to be
+    /// closed (said in the log).
     bool start_connection(Request& request);
 
 protected:
@@ -37,6 +38,9 @@ protected:
     void after_fork_in_child() override;
 
 private:
+    bool read_proxy_header(Request& request);
+    bool start_tls(Request& request);
+
     std::chrono::steady_clock::time_point paused_until_{};
     std::chrono::milliseconds backoff_{0};
 };
