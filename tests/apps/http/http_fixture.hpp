@@ -53,13 +53,17 @@ class Server {
 public:
     Server(const std::filesystem::path& directory, const std::string& mode, std::vector<std::string> extra = {})
         : process_(argv(directory, mode, std::move(extra))) {
-        const auto match = process_.wait_for_line(R"(^Serving HTTP on (\S+) port (\d+) )");
-        host_ = match[1];
-        port_ = std::stoi(match[2]);
+        const auto match = process_.wait_for_line(R"(^Serving (HTTPS?) on (\S+) port (\d+) )");
+        scheme_ = match[1] == "HTTPS" ? "https" : "http";
+        host_ = match[2];
+        port_ = std::stoi(match[3]);
     }
     int port() const { return port_; }
     const std::string& host() const { return host_; }
-    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+    /// http://127.0.0.1:PORT/PATH, or https://localhost:PORT/PATH (the name its certificate has).
+    std::string url(const std::string& path) const {
+        return scheme_ + (scheme_ == "https" ? "://localhost:" : "://127.0.0.1:") + std::to_string(port_) + path;
+    }
     sockserv::Address address() const { return sockserv::Address("127.0.0.1", static_cast<std::uint16_t>(port_)); }
     test::Process& process() { return process_; }
 
@@ -73,6 +77,7 @@ private:
         return args;
     }
     test::Process process_;
+    std::string scheme_;
     std::string host_;
     int port_ = 0;
 };
