@@ -25,7 +25,7 @@ start_server() {
   server_pid=$!
   bench_pids+=("$server_pid")
   for _ in $(seq 1 200); do
-    port=$(grep -oE 'serving on [^ ]*:[0-9]+|Serving HTTP on [^ ]+ port [0-9]+' "$log" | head -1 |
+    port=$(grep -oE 'serving on [^ ]*:[0-9]+|Serving HTTPS? on [^ ]+ port [0-9]+' "$log" | head -1 |
       sed -E 's/.*[: ]([0-9]+)$/\1/') || true
     [ -n "$port" ] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
@@ -59,8 +59,17 @@ wrk_errors() { awk '/Socket errors|Non-2xx/ { sub(/^ +/, ""); printf "%s; ", $0 
 # start_nginx WORKERS SITE DIR: nginx with WORKERS worker processes serving SITE on a free loopback
 # port, logging each request to DIR/access.log (its config and temp files in DIR too); sets $port
 # and $server_pid. The files must be readable by anyone: nginx's workers drop root's privileges.
+# With NGINX_TLS="CERT KEY" it serves HTTPS as http_server --tls-cert does: TLS 1.2 and 1.3, the
+# intermediate ciphers, session tickets (nginx's default), no session cache.
 start_nginx() {
-  local workers=$1 site=$2 dir=$3 nofile
+  local workers=$1 site=$2 dir=$3 nofile scheme=http tls="" cert key
+  if [ -n "${NGINX_TLS:-}" ]; then
+    scheme=https
+    read -r cert key <<<"$NGINX_TLS"
+    tls="ssl_certificate $cert; ssl_certificate_key $key; ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers off; ssl_session_tickets on;"
+  fi
   nofile=$(ulimit -n)
   port=$(free_port)
   cat >"$dir/nginx.conf" <<CONF
@@ -78,14 +87,14 @@ http {
   types { application/octet-stream bin; }
   client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
   uwsgi_temp_path $dir; scgi_temp_path $dir;
-  server { listen 127.0.0.1:$port; root $site; }
+  server { listen 127.0.0.1:$port${tls:+ ssl}; root $site; $tls }
 }
 CONF
   nginx -c "$dir/nginx.conf" -p "$dir" 2>>"$dir/error.log" &
   server_pid=$!
   bench_pids+=("$server_pid")
   for _ in $(seq 1 200); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/1k.bin" && return 0
+    curl -sfk -o /dev/null "$scheme://127.0.0.1:$port/1k.bin" && return 0
     sleep 0.05
   done
   echo "bench: nginx did not start: $(cat "$dir/error.log")" >&2

@@ -2,6 +2,7 @@
 
 #include "../../support/every_mode.hpp"
 #include "../../support/test_support.hpp"
+#include "../../support/tls_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -233,21 +234,19 @@ TEST_CASE("fork mode: the parent takes at most two page faults per request, like
 #endif
 }
 
-TEST_EVERY_POOL_MODE("echo_server --tls-cert echoes over TLS to openssl s_client", "[app][echo][tls]") {
-    test::TempDir dir;
-    test::run("cd " + test::shell_quote(dir.path().string()) +
-              " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost"
-              " -addext subjectAltName=DNS:localhost -keyout key.pem -out cert.pem 2>&1");
-    std::vector<std::string> argv{test::binary("echo_server"), "--port", "0", "--tls-cert", (dir / "cert.pem").string(),
-                                  "--tls-key", (dir / "key.pem").string()};
+TEST_EVERY_POOL_MODE("echo_server --tls-cert echoes over TLS", "[app][echo][tls]") {
+    const test::Certificates certificates;
+    std::vector<std::string> argv{test::binary("echo_server"), "--port", "0"};
+    for (const auto& option : certificates.server_options()) argv.push_back(option);
     const auto mode_args = test::mode_arguments(mode);
     argv.insert(argv.end(), mode_args.begin(), mode_args.end());
     test::Process server(argv);
     const Address address = server.wait_until_serving();
-    const auto out = test::run_command("printf 'over tls\\n' | timeout 20 openssl s_client -quiet -connect 127.0.0.1:" +
-                                       std::to_string(address.port()) + " -verify_return_error -CAfile " +
-                                       test::shell_quote((dir / "cert.pem").string()) + " -servername localhost 2>/dev/null");
-    CHECK(out.output == "over tls\n");
+    test::TlsClient client(address, *certificates.client_context(), "localhost");
+    client.send("over tls\n");
+    client.stream().finish();
+    client.socket().shutdown(SHUT_WR);
+    CHECK(client.receive_all() == "over tls\n");
     server.signal(SIGTERM);
     CHECK(WEXITSTATUS(server.wait()) == 0);
 }
