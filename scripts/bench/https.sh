@@ -5,12 +5,13 @@
 # (common.sh's bench_run); each figure is the median of the within-round ratios to nginx.
 #   scripts/bench/https.sh [SECONDS per measurement, default 3]
 #   SERVERS="nginx event pool"      event: one process, 2 loops; pool: --workers 2 --mode event --loops 1
-#   LOADS="1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 2 resume,100m 1 file"
+#   LOADS="1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 128 close,1k 2 new,1k 2 resume,100m 1 file"
 #   PAIRS=5
-# Loads: keep — wrk over https with keep-alive (requests/s); close — wrk with Connection: close,
-# a full handshake per request (wrk does not resume sessions); resume — openssl s_time -reuse, two
-# at once, each connection resuming the first one's session (connections/s); file — curl fetching
-# a 100 MB file over one connection (MB/s). Then, with RSS=1, what each server holds for 9,000 idle
+# Loads: keep — wrk over https with keep-alive (requests/s); close — wrk with Connection: close, a
+# new connection per request, which wrk resumes from its last session's ticket (requests/s); new —
+# openssl s_time -new, two at once, a full handshake per connection; resume — s_time -reuse, each
+# connection resuming the first one's session (connections/s); file — curl fetching a 100 MB file
+# over one connection (MB/s). Then, with RSS=1, what each server holds for 9,000 idle
 # TLS connections.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -32,7 +33,7 @@ chmod 644 "$work/site/"* "$work/"*.pem
 export NGINX_TLS="$work/cert.pem $work/key.pem"
 
 read -r -a servers <<<"${SERVERS:-nginx event pool}"
-IFS=, read -r -a loads <<<"${LOADS:-1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 2 resume,100m 1 file}"
+IFS=, read -r -a loads <<<"${LOADS:-1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 128 close,1k 2 new,1k 2 resume,100m 1 file}"
 limit=$(( $(ulimit -n) - 200 ))
 
 start() {
@@ -62,11 +63,12 @@ bench_measure() {  # SERVER "FILE CONNECTIONS keep|close|resume|file"
            echo "$(wrk_rate <<<"$out") $(wrk_errors <<<"$out")" ;;
     close) out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s -H "Connection: close" "$url" 2>&1 || true)
            echo "$(wrk_rate <<<"$out") $(wrk_errors <<<"$out")" ;;
-    resume)
-      local timers=()
+    new|resume)
+      local timers=() flag=-new
+      [ "$how" = resume ] && flag=-reuse
       rm -f "$work"/s_time.*
       for i in $(seq 1 "$conns"); do
-        openssl s_time -connect "127.0.0.1:$port" -reuse -time "$seconds" -www "/$file.bin" -tls1_3 >"$work/s_time.$i" 2>&1 &
+        openssl s_time -connect "127.0.0.1:$port" "$flag" -time "$seconds" -www "/$file.bin" -tls1_3 >"$work/s_time.$i" 2>&1 &
         timers+=($!)
       done
       wait "${timers[@]}" || true
@@ -79,8 +81,9 @@ bench_measure() {  # SERVER "FILE CONNECTIONS keep|close|resume|file"
 }
 
 bench_run
-bench_table "req/s | conn/s | MB/s"
-echo "loads: FILE CONNECTIONS keep (keep-alive) | close (a full handshake each) | resume (s_time -reuse, conn/s) | file (MB/s)"
+bench_table "/s"
+echo "loads: FILE CONNECTIONS keep (wrk keep-alive, req/s) | close (wrk, a connection per request, resumed; req/s)"
+echo "       | new (s_time, full handshakes; conn/s) | resume (s_time -reuse; conn/s) | file (curl; MB/s)"
 for server in nginx event; do
   start "$server" >/dev/null
   echo "$server speaks: $(echo | openssl s_client -connect "127.0.0.1:$port" 2>/dev/null | grep -m1 '^New,')"

@@ -29,7 +29,8 @@ constexpr const char* intermediate_ciphers =
 
 constexpr long ticket_lifetime_seconds = 7200;
 constexpr std::time_t ticket_key_period_seconds = 3600;
-// A ticket lives two hours; a key made it at most one period before that.
+// A ticket lives two hours; a key made it at most one period before that. Every resumption renews
+// the ticket, under the current key.
 constexpr std::time_t ticket_key_periods_accepted = 3;
 
 std::string error_reason(unsigned long code) {
@@ -148,11 +149,34 @@ private:
 
 namespace {
 
+// This hour's keys, kept per thread: every full handshake makes two tickets, and deriving their
+// keys each time (three HMACs) was a tenth of a handshake's cost.
+const TicketSecret::Keys& current_keys(const TicketSecret& secret, std::time_t period) {
+    struct Cached {
+        const TicketSecret* secret = nullptr;
+        std::time_t period = -1;
+        TicketSecret::Keys keys;
+    };
+    thread_local Cached cached;
+    if (cached.secret != &secret || cached.period != period) {
+        cached.keys = secret.keys(period);
+        cached.secret = &secret;
+        cached.period = period;
+    }
+    return cached.keys;
+}
+
+// Fetched once: an implicit fetch by name on every ticket costs a lookup under a lock.
+const EVP_CIPHER* ticket_cipher() {
+    static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+    return cipher;
+}
+
 int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
                int encrypt) {
     SSL_CTX* context = SSL_get_SSL_CTX(ssl);
     const auto* secret = static_cast<const TicketSecret*>(SSL_CTX_get_ex_data(context, context_index()));
-    if (!secret) return -1;
+    if (!secret || !ticket_cipher()) return -1;
     const std::time_t period = std::time(nullptr) / ticket_key_period_seconds;
     auto set_mac = [&](const TicketSecret::Keys& keys) {
         char digest[] = "SHA256";
@@ -161,18 +185,22 @@ int ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX*
         return EVP_MAC_init(mac, keys.hmac.data(), keys.hmac.size(), params) == 1;
     };
     if (encrypt) {
-        const TicketSecret::Keys keys = secret->keys(period);
-        if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+        const TicketSecret::Keys& keys = current_keys(*secret, period);
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(ticket_cipher())) != 1) return -1;
         std::memcpy(name, keys.name.data(), keys.name.size());
-        if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, keys.aes.data(), iv) != 1) return -1;
+        if (EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, keys.aes.data(), iv) != 1) return -1;
         return set_mac(keys) ? 1 : -1;
     }
     for (std::time_t age = 0; age < ticket_key_periods_accepted; ++age) {
-        const TicketSecret::Keys keys = secret->keys(period - age);
+        const TicketSecret::Keys keys = age == 0 ? current_keys(*secret, period) : secret->keys(period - age);
         if (std::memcmp(name, keys.name.data(), keys.name.size()) != 0) continue;
-        if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, keys.aes.data(), iv) != 1) return -1;
+        if (EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, keys.aes.data(), iv) != 1) return -1;
         if (!set_mac(keys)) return -1;
-        return age == 0 ? 1 : 2;  // 2: accepted, and the client gets a ticket under this hour's key
+        // 2: accepted, and renewed — the resumed connection gets a fresh ticket. Without it OpenSSL
+        // sends none after a TLS 1.3 resumption, and a client that keeps one session (wrk, or
+        // any client honouring RFC 8446's one use per ticket) makes a full handshake every
+        // other connection.
+        return 2;
     }
     return 0;  // an unknown or expired key: a full handshake
 }

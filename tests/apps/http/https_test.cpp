@@ -210,6 +210,18 @@ TEST_CASE("HTTPS session resumption: a ticket from one worker resumes on the oth
             CHECK(contains(again, "Reused, TLSv1."));
             CHECK(contains(again, "hello world"));
         }
+        // A resumed TLS 1.3 connection gets a fresh ticket, which resumes in turn: a client that
+        // keeps one session (wrk, or RFC 8446's one use per ticket) resumes every time, not every
+        // other. (s_client saves no renewed TLS 1.2 session, so 1.3 only.)
+        if (version == "-tls1_3") {
+            const std::string renewed = (sessions / ("renewed" + version)).string();
+            const std::string chained = s_client(server, ca + version + " -ign_eof -sess_in " + shell_quote(saved) +
+                                                             " -sess_out " + shell_quote(renewed), request);
+            CHECK(contains(chained, "Reused, TLSv1."));
+            const std::string from_renewed = s_client(server, ca + version + " -ign_eof -sess_in " + shell_quote(renewed), request);
+            INFO(from_renewed);
+            CHECK(contains(from_renewed, "Reused, TLSv1."));
+        }
         // New worker processes (a reload) resume it too: the key is the pool's, not a process's.
         server.process().signal(SIGHUP);
         server.process().wait_for_line("reload: new workers");
