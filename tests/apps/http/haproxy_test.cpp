@@ -9,9 +9,11 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -82,5 +84,128 @@ TEST_CASE("behind HAProxy (send-proxy and send-proxy-v2) three http_servers log 
             CHECK(count(backends[i]->process().stderr_text(), from_proxy) == 0);
         }
         for (auto& backend : backends) CHECK(backend->process().stderr_text().find("PROXY header from") == std::string::npos);
+    }
+}
+
+namespace {
+
+sockserv::Socket listening_frontend() {
+    sockserv::Socket frontend(AF_INET, SOCK_STREAM);
+    frontend.set_option(SOL_SOCKET, SO_REUSEADDR, 1);
+    frontend.bind(sockserv::Address("127.0.0.1", 0));
+    frontend.listen(256);
+    return frontend;
+}
+
+// HAProxy in front of plain TCP services (no HTTP checks): a connect check with the PROXY header.
+test::Process start_tcp_haproxy(const test::TempDir& dir, const sockserv::Socket& frontend, int backend) {
+    std::ofstream config(dir / "haproxy.cfg");
+    config << "global\n  maxconn 512\n"
+           << "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
+           << "frontend front\n  bind fd@3\n  default_backend back\n"
+           << "backend back\n  server s0 127.0.0.1:" << backend << " send-proxy-v2 check check-send-proxy inter 200ms\n";
+    config.close();
+    return test::Process({"/usr/sbin/haproxy", "-db", "-f", (dir / "haproxy.cfg").string()}, false, {{frontend.fd()}});
+}
+
+struct WrkResult {
+    long requests = 0;
+    long errors = 0;  // socket errors of every kind, and non-2xx answers
+    std::string output;
+};
+
+// wrk while the backends' stderr is read: their access logs would fill the pipe and stall them.
+WrkResult wrk(const std::string& url, int connections, const std::string& duration,
+              std::vector<std::unique_ptr<Server>>& backends) {
+    WrkResult result;
+    auto run = std::async(std::launch::async, [&] {
+        return test::run_command("wrk -t2 -c" + std::to_string(connections) + " -d" + duration + " --timeout 5s " +
+                                 url + " 2>&1")
+            .output;
+    });
+    while (run.wait_for(20ms) != std::future_status::ready)
+        for (auto& backend : backends)
+            if (test::process_running(backend->process().pid())) backend->process().pump_stderr(5ms);
+    result.output = run.get();
+    std::smatch match;
+    if (std::regex_search(result.output, match, std::regex(R"((\d+) requests in)"))) result.requests = std::stol(match[1]);
+    if (std::regex_search(result.output, match, std::regex(R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))")))
+        for (int i = 1; i <= 4; ++i) result.errors += std::stol(match[i]);
+    if (std::regex_search(result.output, match, std::regex(R"(Non-2xx or 3xx responses: (\d+))"))) result.errors += std::stol(match[1]);
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("behind HAProxy under wrk -c 64, a backend killed with SIGKILL: the others take the load",
+          "[http][app][proxy][haproxy][pool]") {
+    Content content;
+    test::TempDir dir;
+    std::vector<std::unique_ptr<Server>> backends;
+    std::vector<int> ports;
+    for (int i = 0; i < 3; ++i) {
+        backends.push_back(std::make_unique<Server>(content.dir.path(), "event-1/w2", std::vector<std::string>{"--proxy-protocol"}));
+        ports.push_back(backends.back()->port());
+    }
+    sockserv::Socket frontend = listening_frontend();
+    const std::string url = "http://127.0.0.1:" + std::to_string(frontend.local_address().port()) + "/hello.txt";
+    test::Process haproxy = start_haproxy(dir, frontend, ports, "send-proxy-v2");
+    for (auto& backend : backends) REQUIRE_NOTHROW(backend->process().wait_for_line(R"("GET /hello\.txt HTTP/1\.0" 200)"));
+
+    const WrkResult before = wrk(url, 64, "2s", backends);
+    INFO(before.output);
+    CHECK(before.requests > 100);
+    CHECK(before.errors == 0);
+
+    // The kill lands while wrk runs: the killed backend's connections (and any request HAProxy
+    // sends it before its checks fail: 2 x 200 ms) fail; nothing else does.
+    const pid_t victim = backends[1]->process().pid();
+    std::thread killer([victim] {
+        std::this_thread::sleep_for(1s);  // into the load: the kill is the event under test
+        ::kill(victim, SIGKILL);
+    });
+    const WrkResult during = wrk(url, 64, "3s", backends);
+    killer.join();
+    CHECK_NOTHROW(haproxy.wait_for_line(R"(Server back/s1 is DOWN)"));
+    // After HAProxy marked it down, the two others take every request.
+    const WrkResult after = wrk(url, 64, "2s", backends);
+    INFO(during.output);
+    INFO(after.output);
+    CHECK(after.requests > 100);
+    CHECK(after.errors == 0);
+    WARN("during the kill: " << during.errors << " of " << during.requests << " requests failed");
+    CHECK(during.errors < during.requests / 2);
+}
+
+TEST_CASE("echo_server and the tftp TCP service behind HAProxy see the real client", "[app][proxy][haproxy][pool]") {
+    {
+        test::TempDir dir;
+        test::Process echo({test::binary("echo_server"), "--port", "0", "--proxy-protocol", "--verbose", "--workers", "2",
+                            "--mode", "event"});
+        const sockserv::Address backend = echo.wait_until_serving();
+        sockserv::Socket frontend = listening_frontend();
+        test::Process haproxy = start_tcp_haproxy(dir, frontend, backend.port());
+        const auto out = test::run_command("printf 'through haproxy\\n' | nc -q 2 -s 127.0.0.2 127.0.0.1 " +
+                                           std::to_string(frontend.local_address().port()));
+        CHECK(out.output == "through haproxy\n");
+        CHECK_NOTHROW(echo.wait_for_line(R"(^echo: connection from 127\.0\.0\.2:\d+$)"));
+        CHECK(echo.stderr_text().find("PROXY header from") == std::string::npos);
+    }
+    {
+        test::TempDir dir, served;
+        std::ofstream(served / "file.txt") << "over the proxy\n";
+        test::Process tftp({test::binary("tftp_server"), "--port", "0", "-d", served.path().string(), "--no-udp",
+                            "--proxy-protocol", "--mode", "thread"});
+        const sockserv::Address backend = tftp.wait_until_serving();
+        sockserv::Socket frontend = listening_frontend();
+        test::Process haproxy = start_tcp_haproxy(dir, frontend, backend.port());
+        // A GET in the service's framing (version 1, type 2, code 0, length 8, the name), sent from
+        // 127.0.0.2: the log names that address, HAProxy's being 127.0.0.1.
+        const auto got = test::run_command(
+            "printf '\\001\\002\\000\\000\\000\\000\\000\\000\\000\\000\\000\\010file.txt' | nc -q 2 -s 127.0.0.2 127.0.0.1 " +
+            std::to_string(frontend.local_address().port()));
+        CHECK(got.output.ends_with("over the proxy\n"));
+        CHECK_NOTHROW(tftp.wait_for_line(R"(^127\.0\.0\.2:\d+ tcp get "file\.txt" 15 bytes$)"));
+        CHECK(tftp.stderr_text().find("PROXY header from") == std::string::npos);
     }
 }
