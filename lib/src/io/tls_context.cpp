@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <array>
@@ -89,10 +90,16 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, cons
     return SSL_TLSEXT_ERR_OK;
 }
 
-// Why the kernel cannot take over sending: asked once per context.
+// Whether the kernel can take over sending: its tls module is loaded, or installed (the first
+// connection that asks loads it). Asked once per context.
 std::string kernel_tls_status() {
-    if (::access("/sys/module/tls", F_OK) != 0) return "off (no tls module in this kernel)";
-    return "on";
+    if (::access("/sys/module/tls", F_OK) == 0) return "on";
+    utsname system{};
+    if (::uname(&system) == 0) {
+        const std::string modules = std::string("/lib/modules/") + system.release + "/kernel/net/tls";
+        if (::access(modules.c_str(), F_OK) == 0) return "on";
+    }
+    return "off (no tls module in this kernel)";
 }
 
 int context_index() {

@@ -387,6 +387,9 @@ TEST_CASE("event mode: 2,000 silent and 200 trickling handshakes starve no fresh
     for (int i = 0; i < 2000; ++i) silent.push_back(test::connect_stream(server.address()));
     std::vector<sockserv::Socket> trickling;
     for (int i = 0; i < 200; ++i) trickling.push_back(test::connect_stream(server.address()));
+    // The server holds them all (accepted, each waiting for its hello) before anything is timed.
+    const pid_t pid = server.process().pid();
+    REQUIRE(test::eventually([&] { return test::open_fd_count(pid) >= 2200; }, 60s));
 
     std::atomic<bool> done{false};
     std::size_t trickled = 0;
