@@ -209,3 +209,24 @@ TEST_CASE("echo_server and the tftp TCP service behind HAProxy see the real clie
         CHECK(tftp.stderr_text().find("PROXY header from") == std::string::npos);
     }
 }
+
+TEST_CASE("HTTPS behind HAProxy: the PROXY header in clear, then TLS passed through to http_server",
+          "[http][app][proxy][haproxy][tls][pool]") {
+    Content content;
+    test::TempDir dir, keys;
+    test::run("cd " + test::shell_quote(keys.path().string()) +
+              " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost"
+              " -addext subjectAltName=DNS:localhost -keyout key.pem -out cert.pem 2>&1");
+    Server backend(content.dir.path(), "event-1/w2",
+                   {"--proxy-protocol", "--tls-cert", (keys / "cert.pem").string(), "--tls-key", (keys / "key.pem").string()});
+    sockserv::Socket frontend = listening_frontend();
+    test::Process haproxy = start_tcp_haproxy(dir, frontend, backend.port());
+    const std::string port = std::to_string(frontend.local_address().port());
+    const auto result = curl("--interface 127.0.0.2 --cacert " + test::shell_quote((keys / "cert.pem").string()) +
+                             " --resolve localhost:" + port + ":127.0.0.1 https://localhost:" + port + "/hello.txt");
+    CHECK(result.status == 0);
+    CHECK(result.output == "hello world\n");
+    CHECK_NOTHROW(backend.process().wait_for_line(R"(^127\.0\.0\.2 .*"GET /hello\.txt HTTP/1\.1" 200 12$)"));
+    // HAProxy's connect checks (a LOCAL header, then a close) are no failed handshakes.
+    CHECK(backend.process().stderr_text().find("TLS handshake with") == std::string::npos);
+}

@@ -77,7 +77,6 @@ private:
     /// Bytes sent with `more` (a response head before its body): they go out in one record with
     /// what follows, not in a record and a packet of their own.
     std::string held_;
-    std::unique_ptr<char[]> file_buffer_;
 };
 
 }  // namespace sockserv::tls
