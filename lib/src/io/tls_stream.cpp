@@ -36,6 +36,13 @@ bool wait_for(int fd, int want, std::optional<WaitClock::time_point> deadline) {
 
 // Why a handshake failed, in a few words a log reader understands.
 std::string handshake_failure(int error, int saved_errno, bool peer_sent_nothing) {
+    // A peer that connects and goes without a byte — closing, or resetting as HAProxy's and other
+    // balancers' connect checks do — was probing the port.
+    if (peer_sent_nothing && (error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SYSCALL) &&
+        (saved_errno == 0 || saved_errno == ECONNRESET)) {
+        ERR_clear_error();
+        return "closed before sending anything";
+    }
     if (error == SSL_ERROR_SYSCALL && saved_errno != 0) {
         ERR_clear_error();
         return std::generic_category().message(saved_errno);

@@ -228,5 +228,6 @@ TEST_CASE("HTTPS behind HAProxy: the PROXY header in clear, then TLS passed thro
     CHECK(result.output == "hello world\n");
     CHECK_NOTHROW(backend.process().wait_for_line(R"(^127\.0\.0\.2 .*"GET /hello\.txt HTTP/1\.1" 200 12$)"));
     // HAProxy's connect checks (a LOCAL header, then a close) are no failed handshakes.
+    INFO(backend.process().stderr_text());
     CHECK(backend.process().stderr_text().find("TLS handshake with") == std::string::npos);
 }
