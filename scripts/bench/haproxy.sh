@@ -41,7 +41,7 @@ start() {
       local count=${1#proxy} i front
       cat >"$work/haproxy.cfg" <<CFG
 global
-  maxconn 20000
+  maxconn 4000
   nbthread 1
 defaults
   mode tcp
