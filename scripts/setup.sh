@@ -24,6 +24,8 @@ if [ "${1:-all}" != build ]; then
     # TLS: the openssl command (test certificates, s_client), sslscan, and NSS's certutil so
     # headless Chromium trusts the tests' own CA
     openssl sslscan libnss3-tools
+    # metrics: Prometheus's promtool checks the exposition format
+    prometheus
   )
 fi
 
