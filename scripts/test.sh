@@ -62,6 +62,17 @@ for flavour in "${flavours[@]}"; do
   fi
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
   bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$summary")
+  if [ "$flavour" = tsan ] && [ "$bad" -gt 0 ] && [ "$bad" -le 2 ]; then
+    # One rerun of what failed, under TSan only, and said out loud: its runtime delivers a signal
+    # that arrives outside a blocking call at the thread's next call into it, which with fibers
+    # has made a SIGTERM stop rarely late (tftp's event-2 stop test: once in ~40 runs, not
+    # reproduced in 30 more). A test that fails twice still fails.
+    echo "=== tsan: rerunning once: $(grep -E '^\s+[0-9]+ - ' "$log" | sed -E 's/^\s+[0-9]+ - //' | tr '\n' ';')" >&2
+    (cd "$root/build/$flavour" && ctest --rerun-failed --output-on-failure --timeout 300) | tee "$log.rerun"
+    again=$(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log.rerun" | tail -1 |
+      sed -E 's/.* ([0-9]+) tests failed.*/\1/')
+    [ -n "$again" ] && { echo "=== tsan: flaky: $((bad - again)) passed on the rerun" >&2; bad=$again; }
+  fi
   passed=$((passed + total - bad))
   failed=$((failed + bad))
 done
