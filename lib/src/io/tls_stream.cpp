@@ -1,5 +1,4 @@
 #include <sockserv/base/error.hpp>
-#include <sockserv/base/text.hpp>
 #include <sockserv/io/tls_stream.hpp>
 
 #include <openssl/err.h>

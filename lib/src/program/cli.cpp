@@ -321,8 +321,9 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     options.mode = *mode;
     options.values = Values(std::move(parsed));
     if (tls_settings.certificate.empty()) {
-        for (const char* name : {"tls-key", "tls-password-file", "tls-client-ca"})
-            if (values.count(name)) usage_error(program, "--" + std::string(name) + " needs --tls-cert");
+        for (const char* name : {"tls-key", "tls-password-file", "tls-client-ca", "tls-handshake-timeout"})
+            if (values.count(name) && !values[name].defaulted())
+                usage_error(program, "--" + std::string(name) + " needs --tls-cert");
     } else {
         const double seconds = parse_seconds(program, "tls-handshake-timeout", handshake_text, 0.001, 3600);
         tls_settings.handshake_timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));

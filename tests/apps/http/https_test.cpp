@@ -299,6 +299,9 @@ TEST_CASE("a certificate or key that cannot serve stops http_server at start: on
           made.wrong_password_file()},
          "cannot decrypt the key"},
         {{"--tls-key", made.server_key()}, "--tls-key needs --tls-cert"},
+        {{"--tls-handshake-timeout", "3"}, "--tls-handshake-timeout needs --tls-cert"},
+        {{"--tls-cert", made.server_cert(), "--tls-key", made.server_key(), "--tls-handshake-timeout", "0"},
+         "invalid --tls-handshake-timeout '0'"},
     };
     for (const Case& c : cases) {
         std::vector<std::string> argv{test::binary("http_server"), "0", "-b", "127.0.0.1", "-d", content.dir.path().string()};
