@@ -65,7 +65,7 @@ for flavour in "${flavours[@]}"; do
   if [ "$flavour" = tsan ] && [ "$bad" -gt 0 ] && [ "$bad" -le 2 ]; then
     # One rerun of what failed, under TSan only, and said out loud: its runtime delivers a signal
     # that arrives outside a blocking call at the thread's next call into it, which with fibers
-    # has made a SIGTERM stop rarely never arrive (tftp's event-2 stop test: 2 of ~165 stressed
+    # has made a SIGTERM stop rarely never arrive (tftp's event-2 stop test: 2 of ~200 stressed
     # runs; both loops then wait in epoll_wait as if no stop was asked, no signal pending, and
     # TSan's own thread blocks every signal). A test that fails twice still fails.
     echo "=== tsan: rerunning once: $(grep -E '^\s+[0-9]+ - ' "$log" | sed -E 's/^\s+[0-9]+ - //' | tr '\n' ';')" >&2
