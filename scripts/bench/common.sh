@@ -41,6 +41,44 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
 }
 
+# raise_fd_limit: as many fds as this machine allows (root may raise the hard limit): thousands of
+# connections need one each in the client and in the server.
+raise_fd_limit() {
+  ulimit -Hn 65536 2>/dev/null || true
+  ulimit -n "$(ulimit -Hn)"
+}
+
+# tree_rss PID: the RSS (KiB) of a server and its children (nginx's workers, a pool's workers).
+tree_rss() {
+  local total=0 pid
+  for pid in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# rss_holding WHAT SERVER HOLDER: starts SERVER (the script's own start), runs the function HOLDER
+# (it connects to $port, holds its connections open and prints "holding N" once it has them), and
+# prints what the server holds for them: "RSS holding WHAT: SERVER KiB (+KiB)".
+rss_holding() {
+  local what=$1 server=$2 holder=$3 before after pid log
+  start "$server"
+  before=$(tree_rss "$server_pid")
+  log=$(mktemp)
+  bench_logs+=("$log")
+  "$holder" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 1200); do grep -q "^holding" "$log" 2>/dev/null && break; sleep 0.1; done
+  # Idle for a while, as held connections are: event mode gives back the stack pages an idle
+  # fiber's request touched after a second or two (every server gets the same wait).
+  sleep 3
+  after=$(tree_rss "$server_pid")
+  echo "RSS holding $what: $server $after KiB (+$((after - before))) ($(cat "$log"))"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  stop_server
+}
+
 # free_port [tcp|udp]: a port the kernel says is free now, for peers that cannot bind port 0 and
 # report it (nginx, in.tftpd, nc). A tiny race that only a benchmark can afford.
 free_port() {

@@ -15,8 +15,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-ulimit -Hn 65536 2>/dev/null || true
-ulimit -n "$(ulimit -Hn)"
+raise_fd_limit
 
 work=$(mktemp -d)
 trap 'cleanup; rm -rf "$work"' EXIT

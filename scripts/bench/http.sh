@@ -19,8 +19,7 @@ seconds="${1:-3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
 # 10,000 connections need as many fds in wrk and in each server (twice, on loopback).
-ulimit -Hn 65536 2>/dev/null || true  # root may raise the hard limit
-ulimit -n "$(ulimit -Hn)"
+raise_fd_limit
 
 work=$(mktemp -d)
 trap 'cleanup; rm -rf "$work"' EXIT
@@ -77,32 +76,10 @@ bench_run
 bench_table "req/s"
 echo "loads: FILE CONNECTIONS keep (keep-alive) | close (Connection: close)"
 
-# The RSS (KiB) of a server and its children: nginx's master and workers, a pool's workers.
-tree_rss() {
-  local total=0 pid
-  for pid in $1 $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
-
 # 10,000 idle keep-alive connections, each having fetched one file: what the server holds for them.
+hold_keep_alive() { "$bin/loadgen" hold 127.0.0.1 "$port" 10000 "GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n"; }
 if [ "${RSS:-0}" = 1 ]; then
   echo
-  for server in nginx event pool; do
-    start "$server"
-    before=$(tree_rss "$server_pid")
-    "$bin/loadgen" hold 127.0.0.1 "$port" 10000 "GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n" >"$work/hold.log" 2>&1 &
-    holder=$!
-    for _ in $(seq 1 600); do grep -q "^holding" "$work/hold.log" 2>/dev/null && break; sleep 0.1; done
-    # Idle for a while, as held connections are: event mode gives back the stack pages an idle
-    # fiber's request touched after a second or two (every server gets the same wait).
-    sleep 3
-    after=$(tree_rss "$server_pid")
-    echo "RSS holding 10,000 idle keep-alive connections: $server $after KiB (+$((after - before))) ($(cat "$work/hold.log"))"
-    kill "$holder" 2>/dev/null || true
-    wait "$holder" 2>/dev/null || true
-    stop_server
-  done
+  for server in nginx event pool; do rss_holding "10,000 idle keep-alive connections" "$server" hold_keep_alive; done
 fi
 exit 0

@@ -18,8 +18,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-ulimit -Hn 65536 2>/dev/null || true
-ulimit -n "$(ulimit -Hn)"
+raise_fd_limit
 
 work=$(mktemp -d)
 trap 'cleanup; rm -rf "$work"' EXIT
@@ -90,21 +89,9 @@ for server in nginx event; do
   stop_server
 done
 
-tree_rss() {
-  local total=0 pid
-  for pid in $1 $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
-
 # 9,000 idle TLS connections, each having fetched one file (Python's ssl holds them).
-if [ "${RSS:-0}" = 1 ]; then
-  echo
-  for server in nginx event; do
-    start "$server"
-    before=$(tree_rss "$server_pid")
-    python3 - "$port" 9000 >"$work/hold.log" 2>&1 <<'PY' &
+hold_tls() {
+  python3 - "$port" 9000 <<'PY'
 import resource, socket, ssl, sys, time
 port, count = int(sys.argv[1]), int(sys.argv[2])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -123,14 +110,9 @@ for _ in range(count):
 print("holding", len(held), flush=True)
 time.sleep(3600)
 PY
-    holder=$!
-    for _ in $(seq 1 1200); do grep -q "^holding" "$work/hold.log" 2>/dev/null && break; sleep 0.1; done
-    sleep 3
-    after=$(tree_rss "$server_pid")
-    echo "RSS holding 9,000 idle TLS connections: $server $after KiB (+$((after - before))) ($(cat "$work/hold.log"))"
-    kill "$holder" 2>/dev/null || true
-    wait "$holder" 2>/dev/null || true
-    stop_server
-  done
+}
+if [ "${RSS:-0}" = 1 ]; then
+  echo
+  for server in nginx event; do rss_holding "9,000 idle TLS connections" "$server" hold_tls; done
 fi
 exit 0

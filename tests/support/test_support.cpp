@@ -94,10 +94,15 @@ std::pair<sockserv::Socket, sockserv::Socket> check_third_client_waits_for_a_wor
     return {std::move(second), std::move(third)};
 }
 
-int open_fd_count() {
+int open_fd_count() { return open_fd_count(::getpid()) - 1; }  // less the iterator's own fd
+
+int open_fd_count(pid_t pid) {
     int count = 0;
-    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;
-    return count - 1;  // the iterator's own fd
+    std::error_code error;  // the process may be gone: then 0
+    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
+         !error && it != std::filesystem::directory_iterator(); it.increment(error))
+        ++count;
+    return count;
 }
 
 std::string read_file(const std::filesystem::path& path) {

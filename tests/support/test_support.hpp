@@ -79,6 +79,8 @@ std::string read_file(const std::filesystem::path& path);
 
 /// Number of open fds of this process.
 int open_fd_count();
+/// fds the process `pid` has open.
+int open_fd_count(pid_t pid);
 /// Children of this process in state Z.
 int zombie_count();
 /// Threads of this process.

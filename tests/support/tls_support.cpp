@@ -80,13 +80,4 @@ std::string TlsClient::receive_all() {
     return data;
 }
 
-int open_fd_count(pid_t pid) {
-    int count = 0;
-    std::error_code error;
-    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
-         !error && it != std::filesystem::directory_iterator(); it.increment(error))
-        ++count;
-    return count;
-}
-
 }  // namespace test

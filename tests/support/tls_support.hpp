@@ -64,7 +64,4 @@ private:
     std::unique_ptr<sockserv::tls::TlsStream> stream_;
 };
 
-/// fds the process `pid` has open (from /proc/PID/fd).
-int open_fd_count(pid_t pid);
-
 }  // namespace test

@@ -323,17 +323,15 @@ ClientContext::ClientContext(ClientSettings settings) : settings_(std::move(sett
         SSL_CTX_set_min_proto_version(context_, TLS1_2_VERSION);
         SSL_CTX_set_options(context_, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
         SSL_CTX_set_mode(context_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-        if (settings_.verify) {
-            if (settings_.ca_file.empty()) {
-                if (SSL_CTX_set_default_verify_paths(context_) != 1)
-                    throw ConfigError("TLS: " + take_error("no system CA certificates"));
-            } else {
-                require_readable("--cacert", settings_.ca_file);
-                if (SSL_CTX_load_verify_locations(context_, settings_.ca_file.c_str(), nullptr) != 1)
-                    throw ConfigError("--cacert " + settings_.ca_file + ": " + take_error("not PEM certificates"));
-            }
-            SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
+        if (settings_.ca_file.empty()) {
+            if (SSL_CTX_set_default_verify_paths(context_) != 1)
+                throw ConfigError("TLS: " + take_error("no system CA certificates"));
+        } else {
+            require_readable("--cacert", settings_.ca_file);
+            if (SSL_CTX_load_verify_locations(context_, settings_.ca_file.c_str(), nullptr) != 1)
+                throw ConfigError("--cacert " + settings_.ca_file + ": " + take_error("not PEM certificates"));
         }
+        SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
         if (!settings_.certificate.empty()) {
             const std::string& key = settings_.key.empty() ? settings_.certificate : settings_.key;
             SSL_CTX_set_default_passwd_cb(context_, no_password);

@@ -34,14 +34,7 @@ bool wait_for(int fd, int want, std::optional<WaitClock::time_point> deadline) {
 }
 
 // Why a handshake failed, in a few words a log reader understands.
-std::string handshake_failure(int error, int saved_errno, bool peer_sent_nothing) {
-    // A peer that connects and goes without a byte — closing, or resetting as HAProxy's and other
-    // balancers' connect checks do — was probing the port.
-    if (peer_sent_nothing && (error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SYSCALL) &&
-        (saved_errno == 0 || saved_errno == ECONNRESET)) {
-        ERR_clear_error();
-        return "closed before sending anything";
-    }
+std::string handshake_failure(int error, int saved_errno) {
     if (error == SSL_ERROR_SYSCALL && saved_errno != 0) {
         ERR_clear_error();
         return std::generic_category().message(saved_errno);
@@ -54,8 +47,10 @@ std::string handshake_failure(int error, int saved_errno, bool peer_sent_nothing
             return "plain HTTP, not TLS";
         }
     }
-    if (code == 0 || error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SYSCALL)
-        return peer_sent_nothing ? "closed before sending anything" : "the peer closed the connection";
+    if (code == 0 || error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SYSCALL) {
+        ERR_clear_error();
+        return "the peer closed the connection";
+    }
     return take_error("handshake failed");
 }
 
@@ -100,9 +95,16 @@ void handshake(SSL* ssl, int fd, bool server, WaitClock::time_point deadline, st
             throw HandshakeError("no handshake within " + std::to_string(timeout.count()) + " ms", false);
         }
         if (error == SSL_ERROR_SYSCALL && saved_errno == EINTR) continue;
-        const bool nothing = BIO_number_read(SSL_get_rbio(ssl)) == 0;
-        const std::string why = handshake_failure(error, saved_errno, nothing);
-        throw HandshakeError(why, nothing && why == "closed before sending anything");
+        // A peer that connects and goes without a byte — closing, or resetting as HAProxy's and
+        // other balancers' connect checks do — was probing the port: normal life.
+        const bool probe = BIO_number_read(SSL_get_rbio(ssl)) == 0 &&
+                           (error == SSL_ERROR_ZERO_RETURN || error == SSL_ERROR_SYSCALL) &&
+                           (saved_errno == 0 || saved_errno == ECONNRESET);
+        if (probe) {
+            ERR_clear_error();
+            throw HandshakeError("closed before sending anything", true);
+        }
+        throw HandshakeError(handshake_failure(error, saved_errno), false);
     }
 }
 
@@ -132,7 +134,7 @@ std::unique_ptr<TlsStream> TlsStream::connect(const ClientContext& context, Sock
     const std::string name(server_name);
     unsigned char address[16];
     const bool is_ip = ::inet_pton(AF_INET, name.c_str(), address) == 1 || ::inet_pton(AF_INET6, name.c_str(), address) == 1;
-    if (context.settings().verify && !name.empty()) {
+    if (!name.empty()) {
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
         const int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
                              : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
@@ -335,7 +337,5 @@ std::string TlsStream::alpn() const {
 }
 
 std::string TlsStream::version() const { return SSL_get_version(ssl_); }
-
-bool TlsStream::resumed() const noexcept { return SSL_session_reused(ssl_) == 1; }
 
 }  // namespace sockserv::tls

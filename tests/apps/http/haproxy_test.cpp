@@ -21,21 +21,51 @@ using namespace http_test;
 
 namespace {
 
-// HAProxy in the foreground (-db) with a TCP frontend on the passed socket and the backends.
-test::Process start_haproxy(const test::TempDir& dir, const sockserv::Socket& frontend, const std::vector<int>& backends,
-                            const std::string& send_proxy) {
-    std::ofstream config(dir / "haproxy.cfg");
-    config << "global\n  maxconn 512\n"
-           << "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
-           << "frontend front\n  bind fd@3\n  default_backend back\n"
-           << "backend back\n  balance roundrobin\n  option httpchk GET /hello.txt\n"
-           << "  default-server inter 200ms fall 2 rise 1\n";
-    for (std::size_t i = 0; i < backends.size(); ++i)
-        config << "  server s" << i << " 127.0.0.1:" << backends[i] << " " << send_proxy << " check check-send-proxy\n";
-    config.close();
+// A loopback listener for HAProxy's frontend, bound here (port 0) and passed to it as fd 3.
+sockserv::Socket listening_frontend() {
+    sockserv::Socket frontend(AF_INET, SOCK_STREAM);
+    frontend.set_option(SOL_SOCKET, SO_REUSEADDR, 1);
+    frontend.bind(sockserv::Address("127.0.0.1", 0));
+    frontend.listen(256);
+    return frontend;
+}
+
+// HAProxy in the foreground (-db), TCP mode, its frontend on the passed socket, `backend` the
+// body of its one backend section.
+test::Process start_haproxy(const test::TempDir& dir, const sockserv::Socket& frontend, const std::string& backend) {
+    std::ofstream(dir / "haproxy.cfg")
+        << "global\n  maxconn 512\n"
+        << "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
+        << "frontend front\n  bind fd@3\n  default_backend back\n"
+        << "backend back\n" << backend;
     return test::Process({"/usr/sbin/haproxy", "-db", "-f", (dir / "haproxy.cfg").string()}, false, {{frontend.fd()}});
 }
 
+// http_servers with HTTP health checks that send the PROXY header too (2 failures: down).
+test::Process start_haproxy(const test::TempDir& dir, const sockserv::Socket& frontend, const std::vector<int>& backends,
+                            const std::string& send_proxy) {
+    std::string backend = "  balance roundrobin\n  option httpchk GET /hello.txt\n  default-server inter 200ms fall 2 rise 1\n";
+    for (std::size_t i = 0; i < backends.size(); ++i)
+        backend += "  server s" + std::to_string(i) + " 127.0.0.1:" + std::to_string(backends[i]) + " " + send_proxy +
+                   " check check-send-proxy\n";
+    return start_haproxy(dir, frontend, backend);
+}
+
+// One plain TCP service: a connect check with the PROXY header.
+test::Process start_tcp_haproxy(const test::TempDir& dir, const sockserv::Socket& frontend, int backend) {
+    return start_haproxy(dir, frontend,
+                         "  server s0 127.0.0.1:" + std::to_string(backend) + " send-proxy-v2 check check-send-proxy inter 200ms\n");
+}
+
+// Three http_servers (--workers 2 --mode event) behind the proxy, and their ports.
+std::vector<std::unique_ptr<Server>> proxied_backends(const Content& content, std::vector<int>& ports) {
+    std::vector<std::unique_ptr<Server>> backends;
+    for (int i = 0; i < 3; ++i) {
+        backends.push_back(std::make_unique<Server>(content.dir.path(), "event-1/w2", std::vector<std::string>{"--proxy-protocol"}));
+        ports.push_back(backends.back()->port());
+    }
+    return backends;
+}
 }  // namespace
 
 TEST_CASE("behind HAProxy (send-proxy and send-proxy-v2) three http_servers log the real client - checks pass",
@@ -44,16 +74,9 @@ TEST_CASE("behind HAProxy (send-proxy and send-proxy-v2) three http_servers log 
         INFO(send_proxy);
         Content content;
         test::TempDir dir;
-        std::vector<std::unique_ptr<Server>> backends;
         std::vector<int> ports;
-        for (int i = 0; i < 3; ++i) {
-            backends.push_back(std::make_unique<Server>(content.dir.path(), "event-1/w2", std::vector<std::string>{"--proxy-protocol"}));
-            ports.push_back(backends.back()->port());
-        }
-        sockserv::Socket frontend(AF_INET, SOCK_STREAM);
-        frontend.set_option(SOL_SOCKET, SO_REUSEADDR, 1);
-        frontend.bind(sockserv::Address("127.0.0.1", 0));
-        frontend.listen(64);
+        auto backends = proxied_backends(content, ports);
+        sockserv::Socket frontend = listening_frontend();
         const std::string front = "127.0.0.1:" + std::to_string(frontend.local_address().port());
         test::Process haproxy = start_haproxy(dir, frontend, ports, send_proxy);
 
@@ -89,25 +112,6 @@ TEST_CASE("behind HAProxy (send-proxy and send-proxy-v2) three http_servers log 
 
 namespace {
 
-sockserv::Socket listening_frontend() {
-    sockserv::Socket frontend(AF_INET, SOCK_STREAM);
-    frontend.set_option(SOL_SOCKET, SO_REUSEADDR, 1);
-    frontend.bind(sockserv::Address("127.0.0.1", 0));
-    frontend.listen(256);
-    return frontend;
-}
-
-// HAProxy in front of plain TCP services (no HTTP checks): a connect check with the PROXY header.
-test::Process start_tcp_haproxy(const test::TempDir& dir, const sockserv::Socket& frontend, int backend) {
-    std::ofstream config(dir / "haproxy.cfg");
-    config << "global\n  maxconn 512\n"
-           << "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
-           << "frontend front\n  bind fd@3\n  default_backend back\n"
-           << "backend back\n  server s0 127.0.0.1:" << backend << " send-proxy-v2 check check-send-proxy inter 200ms\n";
-    config.close();
-    return test::Process({"/usr/sbin/haproxy", "-db", "-f", (dir / "haproxy.cfg").string()}, false, {{frontend.fd()}});
-}
-
 struct WrkResult {
     long requests = 0;
     long errors = 0;  // socket errors of every kind, and non-2xx answers
@@ -141,12 +145,8 @@ TEST_CASE("behind HAProxy under wrk -c 64, a backend killed with SIGKILL: the ot
           "[http][app][proxy][haproxy][pool]") {
     Content content;
     test::TempDir dir;
-    std::vector<std::unique_ptr<Server>> backends;
     std::vector<int> ports;
-    for (int i = 0; i < 3; ++i) {
-        backends.push_back(std::make_unique<Server>(content.dir.path(), "event-1/w2", std::vector<std::string>{"--proxy-protocol"}));
-        ports.push_back(backends.back()->port());
-    }
+    auto backends = proxied_backends(content, ports);
     sockserv::Socket frontend = listening_frontend();
     const std::string url = "http://127.0.0.1:" + std::to_string(frontend.local_address().port()) + "/hello.txt";
     test::Process haproxy = start_haproxy(dir, frontend, ports, "send-proxy-v2");

@@ -62,8 +62,7 @@ public:
     std::shared_ptr<const ServerContext> reloaded() const;
 
     /// Whether connections try kernel TLS for sending files, and why not: "on", or "off (no tls
-    /// module in this kernel)". Whether one connection got it is that connection's business
-    /// (TlsStream::kernel_sends()).
+    /// module in this kernel)". Whether one connection got it, OpenSSL says after its handshake.
     const std::string& ktls() const noexcept { return ktls_; }
     /// One line for a start banner: "TLS 1.2-1.3, mutual (client certificates), kTLS: off (...)".
     std::string describe() const;
@@ -86,8 +85,6 @@ struct ClientSettings {
     std::string certificate;
     std::string key;
     std::vector<std::string> alpn;
-    /// Check the server's certificate and name (off only for tests of failure paths).
-    bool verify = true;
 };
 
 class ClientContext {

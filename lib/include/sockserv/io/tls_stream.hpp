@@ -57,10 +57,6 @@ public:
     std::string alpn() const;
     /// "TLSv1.3"
     std::string version() const;
-    /// The session was resumed from a ticket (no full handshake).
-    bool resumed() const noexcept;
-    /// Files go out through the kernel's TLS (SSL_sendfile), not read + SSL_write.
-    bool kernel_sends() const noexcept { return kernel_sends_; }
 
 private:
     TlsStream(ssl_st* ssl, Socket& socket);
@@ -72,6 +68,7 @@ private:
     ssl_st* ssl_;
     Socket* socket_;
     bool nonblocking_ = false;
+    /// Files go out through the kernel's TLS (SSL_sendfile), not read + SSL_write.
     bool kernel_sends_ = false;
     bool finished_ = false;
     /// Bytes sent with `more` (a response head before its body): they go out in one record with
