@@ -10,6 +10,8 @@ packages=(
   cmake ninja-build g++ libboost-dev libboost-system-dev libboost-program-options-dev libboost-context-dev help2man
   # TLS: Debian's OpenSSL 3
   libssl-dev
+  # chat rooms shared through Redis: hiredis
+  libhiredis-dev
 )
 if [ "${1:-all}" != build ]; then
   packages+=(
@@ -18,9 +20,10 @@ if [ "${1:-all}" != build ]; then
     clang libclang-rt-14-dev
     # tests and benchmarks: real clients and peers; systemd's socket activator; pkg-config
     curl netcat-openbsd python3 util-linux wrk procps tmux nginx chromium tftp-hpa atftp busybox tftpd-hpa
-    systemd pkgconf
-    # the fleet: a real load balancer in front of the servers (PROXY protocol)
-    haproxy
+    systemd
+    # the fleet: a real load balancer in front of the servers (PROXY protocol), and the Redis
+    # server chat nodes share a room through
+    haproxy redis-server
     # TLS: the openssl command (test certificates, s_client), sslscan, and NSS's certutil so
     # headless Chromium trusts the tests' own CA
     openssl sslscan libnss3-tools

@@ -38,10 +38,11 @@ void ChatHandler::handle() {
 }
 
 void ChatHandler::login(std::string_view name) {
-    switch (room().join(name, client_address(), Room::Clock::now())) {
+    switch (room().join(server(), name, client_address(), Room::Clock::now())) {
     case Room::Join::joined:
-        reply(ok());
-        detail::relay(server(), room(), joined(name), client_address());
+        // Now, with the room's turn held, not in finish(): from the moment the member is in the
+        // room, lines are relayed to it (from other nodes' members too), and its OK comes first.
+        sendto(ok(), client_address());
         return;
     case Room::Join::again:
         reply(ok());
@@ -59,18 +60,16 @@ void ChatHandler::login(std::string_view name) {
 }
 
 void ChatHandler::say(std::string_view name, std::string_view text) {
-    if (room().touch(name, client_address(), Room::Clock::now()))
-        detail::relay(server(), room(), said(name, text), client_address());
-    else if (room().has(name))
+    if (room().say(server(), name, client_address(), text, Room::Clock::now())) return;
+    if (room().has(name))
         ignore_spoof("C", name);
     else
         not_a_member();
 }
 
 void ChatHandler::quit(std::string_view name) {
-    if (room().leave(name, client_address()))
-        detail::relay(server(), room(), left(name), sockserv::Address{});
-    else if (room().has(name))
+    if (room().leave(server(), name, client_address())) return;
+    if (room().has(name))
         ignore_spoof("Q", name);
     // Not a member: nothing to leave, and nothing to say to someone who is leaving.
 }
@@ -94,32 +93,15 @@ void ChatHandler::not_a_member() { reply(refusal("not in the room (send L NAME t
 
 namespace detail {
 
-void relay(const sockserv::BaseServer& server, Room& room, const std::string& line, const sockserv::Address& except) {
-    const std::vector<Room::Datagram> now = room.queue(line, except);
-    if (now.empty()) return;
-    std::vector<sockserv::OutgoingDatagram> batch;
-    for (const Room::Datagram& datagram : now) batch.push_back({datagram.data, &datagram.to});
-    server.socket().send_datagrams(batch);  // a member's address failing costs the others nothing
-}
-
-void flush(const sockserv::BaseServer& server, Room& room) {
-    const auto outgoing = room.outgoing();
-    if (outgoing.empty()) return;
-    server.socket().send_datagrams(outgoing);
-    room.clear_outboxes();
-}
-
 void housekeeping(const sockserv::BaseServer& server, ChatState& state, Room::Clock::time_point& next_eviction) {
     std::lock_guard lock(state.room.order());
     const auto now = Room::Clock::now();
     if (now >= next_eviction) {
         next_eviction = now + housekeeping_interval(state.settings.idle_timeout);
-        for (const std::string& name : state.room.evict_idle(now, state.settings.idle_timeout)) {
+        for (const std::string& name : state.room.evict_idle(server, now, state.settings.idle_timeout))
             if (state.settings.verbose) sockserv::log("chat_server: " + name + " dropped: silent for too long");
-            relay(server, state.room, left(name), sockserv::Address{});
-        }
     }
-    flush(server, state.room);
+    state.room.flush(server);
 }
 
 bool read_admin_input(const sockserv::BaseServer& server, ChatState& state, AdminInput& input) {
@@ -141,7 +123,7 @@ bool read_admin_input(const sockserv::BaseServer& server, ChatState& state, Admi
             continue;
         }
         std::lock_guard lock(state.room.order());
-        relay(server, state.room, announcement(text), sockserv::Address{});  // flushed after this wake-up
+        state.room.announce(server, text);  // flushed after this wake-up
     }
     pending.erase(0, start);
     // A line longer than any message can be: refuse it now, and the rest of it when it comes,

@@ -23,8 +23,9 @@ struct Settings {
     bool verbose = false;
 };
 
-/// What every handler shares. The room must be in shared memory for fork mode (Shared<Room>);
-/// the rest is read-only, so each child's copy is as good as the parent's.
+/// What every handler shares. The room keeps its members in shared memory (Shared<Members>), so
+/// fork mode's children see one room; the rest is read-only, so each child's copy is as good as
+/// the parent's.
 struct ChatState {
     Room& room;
     Settings settings;
@@ -47,11 +48,6 @@ private:
 };
 
 namespace detail {
-/// Queues line for every member but `except` (Address{}: everyone); sends at once only what does
-/// not fit in an outbox. The caller holds the room's lock.
-void relay(const sockserv::BaseServer& server, Room& room, const std::string& line, const sockserv::Address& except);
-/// Sends every outbox, batched. The caller holds the room's lock.
-void flush(const sockserv::BaseServer& server, Room& room);
 /// service_actions' share: drops idle members when due and tells the others, then flushes.
 void housekeeping(const sockserv::BaseServer& server, ChatState& state, Room::Clock::time_point& next_eviction);
 /// The admin's console: lines typed on the server's stdin, broadcast as announcements.
@@ -85,7 +81,14 @@ public:
     /// is in shared memory, so children's lines are there to send) and drops idle members.
     void service_actions() override {
         sockserv::UDPServer<Handler>::service_actions();
+        state_.room.service_actions(*this);
         detail::housekeeping(*this, state_, next_eviction_);
+    }
+    std::optional<std::chrono::milliseconds> service_due() const override {
+        const auto mine = state_.room.service_due();
+        const auto theirs = sockserv::UDPServer<Handler>::service_due();
+        if (mine && theirs) return std::min(*mine, *theirs);
+        return mine ? mine : theirs;
     }
 
 private:

@@ -1,130 +1,62 @@
 #include "room.hpp"
 
-#include <algorithm>
-#include <new>
-#include <stdexcept>
+#include "protocol.hpp"
 
 namespace chat {
 
-namespace {
-std::int64_t ticks(Room::Clock::time_point t) { return t.time_since_epoch().count(); }
-}  // namespace
-
-Room::Room(std::size_t capacity, bool coalesce) : capacity_(capacity), coalesce_(coalesce) {
-    if (capacity == 0 || capacity > max_capacity)
-        throw std::invalid_argument("room capacity must be 1.." + std::to_string(max_capacity));
-}
-
-Room::Member* Room::find(std::string_view name) {
-    for (std::size_t i = 0; i < size_; ++i)
-        if (at(i).view() == name) return &at(i);
-    return nullptr;
-}
-
-const Room::Member* Room::find(std::string_view name) const { return const_cast<Room*>(this)->find(name); }
-
-Room::Join Room::join(std::string_view name, const sockserv::Address& address, Clock::time_point now) {
-    if (Member* member = find(name)) {
-        if (!(member->address == address)) return Join::name_taken;
-        member->last_seen = ticks(now);
-        return Join::again;
+Room::Join LocalRoom::join(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
+                           Clock::time_point now) {
+    const Join result = members_.join(name, address, now);
+    if (result == Join::joined) {
+        relay(server, joined(name), address);
+        joined_here(name);
     }
-    if (name_at(address)) return Join::address_taken;
-    if (size_ >= capacity_) return Join::full;
-    if (name.size() > max_name_bytes) throw std::invalid_argument("name too long for the room");
-    Member& member = *::new (&slots_[size_].member) Member{};
-    std::copy(name.begin(), name.end(), member.name.begin());
-    member.name_size = static_cast<std::uint8_t>(name.size());
-    member.address = address;
-    member.last_seen = ticks(now);
-    member.outbox_size = 0;
-    // Counted only once complete: a process that dies mid-join (the mutex is robust) leaves no
-    // half-written member behind.
-    ++size_;
-    return Join::joined;
+    return result;
 }
 
-void Room::remove(std::size_t index) {
-    // Shift, not swap: joining order is kept, so fan-out order is stable.
-    for (std::size_t i = index; i + 1 < size_; ++i) at(i) = at(i + 1);
-    --size_;
-}
-
-bool Room::leave(std::string_view name, const sockserv::Address& address) {
-    const Member* member = find(name);
-    if (!member || !(member->address == address)) return false;
-    remove(static_cast<std::size_t>(reinterpret_cast<const Slot*>(member) - slots_.data()));
+bool LocalRoom::say(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
+                    std::string_view text, Clock::time_point now) {
+    if (!members_.touch(name, address, now)) return false;
+    relay(server, said(name, text), address);
+    said_here(name, text);
     return true;
 }
 
-bool Room::touch(std::string_view name, const sockserv::Address& address, Clock::time_point now) {
-    Member* member = find(name);
-    if (!member || !(member->address == address)) return false;
-    member->last_seen = ticks(now);
+bool LocalRoom::leave(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address) {
+    if (!members_.leave(name, address)) return false;
+    relay(server, left(name), sockserv::Address{});
+    left_here(name);
     return true;
 }
 
-bool Room::has(std::string_view name) const { return find(name) != nullptr; }
-
-std::optional<std::string> Room::name_at(const sockserv::Address& address) const {
-    for (std::size_t i = 0; i < size_; ++i)
-        if (at(i).address == address) return std::string(at(i).view());
-    return std::nullopt;
+void LocalRoom::announce(const sockserv::BaseServer& server, std::string_view text) {
+    relay(server, announcement(text), sockserv::Address{});
+    announced_here(text);
 }
 
-std::vector<sockserv::Address> Room::addresses() const {
-    std::vector<sockserv::Address> all;
-    all.reserve(size_);
-    for (std::size_t i = 0; i < size_; ++i) all.push_back(at(i).address);
-    return all;
-}
-
-std::vector<Room::Datagram> Room::queue(std::string_view line, const sockserv::Address& except) {
-    std::vector<Datagram> now;
-    for (std::size_t i = 0; i < size_; ++i) {
-        Member& member = at(i);
-        if (member.address == except) continue;
-        if (member.outbox_size > 0 && (!coalesce_ || member.outbox_size + line.size() > outbox_bytes)) {
-            // Full (or one line is all it may hold): what waits goes first, then this line starts
-            // the outbox afresh.
-            now.push_back({member.address, std::string(member.outbox.data(), member.outbox_size)});
-            member.outbox_size = 0;
-        }
-        if (line.size() > outbox_bytes) {
-            now.push_back({member.address, std::string(line)});
-            continue;
-        }
-        std::copy(line.begin(), line.end(), member.outbox.begin() + member.outbox_size);
-        member.outbox_size = static_cast<std::uint16_t>(member.outbox_size + line.size());
+std::vector<std::string> LocalRoom::evict_idle(const sockserv::BaseServer& server, Clock::time_point now,
+                                               std::chrono::milliseconds idle) {
+    std::vector<std::string> names = members_.evict_idle(now, idle);
+    for (const std::string& name : names) {
+        relay(server, left(name), sockserv::Address{});
+        left_here(name);
     }
-    return now;
+    return names;
 }
 
-std::vector<sockserv::OutgoingDatagram> Room::outgoing() const {
-    std::vector<sockserv::OutgoingDatagram> datagrams;
-    for (std::size_t i = 0; i < size_; ++i) {
-        const Member& member = at(i);
-        if (member.outbox_size > 0) datagrams.push_back({{member.outbox.data(), member.outbox_size}, &member.address});
-    }
-    return datagrams;
+void LocalRoom::relay(const sockserv::BaseServer& server, const std::string& line, const sockserv::Address& except) {
+    const std::vector<Members::Datagram> now = members_.queue(line, except);
+    if (now.empty()) return;
+    std::vector<sockserv::OutgoingDatagram> batch;
+    for (const Members::Datagram& datagram : now) batch.push_back({datagram.data, &datagram.to});
+    server.socket().send_datagrams(batch);  // a member's address failing costs the others nothing
 }
 
-void Room::clear_outboxes() noexcept {
-    for (std::size_t i = 0; i < size_; ++i) at(i).outbox_size = 0;
-}
-
-std::vector<std::string> Room::evict_idle(Clock::time_point now, std::chrono::milliseconds idle) {
-    std::vector<std::string> evicted;
-    const std::int64_t limit = ticks(now) - std::chrono::duration_cast<Clock::duration>(idle).count();
-    for (std::size_t i = 0; i < size_;) {
-        if (at(i).last_seen < limit) {
-            evicted.emplace_back(at(i).view());
-            remove(i);
-        } else {
-            ++i;
-        }
-    }
-    return evicted;
+void LocalRoom::flush(const sockserv::BaseServer& server) {
+    const auto outgoing = members_.outgoing();
+    if (outgoing.empty()) return;
+    server.socket().send_datagrams(outgoing);
+    members_.clear_outboxes();
 }
 
 }  // namespace chat

@@ -1,117 +1,102 @@
 #pragma once
-// Room: the chat's members (name -> address), one type for every mode. It has a fixed capacity and
-// holds nothing that points into ordinary memory, so it can live in shared memory
-// (sockserv::Shared<Room>): in fork mode a join handled by one child is seen by the next.
+// Room: what a chat handler talks to. Two implementations: LocalRoom, this server's members only
+// (the default), and RedisRoom (redis_room.hpp), one room across several servers. A handler does
+// not know which it has.
 //
-// Relayed lines are not sent one datagram each: they wait in each member's outbox and the server
-// flushes the outboxes after every burst of requests (outgoing(), then clear_outboxes()). Under
-// light load a burst is one request and nothing waits; under load one datagram carries several
-// lines, and the kernel's per-datagram cost — nearly all of a chat server's work — is shared.
-//
-// Locking: the caller holds order() for every call. Handlers take it in arrival order
-// (ArrivalOrder::Turn with the request's sequence), so one sender's messages are relayed in the order
-// they arrived whatever the mode; the serving loop takes it plainly for housekeeping.
+// Every call but order() is made with order() held: handlers take it in arrival order
+// (ArrivalOrder::Turn), so one sender's lines go out in the order they came, in every mode; the
+// serving loop takes it plainly. What the room tells members waits in their outboxes (members.hpp)
+// until the serving loop flushes them, except what did not fit, which goes at once.
 
-#include "protocol.hpp"
+#include "members.hpp"
 
-#include <sockserv/base/address.hpp>
-#include <sockserv/process/arrival_order.hpp>
-#include <sockserv/io/socket.hpp>
+#include <sockserv/server/base_server.hpp>
 
-#include <array>
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
-#include <vector>
 
 namespace chat {
 
 class Room {
 public:
-    using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: one clock for every process
-    /// The most members any room can hold; a room's own capacity is at most this.
-    static constexpr std::size_t max_capacity = 4096;
+    using Clock = Members::Clock;
+    using Join = Members::Join;
+    virtual ~Room() = default;
 
-    /// coalesce: an outbox may hold several lines, sent as one datagram (--coalesce). Off, each
-    /// line is a datagram of its own, as the chat protocol has it and as clients that
-    /// read one datagram as one message expect; outboxes then only batch the sends (sendmmsg).
-    explicit Room(std::size_t capacity, bool coalesce = false);
+    virtual sockserv::ArrivalOrder& order() noexcept = 0;
+    /// Joins name at address, refusing a name taken anywhere in the room; on joining, tells the
+    /// others "NAME joined".
+    virtual Join join(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
+                      Clock::time_point now) = 0;
+    /// The member name at address says text to the others. False when address is not name's.
+    virtual bool say(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
+                     std::string_view text, Clock::time_point now) = 0;
+    /// The member name at address leaves; everyone is told. False when address is not name's.
+    virtual bool leave(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address) = 0;
+    /// True when name is the member at address; refreshes its last-seen time.
+    virtual bool touch(std::string_view name, const sockserv::Address& address, Clock::time_point now) = 0;
+    /// True when name is in the room, here or elsewhere.
+    virtual bool has(std::string_view name) const = 0;
+    /// The name of this server's member at address, if any.
+    virtual std::optional<std::string> name_at(const sockserv::Address& address) const = 0;
+    virtual std::size_t capacity() const noexcept = 0;
+    /// The admin's line, to everyone.
+    virtual void announce(const sockserv::BaseServer& server, std::string_view text) = 0;
+    /// Drops this server's members silent for longer than idle, telling everyone; their names.
+    virtual std::vector<std::string> evict_idle(const sockserv::BaseServer& server, Clock::time_point now,
+                                                std::chrono::milliseconds idle) = 0;
+    /// Sends what waits in the outboxes.
+    virtual void flush(const sockserv::BaseServer& server) = 0;
 
-    enum class Join {
-        joined,        // a new member
-        again,         // the same name from the same address: its OK got lost, say OK again
-        name_taken,    // someone else has the name
-        address_taken, // this address is in the room under another name
-        full,
-    };
-    Join join(std::string_view name, const sockserv::Address& address, Clock::time_point now);
-    /// Removes name if address is its address. False when it is not (not a member, or a spoof).
-    bool leave(std::string_view name, const sockserv::Address& address);
-    /// True when name is a member at address; refreshes its last-seen time.
-    bool touch(std::string_view name, const sockserv::Address& address, Clock::time_point now);
-    /// True when name is a member (at whatever address).
-    bool has(std::string_view name) const;
-    /// The name the member at address has, if any.
-    std::optional<std::string> name_at(const sockserv::Address& address) const;
+    // ---- For the serving loop, without order() held ----
 
-    /// The members' addresses, in joining order.
-    std::vector<sockserv::Address> addresses() const;
-    /// Bytes one outbox holds, so one datagram carries at most: below a 1500-byte Ethernet MTU, so a
-    /// batch of lines is never IP-fragmented.
-    static constexpr std::size_t outbox_bytes = 1400;
-    struct Datagram {
-        sockserv::Address to;
-        std::string data;
-    };
-    /// Queues line for every member but `except` (an empty Address: everyone). Returns what must
-    /// be sent now, in this order, because it did not fit: a fuller outbox (without coalescing,
-    /// any outbox that holds a line already), or a line too long for any outbox.
-    std::vector<Datagram> queue(std::string_view line, const sockserv::Address& except);
-    /// The outboxes holding lines, as datagrams to send, in joining order. They point into the
-    /// room: send them before anything else changes it, then clear_outboxes().
-    std::vector<sockserv::OutgoingDatagram> outgoing() const;
-    void clear_outboxes() noexcept;
+    /// After every wake-up of the serving loop (never in a --workers master, which serves
+    /// nothing): a room shared with other servers does its I/O here.
+    virtual void service_actions(sockserv::BaseServer& server) { (void)server; }
+    /// How soon service_actions() must run again although nothing wakes the loop.
+    virtual std::optional<std::chrono::milliseconds> service_due() const { return std::nullopt; }
+};
 
-    /// Removes the members not seen for longer than idle; returns their names.
-    std::vector<std::string> evict_idle(Clock::time_point now, std::chrono::milliseconds idle);
+/// The room of one server's members: Members in shared memory, so every mode sees one room.
+class LocalRoom : public Room {
+public:
+    explicit LocalRoom(Members& members) : members_(members) {}
 
-    std::size_t size() const noexcept { return size_; }
-    std::size_t capacity() const noexcept { return capacity_; }
-    sockserv::ArrivalOrder& order() noexcept { return order_; }
+    sockserv::ArrivalOrder& order() noexcept override { return members_.order(); }
+    Join join(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
+              Clock::time_point now) override;
+    bool say(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
+             std::string_view text, Clock::time_point now) override;
+    bool leave(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address) override;
+    bool touch(std::string_view name, const sockserv::Address& address, Clock::time_point now) override {
+        return members_.touch(name, address, now);
+    }
+    bool has(std::string_view name) const override { return members_.has(name); }
+    std::optional<std::string> name_at(const sockserv::Address& address) const override { return members_.name_at(address); }
+    std::size_t capacity() const noexcept override { return members_.capacity(); }
+    void announce(const sockserv::BaseServer& server, std::string_view text) override;
+    std::vector<std::string> evict_idle(const sockserv::BaseServer& server, Clock::time_point now,
+                                        std::chrono::milliseconds idle) override;
+    void flush(const sockserv::BaseServer& server) override;
+
+protected:
+    /// Queues line for this server's members but `except` (Address{}: all); sends at once only what
+    /// does not fit an outbox.
+    void relay(const sockserv::BaseServer& server, const std::string& line, const sockserv::Address& except);
+    Members& members() noexcept { return members_; }
+    const Members& members() const noexcept { return members_; }
+
+    /// What happened here that other servers sharing the room must hear; nothing for a local room.
+    virtual void joined_here(std::string_view name) { (void)name; }
+    virtual void left_here(std::string_view name) { (void)name; }
+    virtual void said_here(std::string_view name, std::string_view text) { (void)name, (void)text; }
+    virtual void announced_here(std::string_view text) { (void)text; }
 
 private:
-    struct Member {
-        std::array<char, max_name_bytes> name;
-        std::uint8_t name_size;
-        sockserv::Address address;
-        std::int64_t last_seen;  // Clock ticks since its epoch
-        std::uint16_t outbox_size;
-        std::array<char, outbox_bytes> outbox;  // lines waiting for the next flush
-        std::string_view view() const noexcept { return {name.data(), name_size}; }
-    };
-    Member* find(std::string_view name);
-    const Member* find(std::string_view name) const;
-    void remove(std::size_t index);
-
-    sockserv::ArrivalOrder order_;
-    std::size_t capacity_;
-    bool coalesce_;
-    std::size_t size_ = 0;
-    // Members are kept packed at the front, in joining order: iteration touches only real members.
-    // Slots are raw storage, built on join: constructing all max_capacity of them up front would
-    // fault in every page of the mapping (megabytes) for a room that may hold three people.
-    union Slot {
-        Slot() noexcept {}
-        Member member;
-    };
-    static_assert(std::is_trivially_destructible_v<Member> && std::is_trivially_copyable_v<Member>);
-    std::array<Slot, max_capacity> slots_;
-    Member& at(std::size_t i) noexcept { return slots_[i].member; }
-    const Member& at(std::size_t i) const noexcept { return slots_[i].member; }
+    Members& members_;
 };
 
 }  // namespace chat

@@ -230,11 +230,14 @@ void EventLoops::start_service_fiber() {
     loops_[0].loop->spawn([this] {
         while (!closing_.load()) {
             std::optional<EventLoop::Clock::time_point> deadline;
+            // The interval, and what a server wants sooner (service_due: a chat room's Redis link
+            // finishing a connect or retrying); accepting's own pauses are the rounds' business.
             for (const auto& served : servers_)
-                if (const auto every = served->server->config().service_interval) {
-                    const auto due = EventLoop::Clock::now() + *every;
-                    if (!deadline || due < *deadline) deadline = due;
-                }
+                for (const auto every : {served->server->config().service_interval, served->server->service_due()})
+                    if (every) {
+                        const auto due = EventLoop::Clock::now() + *every;
+                        if (!deadline || due < *deadline) deadline = due;
+                    }
             service_signal_.wait(deadline);
             if (closing_.load()) break;
             service_wanted_ = false;

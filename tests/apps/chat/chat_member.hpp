@@ -5,7 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+
 #include <deque>
+#include <optional>
 #include <string>
 
 namespace chat_test {
@@ -28,6 +31,12 @@ public:
         std::string line = std::move(lines_.front());
         lines_.pop_front();
         return line;
+    }
+    /// The next line if one comes within timeout (0: only one already here).
+    std::optional<std::string> next_within(std::chrono::milliseconds timeout) {
+        pollfd ready{socket_.fd(), POLLIN, 0};
+        if (lines_.empty() && ::poll(&ready, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+        return next();
     }
     /// The lines of the next datagram (several only from a server run with --coalesce).
     std::deque<std::string> receive() const {
