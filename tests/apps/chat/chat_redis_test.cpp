@@ -132,7 +132,7 @@ std::size_t count(const std::vector<std::string>& lines, const std::string& line
 }  // namespace
 
 TEST_CASE("chat across three nodes on Redis: 3 x 30 members, 20 lines each - every line reaches every other member "
-          "once, in order; joins, leaves and admin lines reach everyone",
+          "once, in order - joins, leaves and admin lines reach everyone",
           "[app][chat][redis]") {
     Redis redis;
     // Three modes, one of them a --workers pool: the room does not care how a node serves.
@@ -272,7 +272,7 @@ TEST_CASE("chat on Redis: a name is unique across nodes - a rival claim is settl
 }
 
 TEST_CASE("chat on Redis: Redis stopped for 5 s - the nodes say so, members talk locally meanwhile, cross-node "
-          "talk resumes when it is back; junk on the channel is ignored",
+          "talk resumes when it is back - junk on the channel is ignored",
           "[app][chat][redis]") {
     Redis redis;
     Node a(redis, "thread"), b(redis, "event-1");

@@ -59,7 +59,7 @@ TEST_CASE("node messages: malformed, truncated, oversized and hostile payloads a
     CHECK(std::holds_alternative<Message>(decode(id + "J alice")));
 }
 
-TEST_CASE("--room URL: redis://HOST[:PORT]/NAME", "[chat][nodes]") {
+TEST_CASE("room URLs: redis://HOST, optionally :PORT, then /NAME", "[chat][nodes]") {
     const auto where = RedisRoomAddress::parse("redis://10.0.0.5:7000/lobby");
     CHECK(where.host == "10.0.0.5");
     CHECK(where.port == 7000);
