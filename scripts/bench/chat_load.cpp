@@ -1,8 +1,9 @@
 // The chat benchmark's load: MEMBERS members join a chat server, then MESSAGES messages are sent
 // round-robin from them at RATE messages/s (0: as fast as possible) while every member's socket is
 // drained. Prints deliveries (one message — one line — reaching one member), loss, and delivered
-// messages/s.
-//   chat_load HOST PORT MEMBERS MESSAGES RATE
+// messages/s. With several ports (chat nodes sharing one room through Redis), member i joins the
+// node at PORT number i mod N.
+//   chat_load HOST PORT[,PORT...] MEMBERS MESSAGES RATE
 // Plain sockets, no sockserv: the load must not share code with what it measures.
 
 #include <arpa/inet.h>
@@ -45,10 +46,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: chat_load HOST PORT MEMBERS MESSAGES RATE\n");
         return 2;
     }
-    sockaddr_in server{};
-    server.sin_family = AF_INET;
-    server.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[2])));
-    if (::inet_pton(AF_INET, argv[1], &server.sin_addr) != 1) die("inet_pton");
+    std::vector<sockaddr_in> nodes;
+    for (const char* port = argv[2]; *port; port += std::strcspn(port, ",") + (std::strchr(port, ',') ? 1 : 0)) {
+        sockaddr_in server{};
+        server.sin_family = AF_INET;
+        server.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
+        if (::inet_pton(AF_INET, argv[1], &server.sin_addr) != 1) die("inet_pton");
+        nodes.push_back(server);
+        if (!std::strchr(port, ',')) break;
+    }
     const int members = std::atoi(argv[3]);
     const long messages = std::atol(argv[4]);
     const double rate = std::atof(argv[5]);
@@ -60,6 +66,7 @@ int main(int argc, char** argv) {
         if (fd < 0) die("socket");
         const int buffer = 4 << 20;  // as much as the kernel allows: the load must not be the loss
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+        sockaddr_in& server = nodes[static_cast<std::size_t>(i) % nodes.size()];
         if (::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0) die("connect");
         const std::string login = "L m" + std::to_string(i);
         bool joined = false;
@@ -78,7 +85,8 @@ int main(int argc, char** argv) {
         sockets.push_back(fd);
     }
     // Drain the join notices: member i hears of every member that joined after it. They may come
-    // several to a datagram, so count lines.
+    // several to a datagram, so count lines. (With several nodes a member may also hear of an
+    // earlier one, late: deliveries below count only messages.)
     for (int i = 0; i < members; ++i) {
         int notices = 0;
         for (std::string datagram; notices < members - 1 - i && !(datagram = receive(sockets[static_cast<std::size_t>(i)], 2000)).empty();)
@@ -118,9 +126,11 @@ int main(int argc, char** argv) {
         if (n <= 0) break;
         for (int e = 0; e < n; ++e) {
             const int fd = sockets[events[e].data.u32];
-            // A delivery is a line: the server may pack several into one datagram.
+            // A delivery is a message's line: the server may pack several into one datagram.
             for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT)) > 0;)
-                for (ssize_t i = 0; i < n; ++i) delivered += buffer[i] == '\n';
+                for (const char* at = buffer; (at = static_cast<const char*>(::memmem(at, static_cast<std::size_t>(buffer + n - at), ": message ", 10)));
+                     at += 10)
+                    ++delivered;
         }
         last = Clock::now();
     }
