@@ -397,6 +397,7 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     constexpr int max_events = 256;
     epoll_event events[max_events];
     const int n = ::epoll_wait(epoll_.get(), events, max_events, to_timeout_ms(wait));
+    woke_ = Clock::now();
     if (n < 0) {
         if (errno == EINTR) return;
         throw_errno("epoll_wait");

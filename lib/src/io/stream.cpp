@@ -77,6 +77,7 @@ std::size_t SocketReader::fill_before(std::chrono::steady_clock::time_point dead
     }
     const std::size_t n = stream_->receive(buffer_ + end_, capacity_ - end_);
     end_ += n;
+    received_ += n;
     return n;
 }
 
@@ -124,7 +125,9 @@ bool SocketReader::read_exact(std::string& out, std::size_t n) {
 std::size_t SocketReader::read_some(void* buffer, std::size_t size) {
     if (buffered().empty() && size >= 16 * 1024) {
         if (tied_) tied_->flush();
-        return stream_->receive(buffer, size);  // big reads go straight to the caller's buffer
+        const std::size_t n = stream_->receive(buffer, size);  // big reads go straight to the caller's buffer
+        received_ += n;
+        return n;
     }
     if (buffered().empty() && fill() == 0) return 0;
     const std::size_t n = std::min(size, buffered().size());

@@ -1,6 +1,7 @@
 #include <sockserv/base/error.hpp>
 #include <sockserv/base/log.hpp>
 #include <sockserv/modes/event_loops.hpp>
+#include <sockserv/server/server_metrics.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -139,7 +140,13 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     Loop& state = loops_[index];
     EventLoop& loop = *state.loop;
     std::optional<EventLoop::Clock::duration> limit;
-    last_round_[index].store(EventLoop::Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    const auto now = EventLoop::Clock::now();
+    last_round_[index].store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    if (const ServerMetrics* metrics = primary_ ? primary_->metrics() : nullptr) {
+        metrics->loop_rounds.add();
+        metrics->longest_round.raise_to(std::chrono::duration_cast<std::chrono::nanoseconds>(now - loop.woke()).count());
+        if (index == 0) metrics->fibers.set(static_cast<std::int64_t>(live_.load(std::memory_order_relaxed)));
+    }
 
     if (index == 0 && primary_ && accepting_.load() && primary_->shutdown_requested()) {
         accepting_ = false;
@@ -149,13 +156,17 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     for (std::size_t k = 0; k < servers_.size(); ++k) {
         Served& served = *servers_[k];
         BaseServer& server = *served.server;
-        bool want = open && live_.load(std::memory_order_relaxed) < max_connections_ &&
-                    (index == 0 || !server.is_datagram_server());
+        const bool at_limit = live_.load(std::memory_order_relaxed) >= max_connections_;
+        bool want = open && !at_limit && (index == 0 || !server.is_datagram_server());
         if (want) {
             std::lock_guard lock(served.hooks);
             want = server.accepting();
             if (!want)
                 if (const auto pause = server.accept_pause(); pause && (!limit || *pause < *limit)) limit = *pause;
+        }
+        if (open && index == 0 && server.metrics()) {
+            std::lock_guard lock(served.hooks);
+            server.note_accepting(!at_limit && server.accepting());
         }
         if (want != static_cast<bool>(state.listening[k])) {
             // EPOLLEXCLUSIVE cannot be modified, only added and deleted: pausing is a delete.

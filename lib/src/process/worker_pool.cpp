@@ -117,6 +117,9 @@ struct WorkerPool::State {
             if (null) ::dup2(null.get(), STDIN_FILENO);
         }
         worker.ready_fd = ready_write;
+        // Its metrics count apart from the other workers' (and a replacement's add to its
+        // predecessor's): slot 0 is the master's.
+        metrics::Registry::use_slot(1 + worker.slot);
         int status = 1;
         try {
             status = body(worker);
@@ -172,6 +175,8 @@ struct WorkerPool::State {
         p.started = Clock::now();
         p.tally = tally;
         processes.push_back(std::move(p));
+        config.metrics.worker_pid.set_in_slot(1 + slot, pid);
+        config.metrics.workers_alive.set(static_cast<std::int64_t>(processes.size()));
     }
 
     void ask_to_finish(Process& p) {
@@ -192,6 +197,7 @@ struct WorkerPool::State {
     void reload(const Body& body) {
         if (stopping) return;
         if (config.before_reload && !config.before_reload()) return;
+        config.metrics.reloads.add();
         std::string pids;
         for (std::size_t slot = 0; slot < slots.size(); ++slot) {
             ++slots[slot].generation;
@@ -237,10 +243,12 @@ struct WorkerPool::State {
         const std::string what = name(p) + " " + describe_exit(info) + " after " + std::to_string(served) + " requests";
         const std::size_t slot = p.slot;
         processes.erase(processes.begin() + static_cast<std::ptrdiff_t>(index));
+        config.metrics.workers_alive.set(static_cast<std::int64_t>(processes.size()));
         if (!current) {
             log(prefix() + what);
             return;
         }
+        config.metrics.restarts.add_in_slot(1 + slot);
         // A clean exit of a current worker is a recycle (--max-requests): replaced, no back-off.
         Slot& s = slots[slot];
         if (!clean && lived < quick_death) ++s.quick_deaths;
@@ -384,6 +392,7 @@ int WorkerPool::run(const Body& body) {
                     ": killing it");
                 ::kill(p.pid, SIGKILL);
                 p.kill_at.reset();
+                s.config.metrics.killed.add();
             }
     }
     return 0;

@@ -181,8 +181,11 @@ ServerConfig Options::server_config() const {
     config.tls = tls;
     config.verbose = verbose;
     config.stop_timeout = stop_timeout;
+    if (observability) config.metrics = &observability->server();
     return config;
 }
+
+metrics::Registry* Options::metrics_registry() const { return observability ? &observability->registry() : nullptr; }
 
 PoolConfig Options::pool_config() const {
     PoolConfig config;
@@ -192,6 +195,7 @@ PoolConfig Options::pool_config() const {
     config.graceful_timeout = graceful_timeout;
     config.max_requests = max_requests;
     config.verbose = verbose;
+    if (observability) config.metrics = observability->pool();
     return config;
 }
 
@@ -206,6 +210,7 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     std::string max_requests_text;
     tls::ServerSettings tls_settings;
     std::string handshake_text;
+    std::string metrics_text;
     std::string mode_help = "how requests run:";
     for (const ModeInfo& info : modes())
         mode_help += std::string(info.mode == modes().front().mode ? " " : "; ") + std::string(info.name) + " (" +
@@ -233,6 +238,8 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
          "its client is the one the header names")
         ("proxy-from", po::value(&proxy_from_text)->default_value("127.0.0.0/8,::1/128"),
          "with --proxy-protocol: the networks (CIDR, comma-separated) allowed to send the header; others are refused")
+        ("metrics", po::value(&metrics_text),
+         "serve Prometheus metrics (GET /metrics) and a status page (GET /status) on PORT (loopback), HOST:PORT or a Unix socket path")
         ("verbose,v", po::bool_switch(&options.verbose), "also report vanished peers and time-outs");
 
     // Each mode's own options, as its table entry declares them (modes.hpp).
@@ -335,6 +342,14 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
             log_error(program, error.what());
             std::exit(2);
         }
+    }
+    if (!metrics_text.empty()) {
+        try {
+            options.observability = std::make_shared<Observability>(options.program, Observability::parse_listen(metrics_text));
+        } catch (const std::exception& error) {
+            usage_error(program, "invalid --metrics " + metrics_text + ": " + error.what());
+        }
+        if (options.workers > 1) options.observability->registry().set_workers(options.workers);
     }
     options.passed_sockets = take_passed_sockets();
     return options;

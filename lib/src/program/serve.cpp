@@ -45,6 +45,41 @@ ServerConfig worker_config(const cli::Options& options, const WorkerPool::Worker
     return config;
 }
 
+ServerConfig metrics_config(const cli::Options& options, int inherited_socket) {
+    ServerConfig config;
+    config.inherited_socket = inherited_socket;
+    config.verbose = options.verbose;
+    config.stop_timeout = std::chrono::seconds(1);
+    config.dual_stack = options.dual_stack;
+    // A scrape is one short request: a handful at once is plenty, and a flood of connections to
+    // the listener waits in its backlog instead of taking threads, children or fibers from the
+    // program's clients.
+    config.thread.max_threads = 8;
+    config.fork.max_children = 8;
+    config.event = options.mode_settings.event;
+    config.request_queue_size = 64;
+    return config;
+}
+
+void announce_metrics(const BaseServer& server, const cli::Options& options) {
+    const Address& at = server.server_address();
+    if (at.is_unix())
+        log(options.program, ": metrics on unix socket ", at.path(), " (GET /metrics, GET /status)");
+    else
+        log(options.program, ": metrics on http://", at.to_string(), "/metrics (and /status)");
+}
+
+std::unique_ptr<BaseServer> bind_metrics(const cli::Options& options) {
+    if (!options.observability) return nullptr;
+    const Address& at = options.observability->listen_address();
+    ServerConfig config = metrics_config(options, -1);
+    std::unique_ptr<BaseServer> server;
+    if (at.is_unix()) server = std::make_unique<UnixStreamServer<BaseRequestHandler>>(at, config);
+    else server = std::make_unique<TCPServer<BaseRequestHandler>>(at, config);
+    announce_metrics(*server, options);
+    return server;
+}
+
 Endpoint endpoint(const cli::Options& options, bool want_unix, bool datagram, ServerConfig config) {
     const PassedSocket* passed = choose_passed_socket(options.passed_sockets, datagram, want_unix);
     if (passed == nullptr) return {options.address(want_unix), std::move(config)};

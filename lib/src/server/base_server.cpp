@@ -1,6 +1,7 @@
 #include <sockserv/base/error.hpp>
 #include <sockserv/base/log.hpp>
 #include <sockserv/server/base_server.hpp>
+#include <sockserv/server/server_metrics.hpp>
 #include <sockserv/server/signals.hpp>
 
 #include <netinet/in.h>
@@ -140,6 +141,7 @@ bool BaseServer::handle_request_noblock() {
     try {
         if (verify_request(*request)) {
             const std::uint64_t served = ++*handled_;
+            if (config_.metrics) (is_datagram_server() ? config_.metrics->datagrams_received : config_.metrics->connections_accepted).add();
             request->sequence = config_.request_numbers ? config_.request_numbers->fetch_add(1) : served - 1;
             if (config_.request_tally) config_.request_tally->fetch_add(1, std::memory_order_relaxed);
             if (config_.max_requests != 0 && served == config_.max_requests) request_shutdown();
@@ -154,6 +156,13 @@ bool BaseServer::handle_request_noblock() {
 }
 
 bool BaseServer::verify_request(Request&) { return true; }
+
+void BaseServer::note_accepting(bool accepting) noexcept {
+    if (paused_ == !accepting || !config_.metrics) return;
+    paused_ = !accepting;
+    config_.metrics->accept_paused.add(paused_ ? 1 : -1);
+    if (paused_) config_.metrics->paused(accept_limit());
+}
 
 bool BaseServer::request_waiting() {
     pollfd entry{socket_.fd(), POLLIN, 0};
@@ -171,12 +180,16 @@ void BaseServer::process_request(Request& request) {
             }
         } serving{config_.stop_timeout && request.connection ? &stop_ : nullptr};
         if (serving.stop) stop_.serving_connection(request.connection.fd());
-        finish_request(request);
+        // Counted as in the other modes (an error goes to handle_error there, as it would from
+        // handle_request_noblock's catch); without metrics, nothing between the call and the handler.
+        if (config_.metrics) finish_request_guarded(request);
+        else finish_request(request);
     }
     shutdown_request(request);
 }
 
 [[gnu::hot]] bool BaseServer::finish_request_guarded(Request& request) noexcept {
+    if (config_.metrics) return finish_request_counted(request, *config_.metrics);
     try {
         finish_request(request);
         return true;
@@ -185,6 +198,24 @@ void BaseServer::process_request(Request& request) {
         handle_error(request, error);
         return is_peer_gone(error);
     }
+}
+
+bool BaseServer::finish_request_counted(Request& request, const ServerMetrics& metrics) noexcept {
+    const bool stream = !is_datagram_server();
+    if (stream) metrics.connections_open.add(1);
+    const auto start = std::chrono::steady_clock::now();
+    std::exception_ptr error;
+    try {
+        finish_request(request);
+    } catch (...) {
+        error = std::current_exception();
+        handle_error(request, error);
+    }
+    metrics.request_ended(error, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    metrics.bytes_received.add(stream ? request.bytes_received : request.packet_size);
+    metrics.bytes_sent.add(request.bytes_sent);
+    if (stream) metrics.connections_open.sub(1);
+    return !error || is_peer_gone(error);
 }
 
 void BaseServer::handle_error(const Request& request, std::exception_ptr error) noexcept {

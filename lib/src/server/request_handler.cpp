@@ -17,6 +17,11 @@ namespace sockserv {
     finish();
 }
 
+StreamRequestHandler::~StreamRequestHandler() {
+    request().bytes_received = rfile_.bytes_received();
+    request().bytes_sent = wfile_.bytes_sent();
+}
+
 [[gnu::hot]] void StreamRequestHandler::setup() {
     Socket& socket = connection();
     if (const auto limit = timeout()) socket.set_timeout(limit);
@@ -49,10 +54,15 @@ void StreamRequestHandler::lingering_close(std::chrono::milliseconds wait, std::
 }
 
 void DatagramRequestHandler::finish() {
-    if (!reply_.empty()) socket().sendto(reply_, client_address());
+    if (reply_.empty()) return;
+    socket().sendto(reply_, client_address());
+    request().bytes_sent += reply_.size();
 }
 
-void DatagramRequestHandler::sendto(std::string_view data, const Address& to) { socket().sendto(data, to); }
+void DatagramRequestHandler::sendto(std::string_view data, const Address& to) {
+    socket().sendto(data, to);
+    request().bytes_sent += data.size();
+}
 
 const Socket& DatagramRequestHandler::socket() noexcept { return server().socket(); }
 

@@ -56,7 +56,9 @@ bool PollLoop::wait(BaseServer& server, std::optional<std::chrono::milliseconds>
         fds = poll_fds_.data();
     }
     fds[0] = {server.waker().fd(), POLLIN, 0};
-    fds[1] = {server.socket() && server.accepting() ? server.fileno() : -1, POLLIN, 0};
+    const bool accepting = server.socket() && server.accepting();
+    if (server.metrics()) server.note_accepting(accepting);
+    fds[1] = {accepting ? server.fileno() : -1, POLLIN, 0};
     for (std::size_t i = 0; i < readers.size(); ++i) fds[2 + i] = {readers.fd(i), POLLIN, 0};
     const int rc = ::poll(fds, count, to_poll_timeout(timeout));
     if (rc < 0) {

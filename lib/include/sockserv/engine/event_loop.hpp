@@ -129,6 +129,9 @@ public:
     /// Fibers finished, and epoll events handled, since the loop was made: what a round did.
     std::uint64_t finished_fibers() const noexcept { return finished_count_; }
     std::uint64_t events_handled() const noexcept { return events_count_; }
+    /// When the last wait for events returned: what ran since is this round's work (a handler
+    /// that blocks the loop makes it long).
+    Clock::time_point woke() const noexcept { return woke_; }
 
 private:
     friend class Signal;
@@ -164,6 +167,7 @@ private:
     std::size_t fiber_count_ = 0;
     std::uint64_t finished_count_ = 0;
     std::uint64_t events_count_ = 0;
+    Clock::time_point woke_ = Clock::now();
     std::multimap<Clock::time_point, Waiter*> timers_;
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;

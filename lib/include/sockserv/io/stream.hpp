@@ -78,6 +78,8 @@ public:
     bool read_exact(std::string& out, std::size_t n);
     /// Up to size bytes: what is buffered, else one recv. 0 at EOF.
     std::size_t read_some(void* buffer, std::size_t size);
+    /// Bytes received through this reader, in all.
+    std::uint64_t bytes_received() const noexcept { return received_; }
     /// Bytes received but not yet consumed.
     std::string_view buffered() const noexcept { return {buffer_ + begin_, end_ - begin_}; }
     /// Drops n buffered bytes (after a parser consumed them from buffered()).
@@ -102,6 +104,7 @@ private:
     std::size_t capacity_ = inline_size;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
+    std::uint64_t received_ = 0;
 };
 
 }  // namespace sockserv

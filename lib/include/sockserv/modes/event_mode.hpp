@@ -78,6 +78,10 @@ public:
     bool accepting() const override {
         return loops_->live_connections() < loops_->max_connections() && Server::accepting();
     }
+    ServerMetrics::Pause accept_limit() const override {
+        if (loops_->live_connections() >= loops_->max_connections()) return ServerMetrics::Pause::connections;
+        return Server::accept_limit();
+    }
 
 protected:
     ServingLoop& serving_loop() override { return *loops_; }

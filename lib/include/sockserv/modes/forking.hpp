@@ -74,11 +74,13 @@ public:
         // The child owns the connection now; the parent's copy of the fd must go, or the peer never
         // sees EOF. close, not shutdown: shutdown would cut the child's connection too.
         this->close_request(request);
+        if (const ServerMetrics* metrics = this->metrics()) metrics->children.set(static_cast<std::int64_t>(children_.count()));
     }
 
     void service_actions() override {
         if (children_.unwatched() > 0) children_.collect();
         if (waiting_) fork_waiting();  // fds freed elsewhere, or memory: try again now and then
+        if (const ServerMetrics* metrics = this->metrics()) metrics->children.set(static_cast<std::int64_t>(children_.count()));
         Server::service_actions();
     }
 
@@ -111,6 +113,11 @@ public:
 
     bool accepting() const override {
         return !waiting_ && children_.count() < this->config().fork.max_children && Server::accepting();
+    }
+    ServerMetrics::Pause accept_limit() const override {
+        // A fork that failed for want of fds or memory waits like a full house of children.
+        if (waiting_ || children_.count() >= this->config().fork.max_children) return ServerMetrics::Pause::children;
+        return Server::accept_limit();
     }
 protected:
     std::optional<std::chrono::milliseconds> service_due() const override {

@@ -34,10 +34,12 @@ public:
             ticket.release_connection();
             this->shutdown_request(request);
         });
+        if (const ServerMetrics* metrics = this->metrics()) metrics->threads.set(static_cast<std::int64_t>(threads_.count()));
     }
 
     void service_actions() override {
         threads_.reap();
+        if (const ServerMetrics* metrics = this->metrics()) metrics->threads.set(static_cast<std::int64_t>(threads_.count()));
         Server::service_actions();
     }
 
@@ -66,6 +68,9 @@ public:
 
     bool accepting() const override {
         return threads_.count() < this->config().thread.max_threads && Server::accepting();
+    }
+    ServerMetrics::Pause accept_limit() const override {
+        return threads_.count() >= this->config().thread.max_threads ? ServerMetrics::Pause::threads : Server::accept_limit();
     }
 protected:
     /// A thread that has finished its request may still be exiting when the loop reaps; it is

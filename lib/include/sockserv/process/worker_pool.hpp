@@ -25,6 +25,7 @@
 // the thread that calls it, and the death signal follows the thread that forked).
 
 #include <sockserv/base/unique_fd.hpp>
+#include <sockserv/process/metrics.hpp>
 
 #include <sys/types.h>
 
@@ -37,6 +38,16 @@
 #include <string>
 
 namespace sockserv {
+
+/// What the master counts (declared by the program with --metrics; empty handles count nothing).
+/// Per-worker series are counted in the worker's metrics slot, 1 + its slot number.
+struct PoolMetrics {
+    metrics::Gauge workers_alive;
+    metrics::Counter restarts;        // per worker: a dead worker replaced (crash, kill, recycle)
+    metrics::Counter killed;          // did not finish within graceful_timeout
+    metrics::Counter reloads;         // SIGHUPs that started new workers
+    metrics::Gauge worker_pid;        // per worker
+};
 
 struct PoolConfig {
     /// Most workers a pool can have.
@@ -57,6 +68,7 @@ struct PoolConfig {
     /// serve with (a TLS certificate and key). False: no reload — it has said why, and the old
     /// workers serve on as they were.
     std::function<bool()> before_reload;
+    PoolMetrics metrics;
 };
 
 class WorkerPool {

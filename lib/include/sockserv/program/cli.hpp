@@ -18,6 +18,7 @@
 
 #include <sockserv/base/address.hpp>
 #include <sockserv/modes/mode.hpp>
+#include <sockserv/program/observability.hpp>
 #include <sockserv/program/passed_sockets.hpp>
 #include <sockserv/server/server_config.hpp>
 #include <sockserv/process/worker_pool.hpp>
@@ -136,6 +137,9 @@ struct Options {
     /// context, loaded and checked by parse() (a bad file exits 2 at start, never at the first
     /// client). Empty: plain. A --workers master reloads it on SIGHUP.
     std::shared_ptr<const tls::ServerContext> tls;
+    /// --metrics ADDRESS: the program's numbers (made here, before anything forks) and where the
+    /// listener that shows them serves (observability.hpp). Empty: no metrics, nothing counted.
+    std::shared_ptr<Observability> observability;
     /// Set by the app, not the command line: ServerConfig::stop_timeout (how long requests in
     /// progress may run on after a stop before their connections are cut off).
     std::optional<std::chrono::milliseconds> stop_timeout;
@@ -155,9 +159,12 @@ struct Options {
     bool unix_socket() const;
     /// The address to serve on: unix_path when want_unix, else host and port.
     Address address(bool want_unix) const;
-    /// ServerConfig with each mode's settings from the command line, dual_stack, verbose and
-    /// stop_timeout.
+    /// ServerConfig with each mode's settings from the command line, dual_stack, verbose,
+    /// stop_timeout, the PROXY protocol, TLS and the metrics.
     ServerConfig server_config() const;
+    /// Where an app declares its own metrics (metrics::counter(options.metrics_registry(), ...)):
+    /// null without --metrics, and handles declared on null count nothing.
+    metrics::Registry* metrics_registry() const;
     /// The pool's settings from --workers, --graceful-timeout, --max-requests, --mode, --verbose.
     PoolConfig pool_config() const;
 };

@@ -17,6 +17,7 @@
 #include <sockserv/server/tcp_server.hpp>
 #include <sockserv/server/udp_server.hpp>
 #include <sockserv/process/worker_pool.hpp>
+#include <sockserv/program/observability.hpp>
 
 #include <exception>
 #include <memory>
@@ -49,15 +50,74 @@ struct Endpoint {
 };
 Endpoint endpoint(const cli::Options& options, bool want_unix, bool datagram, ServerConfig config);
 
-template <class Server, class... State>
+// ---- --metrics: the listener, one more server in the program's mode (observability.hpp) ----
+
+// Its config: nothing of what concerns the program's clients (no PROXY header, no TLS), its own
+// requests not counted among the program's, and few at once (it must never compete with them).
+ServerConfig metrics_config(const cli::Options& options, int inherited_socket);
+// Says where it serves, once bound.
+void announce_metrics(const BaseServer& server, const cli::Options& options);
+
+// The listener in mode Policy: TCP or Unix, as --metrics says; both empty without it. Binds, or
+// serves a socket a pool's master bound (inherited).
+template <template <class> class Policy>
+struct MetricsServers {
+    std::unique_ptr<Policy<TCPServer<MetricsHandler>>> tcp;
+    std::unique_ptr<Policy<UnixStreamServer<MetricsHandler>>> unix_stream;
+
+    explicit MetricsServers(const cli::Options& options, int inherited = -1) {
+        if (!options.observability) return;
+        const Address at = inherited >= 0 ? Socket::local_address_of(inherited) : options.observability->listen_address();
+        const ServerConfig config = metrics_config(options, inherited);
+        if (at.is_unix())
+            unix_stream = std::make_unique<Policy<UnixStreamServer<MetricsHandler>>>(at, *options.observability, config);
+        else
+            tcp = std::make_unique<Policy<TCPServer<MetricsHandler>>>(at, *options.observability, config);
+        if (inherited < 0) announce_metrics(tcp ? static_cast<const BaseServer&>(*tcp) : *unix_stream, options);
+    }
+};
+
+// A pool's master binds the listener before forking (plain transport: it serves nothing).
+std::unique_ptr<BaseServer> bind_metrics(const cli::Options& options);
+
+// Serves first and the others (null ones skipped) until first is asked to stop, then closes them.
+template <class First, class... Others>
+void serve_all(First& first, Others*... others) {
+    if constexpr ((requires { others->share_loops_with(first); } && ...) && sizeof...(Others) > 0) {
+        // Event mode: every server on the first's loops, no thread of its own.
+        ((others ? others->share_loops_with(first) : void()), ...);
+        first.serve_forever();
+        ((others ? others->server_close() : void()), ...);
+        first.server_close();
+        return;
+    }
+    // The other threads close their own servers: in fork mode their children die with the thread
+    // that forked them (PR_SET_PDEATHSIG), so it stays until they are done.
+    std::vector<std::thread> threads;
+    const auto start = [&threads](auto* server) {
+        if (!server) return;
+        threads.emplace_back([server] {
+            detail::children_die_with_this_thread(true);
+            server->serve_forever();
+            server->server_close();
+        });
+    };
+    (start(others), ...);
+    first.serve_forever();
+    ((others ? others->shutdown() : void()), ...);  // from another thread: returns once its loop has
+    for (std::thread& thread : threads) thread.join();
+    first.server_close();
+}
+
+template <template <class> class Policy, class Server, class... State>
 int run(const cli::Options& options, bool want_unix, State&... state) {
     try {
         Endpoint at = endpoint(options, want_unix, Server::is_datagram, options.server_config());
         Server server(at.address, state..., at.config);
+        MetricsServers<Policy> metrics(options);
         signals::StopOnSignals stop(server);
         say_ready(server, options);
-        server.serve_forever();
-        server.server_close();
+        serve_all(server, metrics.tcp.get(), metrics.unix_stream.get());
         return 0;
     } catch (const std::exception& error) {
         report_setup_failure(options, error);
@@ -65,29 +125,6 @@ int run(const cli::Options& options, bool want_unix, State&... state) {
     }
 }
 
-// Serves two servers until the first is asked to stop, then closes both.
-template <class First, class Second>
-void serve_both(First& first, Second& second) {
-    if constexpr (requires { second.share_loops_with(first); }) {
-        // Event mode: both servers on the first's loops, no thread of their own.
-        second.share_loops_with(first);
-        first.serve_forever();
-        second.server_close();
-        first.server_close();
-        return;
-    }
-    // The second thread closes its own server: in fork mode its children die with the thread
-    // that forked them (PR_SET_PDEATHSIG), so it stays until they are done.
-    std::thread second_loop([&] {
-        detail::children_die_with_this_thread(true);
-        second.serve_forever();
-        second.server_close();
-    });
-    first.serve_forever();
-    second.shutdown();  // from another thread: returns once the second loop has
-    second_loop.join();
-    first.server_close();
-}
 
 // Two servers on one port number (say a protocol over UDP and over TCP): the first binds the
 // command line's address; the second the same host and the first's real port. With port 0 the
@@ -126,15 +163,16 @@ std::pair<std::vector<std::unique_ptr<First>>, std::unique_ptr<Second>> bind_pai
     return {std::move(firsts), std::move(second)};
 }
 
-template <class First, class Second, class... State>
+template <template <class> class Policy, class First, class Second, class... State>
 int run_pair(const cli::Options& options, State&... state) {
     try {
         auto servers = bind_pair<First, Second>(options, options.server_config(), 0, state...);
         First& first = *servers.first.front();
         Second& second = *servers.second;
+        MetricsServers<Policy> metrics(options);
         signals::StopOnSignals stop(first);
         say_ready(first, options);
-        serve_both(first, second);
+        serve_all(first, &second, metrics.tcp.get(), metrics.unix_stream.get());
         return 0;
     } catch (const std::exception& error) {
         report_setup_failure(options, error);
@@ -180,7 +218,7 @@ private:
     std::shared_ptr<const tls::ServerContext> context_;
 };
 
-template <class Bound, class Server, class... State>
+template <template <class> class Policy, class Bound, class Server, class... State>
 int run_workers(const cli::Options& options, bool want_unix, State&... state) {
     try {
         // The master binds with the bare transport (no mode: it serves nothing).
@@ -194,6 +232,7 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
         for (std::size_t i = 1; per_worker && i < options.workers; ++i)
             bound.push_back(std::make_unique<Bound>(Address(at.host(), at.port()), state..., config));
         ReloadableTls tls(options);
+        const std::unique_ptr<BaseServer> metrics_socket = bind_metrics(options);
         WorkerPool pool(tls.pool_config(options));
         say_ready(*bound.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
@@ -201,10 +240,10 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
             ServerConfig config = worker_config(options, worker, socket.fileno());
             config.tls = tls.context();
             Server server(socket.server_address(), state..., config);
+            MetricsServers<Policy> metrics(options, metrics_socket ? metrics_socket->fileno() : -1);
             signals::StopOnSignals stop(server, {SIGTERM});
             worker.ready();
-            server.serve_forever();
-            server.server_close();
+            serve_all(server, metrics.tcp.get(), metrics.unix_stream.get());
             return 0;
         });
     } catch (const std::exception& error) {
@@ -213,7 +252,7 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
     }
 }
 
-template <class BoundFirst, class BoundSecond, class First, class Second, class... State>
+template <template <class> class Policy, class BoundFirst, class BoundSecond, class First, class Second, class... State>
 int run_pair_workers(const cli::Options& options, State&... state) {
     try {
         const std::size_t more = socket_per_worker<BoundFirst>(options, false) ? options.workers - 1 : 0;
@@ -221,6 +260,7 @@ int run_pair_workers(const cli::Options& options, State&... state) {
         const std::vector<std::unique_ptr<BoundFirst>>& firsts = bound.first;
         const BoundSecond& shared_listener = *bound.second;
         ReloadableTls tls(options);
+        const std::unique_ptr<BaseServer> metrics_socket = bind_metrics(options);
         WorkerPool pool(tls.pool_config(options));
         say_ready(*firsts.front(), options);
         return pool.run([&](const WorkerPool::Worker& worker) {
@@ -230,9 +270,10 @@ int run_pair_workers(const cli::Options& options, State&... state) {
             first_config.tls = other_config.tls = tls.context();
             First first(own.server_address(), state..., first_config);
             Second other(shared_listener.server_address(), state..., other_config);
+            MetricsServers<Policy> metrics(options, metrics_socket ? metrics_socket->fileno() : -1);
             signals::StopOnSignals stop(first, {SIGTERM});
             worker.ready();
-            serve_both(first, other);
+            serve_all(first, &other, metrics.tcp.get(), metrics.unix_stream.get());
             return 0;
         });
     } catch (const std::exception& error) {
@@ -251,9 +292,9 @@ template <template <class> class TransportA, class HandlerA, template <class> cl
 int serve_pair(const cli::Options& options, State&... state) {
     return with_mode(options.mode, [&]<template <class> class Policy>() {
         if (options.workers > 1)
-            return detail::run_pair_workers<TransportA<HandlerA>, TransportB<HandlerB>, Policy<TransportA<HandlerA>>,
+            return detail::run_pair_workers<Policy, TransportA<HandlerA>, TransportB<HandlerB>, Policy<TransportA<HandlerA>>,
                                             Policy<TransportB<HandlerB>>>(options, state...);
-        return detail::run_pair<Policy<TransportA<HandlerA>>, Policy<TransportB<HandlerB>>>(options, state...);
+        return detail::run_pair<Policy, Policy<TransportA<HandlerA>>, Policy<TransportB<HandlerB>>>(options, state...);
     });
 }
 
@@ -262,8 +303,8 @@ int serve(const cli::Options& options, State&... state) {
     constexpr bool want_unix = detail::is_unix_transport<Transport>;
     return with_mode(options.mode, [&]<template <class> class Policy>() {
         if (options.workers > 1)
-            return detail::run_workers<Transport<Handler>, Policy<Transport<Handler>>>(options, want_unix, state...);
-        return detail::run<Policy<Transport<Handler>>>(options, want_unix, state...);
+            return detail::run_workers<Policy, Transport<Handler>, Policy<Transport<Handler>>>(options, want_unix, state...);
+        return detail::run<Policy, Policy<Transport<Handler>>>(options, want_unix, state...);
     });
 }
 

@@ -24,6 +24,7 @@
 #include <sockserv/server/readers.hpp>
 #include <sockserv/server/request.hpp>
 #include <sockserv/server/server_config.hpp>
+#include <sockserv/server/server_metrics.hpp>
 #include <sockserv/server/serving_loop.hpp>
 #include <sockserv/server/stop_state.hpp>
 
@@ -106,6 +107,9 @@ public:
     virtual void close_request(Request& request);
     /// False pauses taking requests from the socket (a mixin at its limit, an accept back-off).
     virtual bool accepting() const { return true; }
+    /// Which limit made accepting() false, asked when it turns false (the metrics' cause). The
+    /// transport's own pause is the back-off after running out of fds; each mode names its limit.
+    virtual ServerMetrics::Pause accept_limit() const { return ServerMetrics::Pause::fds; }
     /// How long accepting() will stay false on its own, if it will (the accept back-off).
     virtual std::optional<std::chrono::milliseconds> accept_pause() const { return std::nullopt; }
     /// How soon service_actions() must run again although nothing may wake the loop (a mixin with
@@ -122,6 +126,10 @@ public:
     /// service_interval, accept_pause() and service_due() (nullopt: none).
     std::optional<std::chrono::milliseconds> next_service() const;
     Readers& readers() noexcept { return readers_; }
+    /// Whether config().metrics counts here: the modes count their threads, children and fibers.
+    const ServerMetrics* metrics() const noexcept { return config_.metrics; }
+    /// Serving loops say whether they take requests now; a change is counted (with metrics).
+    void note_accepting(bool accepting) noexcept;
     const Waker& waker() const noexcept { return stop_.waker(); }
 
 protected:
@@ -155,6 +163,8 @@ protected:
     void drain_requests(RunningRequests& running);
 
 private:
+    bool finish_request_counted(Request& request, const ServerMetrics& metrics) noexcept;
+
     Address server_address_;
     ServerConfig config_;
     int socket_type_;
@@ -168,6 +178,7 @@ private:
     Readers readers_;
     PollLoop poll_loop_;
     bool closed_ = false;
+    bool paused_ = false;  // accepting() was false when a serving loop last asked
 };
 
 namespace detail {

@@ -32,6 +32,10 @@ struct Request {
     /// when the loop got round to reading them, which in sync mode may be much later; connections,
     /// when accepted.
     std::chrono::steady_clock::time_point received{};
+    /// What the handler received and sent (stream handlers' rfile()/wfile(); a datagram handler's
+    /// replies), for the metrics.
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
 
     /// A datagram larger than max_packet_size: packet holds only its head. Never silently cut.
     bool truncated() const noexcept { return packet_size > packet.size(); }

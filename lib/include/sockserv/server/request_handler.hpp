@@ -46,6 +46,8 @@ private:
 class StreamRequestHandler : public BaseRequestHandler {
 public:
     using BaseRequestHandler::BaseRequestHandler;
+    /// Leaves what rfile() and wfile() moved in the request (the metrics).
+    ~StreamRequestHandler() override;
 
     void setup() override;
     /// Flushes wfile() (quietly: the peer may be gone).

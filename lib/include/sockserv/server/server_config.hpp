@@ -18,6 +18,8 @@
 
 namespace sockserv {
 
+struct ServerMetrics;
+
 /// Thread mode's (ThreadingMixIn's) own settings.
 struct ThreadModeConfig {
     /// Request threads alive at once. At the limit the server stops accepting (or receiving) until
@@ -120,6 +122,9 @@ struct ServerConfig {
     /// within the context's handshake_timeout. Empty: plain.
     std::shared_ptr<const tls::ServerContext> tls{};
 
+    /// The framework's metrics (server_metrics.hpp), counted here when set: made before anything
+    /// forks, in shared memory, by the program (--metrics). Empty: nothing counted.
+    const ServerMetrics* metrics = nullptr;
     /// Each mode's own settings, used only by that mode.
     ThreadModeConfig thread{};
     ForkModeConfig fork{};
