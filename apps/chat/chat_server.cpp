@@ -48,9 +48,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<chat::Room> room;
     try {
         if (redis)
-            room = std::make_unique<chat::RedisRoom>(*members, *redis, settings.verbose);
+            room = std::make_unique<chat::RedisRoom>(*members, *redis, settings.verbose, chat::ChatMetrics(options.metrics_registry()));
         else
-            room = std::make_unique<chat::LocalRoom>(*members);
+            room = std::make_unique<chat::LocalRoom>(*members, chat::ChatMetrics(options.metrics_registry()));
     } catch (const std::exception& error) {
         sockserv::log(options.program + ": error: --room: " + error.what());
         return 2;

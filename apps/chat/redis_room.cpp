@@ -128,8 +128,8 @@ std::string RedisRoomAddress::url() const {
     return "redis://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" + name;
 }
 
-RedisRoom::RedisRoom(Members& members, RedisRoomAddress where, bool verbose)
-    : LocalRoom(members), where_(std::move(where)), redis_(where_.host, where_.port), verbose_(verbose),
+RedisRoom::RedisRoom(Members& members, RedisRoomAddress where, bool verbose, ChatMetrics metrics)
+    : LocalRoom(members, std::move(metrics)), where_(std::move(where)), redis_(where_.host, where_.port), verbose_(verbose),
       node_(random_node_id()), fleet_(std::make_unique<sockserv::Shared<Fleet>>()),
       wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (!wake_) throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -353,6 +353,7 @@ void RedisRoom::claim_name(sockserv::BaseServer& server, std::uint64_t from, con
         if (ours_stands) return;
         const auto address = members().remove(name);
         if (address) {
+            metrics().members.sub(1);
             const std::string refused = refusal("name is taken (on another server)");
             server.socket().send_datagrams(std::vector<sockserv::OutgoingDatagram>{{refused, &*address}});
         }

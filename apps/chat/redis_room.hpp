@@ -65,7 +65,7 @@ public:
 
     /// Resolves the host now (a name that does not resolve is an error at start); connects later,
     /// from the serving loop. Before serving, so every worker and child shares the state.
-    RedisRoom(Members& members, RedisRoomAddress where, bool verbose);
+    RedisRoom(Members& members, RedisRoomAddress where, bool verbose, ChatMetrics metrics = {});
     ~RedisRoom() override;
 
     Join join(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,

@@ -4,10 +4,18 @@
 
 namespace chat {
 
+ChatMetrics::ChatMetrics(sockserv::metrics::Registry* registry) {
+    if (!registry) return;
+    members = registry->gauge("chat_members", "Members in the room on this server.");
+    lines = registry->counter("chat_lines_relayed_total", "Lines relayed to members (said, joined, left, admin), each counted once.");
+    deliveries = registry->counter("chat_line_deliveries_total", "Lines relayed times the members each went to.");
+}
+
 Room::Join LocalRoom::join(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
                            Clock::time_point now) {
     const Join result = members_.join(name, address, now);
     if (result == Join::joined) {
+        metrics_.members.add(1);
         relay(server, joined(name), address);
         joined_here(name);
     }
@@ -24,6 +32,7 @@ bool LocalRoom::say(const sockserv::BaseServer& server, std::string_view name, c
 
 bool LocalRoom::leave(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address) {
     if (!members_.leave(name, address)) return false;
+    metrics_.members.sub(1);
     relay(server, left(name), sockserv::Address{});
     left_here(name);
     return true;
@@ -37,6 +46,7 @@ void LocalRoom::announce(const sockserv::BaseServer& server, std::string_view te
 std::vector<std::string> LocalRoom::evict_idle(const sockserv::BaseServer& server, Clock::time_point now,
                                                std::chrono::milliseconds idle) {
     std::vector<std::string> names = members_.evict_idle(now, idle);
+    metrics_.members.sub(static_cast<std::int64_t>(names.size()));
     for (const std::string& name : names) {
         relay(server, left(name), sockserv::Address{});
         left_here(name);
@@ -45,6 +55,10 @@ std::vector<std::string> LocalRoom::evict_idle(const sockserv::BaseServer& serve
 }
 
 void LocalRoom::relay(const sockserv::BaseServer& server, const std::string& line, const sockserv::Address& except) {
+    if (metrics_.lines) {
+        metrics_.lines.add();
+        metrics_.deliveries.add(members_.size() - (except.family() == AF_UNSPEC || !members_.name_at(except) ? 0 : 1));
+    }
     const std::vector<Members::Datagram> now = members_.queue(line, except);
     if (now.empty()) return;
     std::vector<sockserv::OutgoingDatagram> batch;

@@ -10,6 +10,7 @@
 
 #include "members.hpp"
 
+#include <sockserv/process/metrics.hpp>
 #include <sockserv/server/base_server.hpp>
 
 #include <chrono>
@@ -19,6 +20,15 @@
 #include <string_view>
 
 namespace chat {
+
+/// What chat_server counts beside the framework (--metrics). Without a registry, nothing.
+struct ChatMetrics {
+    ChatMetrics() = default;
+    explicit ChatMetrics(sockserv::metrics::Registry* registry);
+    sockserv::metrics::Gauge members;   // this server's members (joins minus leaves: right summed over workers)
+    sockserv::metrics::Counter lines;   // lines relayed (said, joined, left, admin), each once
+    sockserv::metrics::Counter deliveries;  // lines times the members they went to
+};
 
 class Room {
 public:
@@ -63,7 +73,7 @@ public:
 /// The room of one server's members: Members in shared memory, so every mode sees one room.
 class LocalRoom : public Room {
 public:
-    explicit LocalRoom(Members& members) : members_(members) {}
+    explicit LocalRoom(Members& members, ChatMetrics metrics = {}) : members_(members), metrics_(std::move(metrics)) {}
 
     sockserv::ArrivalOrder& order() noexcept override { return members_.order(); }
     Join join(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
@@ -88,6 +98,7 @@ protected:
     void relay(const sockserv::BaseServer& server, const std::string& line, const sockserv::Address& except);
     Members& members() noexcept { return members_; }
     const Members& members() const noexcept { return members_; }
+    const ChatMetrics& metrics() const noexcept { return metrics_; }
 
     /// What happened here that other servers sharing the room must hear; nothing for a local room.
     virtual void joined_here(std::string_view name) { (void)name; }
@@ -97,6 +108,7 @@ protected:
 
 private:
     Members& members_;
+    ChatMetrics metrics_;
 };
 
 }  // namespace chat

@@ -172,6 +172,7 @@ bool HttpHandler::send(Response& response, bool head_only, std::size_t& head_byt
 }
 
 void HttpHandler::log(std::string_view request_line, const Response& response, long long body_bytes) {
+    state().options().metrics.count(response.status(), body_bytes);
     const std::time_t now = std::time(nullptr);
     const std::string client = client_host(client_address());
     std::string lines;

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
     site_options.idle_timeout = options.seconds("idle-timeout", 0.001, 86400);
     site_options.header_timeout = options.seconds("header-timeout", 0.001, 86400);
     site_options.send_timeout = options.seconds("send-timeout", 0.001, 86400);
+    site_options.metrics = http_app::HttpMetrics(options.metrics_registry());
 
     std::optional<http_app::Site> site;
     try {

@@ -10,6 +10,19 @@
 
 namespace http_app {
 
+HttpMetrics::HttpMetrics(sockserv::metrics::Registry* registry) {
+    if (!registry) return;
+    for (std::size_t i = 0; i < responses.size(); ++i)
+        responses[i] = registry->counter("http_responses_total", "HTTP responses sent, by status class.",
+                                         {.labels = "class=\"" + std::to_string(i + 1) + "xx\""});
+    body_bytes = registry->counter("http_response_body_bytes_total", "Bytes of response bodies sent (files, listings, errors).");
+}
+
+void HttpMetrics::count(unsigned status, long long bytes) const noexcept {
+    if (status >= 100 && status < 600) responses[status / 100 - 1].add();
+    if (bytes > 0) body_bytes.add(static_cast<std::uint64_t>(bytes));
+}
+
 namespace http = boost::beast::http;
 
 Site::Site(SiteOptions options)

@@ -9,12 +9,27 @@
 #include "response.hpp"
 #include "served_directory.hpp"
 
+#include <sockserv/process/metrics.hpp>
+
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <vector>
 
 namespace http_app {
+
+/// What http_server counts beside the framework (--metrics): responses by status class and the
+/// body bytes sent. Without a registry, nothing.
+struct HttpMetrics {
+    HttpMetrics() = default;
+    explicit HttpMetrics(sockserv::metrics::Registry* registry);
+    /// One response sent: its status and body bytes (-1: none).
+    void count(unsigned status, long long body_bytes) const noexcept;
+
+    std::array<sockserv::metrics::Counter, 5> responses;  // 1xx .. 5xx
+    sockserv::metrics::Counter body_bytes;
+};
 
 struct SiteOptions {
     std::filesystem::path directory = ".";
@@ -31,6 +46,7 @@ struct SiteOptions {
     std::chrono::milliseconds send_timeout{60000};
     HeadLimits limits;
     ServedDirectory::Resolver resolver = ServedDirectory::Resolver::automatic;
+    HttpMetrics metrics;
 };
 
 class Site {

@@ -14,6 +14,7 @@ void FileServiceHandler::log(const std::string& line) const {
 
 void FileServiceHandler::send_error(std::uint16_t code, const std::string& message) {
     wfile().write(framing::message(Type::error, message, code));
+    state().metrics.refused.add();
     log("error " + std::to_string(code) + " " + sockserv::escape_control_characters(message));
 }
 
@@ -61,7 +62,12 @@ void FileServiceHandler::get(const std::string& name) {
     auto& download = std::get<Files::Download>(opened);
     wfile().write(framing::encode({Type::file, 0, download.size}));
     const std::size_t sent = wfile().sendfile(download.file.get(), 0, static_cast<std::size_t>(download.size));
-    if (sent < download.size) throw std::runtime_error(name + ": file shrank while being sent");
+    state().metrics.bytes_sent.add(sent);
+    if (sent < download.size) {
+        state().metrics.failed.add();
+        throw std::runtime_error(name + ": file shrank while being sent");
+    }
+    state().metrics.done.add();
     log("get \"" + sockserv::escape_control_characters(name) + "\" " + std::to_string(download.size) + " bytes");
 }
 
@@ -79,6 +85,8 @@ bool FileServiceHandler::put(std::uint64_t size, const std::string& name) {
         while (left > 0) {
             if (rfile().buffered().empty() && rfile().fill() == 0) {
                 upload.abandon();
+                state().metrics.failed.add();
+                state().metrics.bytes_received.add(size - left);
                 log("put \"" + sockserv::escape_control_characters(name) + "\": client left after " +
                     std::to_string(size - left) + " of " + std::to_string(size) + " bytes; nothing kept");
                 return false;
@@ -98,6 +106,8 @@ bool FileServiceHandler::put(std::uint64_t size, const std::string& name) {
         return false;
     }
     wfile().write(framing::message(Type::done));
+    state().metrics.done.add();
+    state().metrics.bytes_received.add(size);
     log("put \"" + sockserv::escape_control_characters(name) + "\" " + std::to_string(size) + " bytes");
     return true;
 }

@@ -7,6 +7,17 @@
 
 namespace tftp {
 
+TftpMetrics::TftpMetrics(sockserv::metrics::Registry* registry) {
+    if (!registry) return;
+    const char* help = "File transfers (TFTP over UDP, the file service's gets and puts over TCP), by outcome.";
+    done = registry->counter("tftp_transfers_total", help, {.labels = "outcome=\"done\""});
+    failed = registry->counter("tftp_transfers_total", help, {.labels = "outcome=\"failed\""});
+    refused = registry->counter("tftp_transfers_total", help, {.labels = "outcome=\"refused\""});
+    const char* bytes = "File bytes moved by transfers, by direction (sent: downloads, received: uploads).";
+    bytes_sent = registry->counter("tftp_file_bytes_total", bytes, {.labels = "direction=\"sent\""});
+    bytes_received = registry->counter("tftp_file_bytes_total", bytes, {.labels = "direction=\"received\""});
+}
+
 std::size_t FileSource::read(char* buffer, std::size_t n) {
     auto read_file = [this](char* into, std::size_t size) -> std::size_t {
         std::size_t got = 0;

@@ -5,6 +5,8 @@
 #include "netascii.hpp"
 #include "transfer.hpp"
 
+#include <sockserv/process/metrics.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -12,6 +14,15 @@
 #include <utility>
 
 namespace tftp {
+
+/// What tftp_server counts beside the framework (--metrics): transfers (TFTP over UDP, and the
+/// file service's gets and puts over TCP) by outcome, and the file bytes they moved.
+struct TftpMetrics {
+    TftpMetrics() = default;
+    explicit TftpMetrics(sockserv::metrics::Registry* registry);
+    sockserv::metrics::Counter done, failed, refused;
+    sockserv::metrics::Counter bytes_sent, bytes_received;
+};
 
 struct Service {
     Files files;
@@ -23,6 +34,7 @@ struct Service {
     /// --request-max-age: a request that waited longer than this in the socket's queue is dropped
     /// (unless its timeout option says the client waits longer before sending it again).
     std::chrono::milliseconds request_max_age{3000};
+    TftpMetrics metrics;
 };
 
 /// A file's bytes as DATA payloads: read from the file, netascii-encoded when asked.

@@ -64,6 +64,7 @@ void TftpHandler::serve(const Request& request) {
     socket.connect(client);
     const auto refuse = [&](std::uint16_t code, const std::string& message) {
         socket.sendto(encode_error(code, message), client);
+        state().metrics.refused.add();
         log(describe(request) + ": refused: " + std::to_string(code) + " " + message);
     };
     if (!is_supported_mode(request.mode)) return refuse(illegal_operation, "unsupported mode (octet or netascii)");
@@ -98,6 +99,8 @@ void TftpHandler::serve(const Request& request) {
         UploadSink sink(upload, netascii);
         outcome = transfer.receive(sink, negotiation.oack.empty() ? encode_ack(0) : encode_oack(negotiation.oack));
     }
+    (outcome.ok ? state().metrics.done : state().metrics.failed).add();
+    (request.write ? state().metrics.bytes_received : state().metrics.bytes_sent).add(outcome.bytes);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char figures[96];
     std::snprintf(figures, sizeof figures, "%llu bytes in %.3f s", static_cast<unsigned long long>(outcome.bytes), seconds);

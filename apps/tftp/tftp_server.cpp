@@ -63,7 +63,9 @@ int main(int argc, char** argv) {
         service.reset(new tftp::Service{tftp::Files(options.values.get<std::string>("directory"), policy),
                                         port_range(options.values.get<std::string>("port-range")),
                                         {},
-                                        options.verbose});
+                                        options.verbose,
+                                        std::chrono::milliseconds(3000),
+                                        tftp::TftpMetrics(options.metrics_registry())});
     } catch (const std::system_error& error) {
         sockserv::log("tftp_server: ", error.what());
         return 1;
