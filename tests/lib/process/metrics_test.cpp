@@ -5,6 +5,7 @@
 
 #include <sockserv/process/metrics.hpp>
 #include <sockserv/process/shared_memory.hpp>
+#include <sockserv/sockserv.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -144,4 +145,71 @@ TEST_CASE("metrics: promtool check metrics accepts the exposition", "[metrics][s
     std::ofstream(dir / "bad.txt") << "# HELP requests Requests.\n# TYPE requests counter\nrequests 1\n";
     CHECK(test::run_command("promtool check metrics < " + test::shell_quote((dir / "bad.txt").string()) + " 2>&1").output.find(
               "_total") != std::string::npos);
+}
+
+namespace {
+// Blocks its loop's thread: a plain sleep, not a fiber's wait (the mistake the figure exists for).
+struct BlockingEcho : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        ::usleep(300'000);
+        std::string line;
+        rfile().readline(line);
+        wfile().write(line);
+    }
+};
+}  // namespace
+
+TEST_CASE("metrics: a handler that blocks its event loop shows in the longest round; the lifecycle counts its request",
+          "[metrics][event]") {
+    Shared<Registry> registry;
+    const ServerMetrics metrics(*registry);
+    ServerConfig config;
+    config.metrics = &metrics;
+    config.event.loops = 1;
+    EventMode<TCPServer<BlockingEcho>> server(Address("127.0.0.1", 0), config);
+    test::Running running(server);
+    Socket client = test::connect_stream(server.server_address());
+    client.send_all("hi\n");
+    CHECK(test::recv_exactly(client, 3) == "hi\n");
+    CHECK(test::eventually([&] { return registry->value("sockserv_requests_total") == 1; }));
+    CHECK(registry->value("sockserv_event_loop_longest_round_seconds") >= 0.29);
+    CHECK(registry->value("sockserv_event_loop_rounds_total") >= 1);
+    CHECK(registry->value("sockserv_connections_accepted_total") == 1);
+    CHECK(registry->value("sockserv_received_bytes_total") == 3);
+    CHECK(registry->value("sockserv_sent_bytes_total") == 3);
+}
+
+TEST_CASE("metrics: labelled families, per-worker series and maximum gauges in the exposition", "[metrics][sync]") {
+    Shared<Registry> registry;
+    registry->set_workers(2);
+    const auto ok = registry->counter("t_total", "By outcome.", {.labels = "outcome=\"ok\""});
+    const auto bad = registry->counter("t_total", "", {.labels = "outcome=\"bad\""});
+    const auto per = registry->counter("t_worker_total", "Per worker.", {.per_worker = true});
+    const auto longest = registry->gauge("t_longest_seconds", "Longest.", {.maximum = true, .unit = 1e-9});
+    ok.add(2);
+    bad.add();
+    in_child(1, [&] {
+        per.add(3);
+        longest.raise_to(1'500'000'000);
+    });
+    in_child(2, [&] {
+        per.add(4);
+        longest.raise_to(250'000'000);
+        longest.raise_to(100);  // never lowers it
+    });
+    per.add_in_slot(2, 1);
+    const std::string text = registry->exposition();
+    CHECK_THAT(text, Catch::Contains("# TYPE t_total counter\nt_total{outcome=\"ok\"} 2\nt_total{outcome=\"bad\"} 1\n"));
+    CHECK_THAT(text, Catch::Contains("t_worker_total{worker=\"0\"} 3\nt_worker_total{worker=\"1\"} 5\n"));
+    CHECK_THAT(text, Catch::Contains("t_longest_seconds 1.5\n"));
+    CHECK(registry->value("t_total", "outcome=\"bad\"") == 1);
+    CHECK(text.find("# HELP t_total") == text.rfind("# HELP t_total"));  // one family, one HELP
+    CHECK_THROWS_AS(registry->counter("t_total", "", {.labels = "outcome=ok"}), metrics::DeclarationError);
+    CHECK_THROWS_AS(registry->gauge("t_total", "", {.labels = "outcome=\"other\""}), metrics::DeclarationError);
+    // A handle without a registry counts nothing, and costs nothing to call.
+    metrics::Counter nothing;
+    nothing.add();
+    CHECK(!nothing);
+    CHECK(!metrics::counter(nullptr, "x_total", "none"));
 }

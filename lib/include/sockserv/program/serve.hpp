@@ -58,22 +58,29 @@ ServerConfig metrics_config(const cli::Options& options, int inherited_socket);
 // Says where it serves, once bound.
 void announce_metrics(const BaseServer& server, const cli::Options& options);
 
-// The listener in mode Policy: TCP or Unix, as --metrics says; both empty without it. Binds, or
-// serves a socket a pool's master bound (inherited).
+// The listener in mode Policy: TCP or Unix, as --metrics says; empty without it. Binds, or serves
+// a socket a pool's master bound (inherited). In event mode it runs in thread mode, on a thread of
+// its own, not on the program's loops: it must answer exactly when they are at their connection
+// limit or blocked by a handler (what sockserv_event_loop_longest_round_seconds is there to show).
 template <template <class> class Policy>
-struct MetricsServers {
-    std::unique_ptr<Policy<TCPServer<MetricsHandler>>> tcp;
-    std::unique_ptr<Policy<UnixStreamServer<MetricsHandler>>> unix_stream;
+class MetricsServers {
+    template <class Transport>
+    using In = std::conditional_t<requires(Policy<Transport>& a) { a.share_loops_with(a); }, ThreadingMixIn<Transport>,
+                                  Policy<Transport>>;
+
+public:
+    std::unique_ptr<BaseServer> server;
+    BaseServer* get() const noexcept { return server.get(); }
 
     explicit MetricsServers(const cli::Options& options, int inherited = -1) {
         if (!options.observability) return;
         const Address at = inherited >= 0 ? Socket::local_address_of(inherited) : options.observability->listen_address();
         const ServerConfig config = metrics_config(options, inherited);
         if (at.is_unix())
-            unix_stream = std::make_unique<Policy<UnixStreamServer<MetricsHandler>>>(at, *options.observability, config);
+            server = std::make_unique<In<UnixStreamServer<MetricsHandler>>>(at, *options.observability, config);
         else
-            tcp = std::make_unique<Policy<TCPServer<MetricsHandler>>>(at, *options.observability, config);
-        if (inherited < 0) announce_metrics(tcp ? static_cast<const BaseServer&>(*tcp) : *unix_stream, options);
+            server = std::make_unique<In<TCPServer<MetricsHandler>>>(at, *options.observability, config);
+        if (inherited < 0) announce_metrics(*server, options);
     }
 };
 
@@ -81,21 +88,24 @@ struct MetricsServers {
 std::unique_ptr<BaseServer> bind_metrics(const cli::Options& options);
 
 // Serves first and the others (null ones skipped) until first is asked to stop, then closes them.
+// In event mode a server of the same mode shares the first's loops (no thread of its own); any
+// other serves on a thread of its own, which closes it: in fork mode its children die with the
+// thread that forked them (PR_SET_PDEATHSIG), so it stays until they are done.
 template <class First, class... Others>
 void serve_all(First& first, Others*... others) {
-    if constexpr ((requires { others->share_loops_with(first); } && ...) && sizeof...(Others) > 0) {
-        // Event mode: every server on the first's loops, no thread of its own.
-        ((others ? others->share_loops_with(first) : void()), ...);
-        first.serve_forever();
-        ((others ? others->server_close() : void()), ...);
-        first.server_close();
-        return;
-    }
-    // The other threads close their own servers: in fork mode their children die with the thread
-    // that forked them (PR_SET_PDEATHSIG), so it stays until they are done.
+    const auto share = [&first](auto* other) {
+        if constexpr (requires { other->share_loops_with(first); }) {
+            if (other) other->share_loops_with(first);
+            return true;
+        } else {
+            return false;
+        }
+    };
+    const bool shared[] = {false, share(others)...};
     std::vector<std::thread> threads;
-    const auto start = [&threads](auto* server) {
-        if (!server) return;
+    std::size_t index = 0;
+    const auto start = [&](auto* server) {
+        if (shared[++index] || !server) return;
         threads.emplace_back([server] {
             detail::children_die_with_this_thread(true);
             server->serve_forever();
@@ -104,7 +114,13 @@ void serve_all(First& first, Others*... others) {
     };
     (start(others), ...);
     first.serve_forever();
-    ((others ? others->shutdown() : void()), ...);  // from another thread: returns once its loop has
+    index = 0;
+    const auto stop = [&](auto* server) {
+        if (!server) return ++index, void();
+        if (shared[++index]) server->server_close();
+        else server->shutdown();  // from another thread: returns once its loop has
+    };
+    (stop(others), ...);
     for (std::thread& thread : threads) thread.join();
     first.server_close();
 }
@@ -117,7 +133,7 @@ int run(const cli::Options& options, bool want_unix, State&... state) {
         MetricsServers<Policy> metrics(options);
         signals::StopOnSignals stop(server);
         say_ready(server, options);
-        serve_all(server, metrics.tcp.get(), metrics.unix_stream.get());
+        serve_all(server, metrics.get());
         return 0;
     } catch (const std::exception& error) {
         report_setup_failure(options, error);
@@ -172,7 +188,7 @@ int run_pair(const cli::Options& options, State&... state) {
         MetricsServers<Policy> metrics(options);
         signals::StopOnSignals stop(first);
         say_ready(first, options);
-        serve_all(first, &second, metrics.tcp.get(), metrics.unix_stream.get());
+        serve_all(first, &second, metrics.get());
         return 0;
     } catch (const std::exception& error) {
         report_setup_failure(options, error);
@@ -243,7 +259,7 @@ int run_workers(const cli::Options& options, bool want_unix, State&... state) {
             MetricsServers<Policy> metrics(options, metrics_socket ? metrics_socket->fileno() : -1);
             signals::StopOnSignals stop(server, {SIGTERM});
             worker.ready();
-            serve_all(server, metrics.tcp.get(), metrics.unix_stream.get());
+            serve_all(server, metrics.get());
             return 0;
         });
     } catch (const std::exception& error) {
@@ -273,7 +289,7 @@ int run_pair_workers(const cli::Options& options, State&... state) {
             MetricsServers<Policy> metrics(options, metrics_socket ? metrics_socket->fileno() : -1);
             signals::StopOnSignals stop(first, {SIGTERM});
             worker.ready();
-            serve_all(first, &other, metrics.tcp.get(), metrics.unix_stream.get());
+            serve_all(first, &other, metrics.get());
             return 0;
         });
     } catch (const std::exception& error) {
