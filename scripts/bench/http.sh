@@ -10,6 +10,7 @@
 #   PAIRS=5                                                 rounds
 #   OLD_BIN=../old/build/release/bin SERVERS="nginx event old:event thread old:thread"
 #                                                           an older build's programs beside these
+#   SERVERS="event event+metrics"                           NAME+metrics: NAME with --metrics on (its cost)
 # Servers: event (2 loops in one process), pool (--workers 2 --mode event --loops 1: nginx's
 # shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2). Every server
 # logs each request to a file, nginx included: the same work for each.
@@ -36,8 +37,9 @@ limit=$(( $(ulimit -n) - 200 ))
 
 # command SERVER: the command line of one of ours; "old:NAME" is NAME from $OLD_BIN.
 command_of() {
-  local at=$bin name=$1
+  local at=$bin name=$1 extra=""
   local loops=--loops
+  if [ "${name%+metrics}" != "$name" ]; then name=${name%+metrics}; extra=" --metrics 0"; fi
   # An older build (before 0.3) spells --loops --threads; this one still accepts both.
   if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; loops=--threads; fi
   local http="$at/http_server 0 -b 127.0.0.1 -d $work/site --idle-timeout 120"
@@ -49,7 +51,7 @@ command_of() {
     sync)   echo "$http --mode sync" ;;
     python) echo "python3 -u -m http.server 0 --bind 127.0.0.1 --directory $work/site" ;;
     *) echo "bench: unknown server '$1'" >&2; return 1 ;;
-  esac
+  esac | sed "s|\$|$extra|"
 }
 
 start() {

@@ -234,6 +234,14 @@ TEST_CASE("metrics endpoint: a worker killed with SIGKILL - the totals keep what
     CHECK(value_of(after, R"(sockserv_worker_pid{worker="0"})") != pids[0]);
     for (int i = 0; i < 3; ++i) echo_round_trip(echo.address, "after\n");
     CHECK(wait_for_value(echo.metrics, "sockserv_requests_total", 11) == 11);  // never backwards
+
+    // A reload: new workers in both slots, counted; the totals go on.
+    echo.process.signal(SIGHUP);
+    CHECK(wait_for_value(echo.metrics, "sockserv_reloads_total", 1) == 1);
+    echo.process.wait_for_line("reload: new workers");
+    echo_round_trip(echo.address, "after the reload\n");
+    CHECK(wait_for_value(echo.metrics, "sockserv_requests_total", 12) == 12);
+    CHECK(value_of(scrape(echo.metrics), "sockserv_worker_restarts_total{worker=\"0\"}") == 1);  // a reload is no restart
 }
 
 TEST_CASE("metrics endpoint: accepting paused at --max-threads, --max-children, --max-connections shows in the gauge, by cause",
