@@ -19,7 +19,7 @@ std::atomic_ref<std::uint64_t> at(std::uint64_t& cell) noexcept { return std::at
 
 void copy_into(std::span<char> out, std::string_view text) {
     const std::size_t n = std::min(out.size() - 1, text.size());
-    std::memcpy(out.data(), text.data(), n);
+    if (n > 0) std::memcpy(out.data(), text.data(), n);  // an empty view's data() may be null
     out[n] = '\0';
 }
 
