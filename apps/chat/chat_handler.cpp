@@ -47,6 +47,10 @@ void ChatHandler::login(std::string_view name) {
     case Room::Join::again:
         reply(ok());
         return;
+    case Room::Join::pending:
+        // A room shared with other servers answers once they agree the name is this member's
+        // (OK, or "name is taken" when another server granted it first): never OK, then taken.
+        return;
     case Room::Join::name_taken:
         reply(refusal("name is taken"));
         return;

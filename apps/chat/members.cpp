@@ -39,6 +39,7 @@ Members::Join Members::join(std::string_view name, const sockserv::Address& addr
     member.last_seen = ticks(now);
     member.outbox_size = 0;
     member.confirmed = false;
+    member.waiting = false;
     // Counted only once complete: a process that dies mid-join (the mutex is robust) leaves no
     // half-written member behind.
     ++size_;
@@ -90,6 +91,21 @@ bool Members::confirmed(std::string_view name) const noexcept {
     return member && member->confirmed;
 }
 
+void Members::set_waiting(std::string_view name, bool waiting) noexcept {
+    if (Member* member = find(name)) member->waiting = waiting;
+}
+
+bool Members::waiting(std::string_view name) const noexcept {
+    const Member* member = find(name);
+    return member && member->waiting;
+}
+
+std::optional<sockserv::Address> Members::address_of(std::string_view name) const {
+    const Member* member = find(name);
+    if (!member) return std::nullopt;
+    return member->address;
+}
+
 std::vector<Members::Name> Members::names() const {
     std::vector<Name> all;
     all.reserve(size_);
@@ -108,7 +124,9 @@ std::vector<Members::Datagram> Members::queue(std::string_view line, const socks
     std::vector<Datagram> now;
     for (std::size_t i = 0; i < size_; ++i) {
         Member& member = at(i);
-        if (member.address == except) continue;
+        // A member still waiting for its OK is not in the room yet, as far as it knows: lines
+        // before the OK would arrive before the answer to its join.
+        if (member.address == except || member.waiting) continue;
         if (member.outbox_size > 0 && (!coalesce_ || member.outbox_size + line.size() > outbox_bytes)) {
             // Full (or one line is all it may hold): what waits goes first, then this line starts
             // the outbox afresh.

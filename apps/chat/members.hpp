@@ -48,6 +48,7 @@ public:
         name_taken,    // someone else has the name
         address_taken, // this address is in the room under another name
         full,
+        pending,       // a shared room's join: OK (or a refusal) comes once the other servers agree
     };
     Join join(std::string_view name, const sockserv::Address& address, Clock::time_point now);
     /// Removes name if address is its address. False when it is not (not a member, or a spoof).
@@ -65,6 +66,10 @@ public:
     /// through the shared channel: from then on an earlier claim on the name cannot exist.
     void confirm(std::string_view name) noexcept;
     bool confirmed(std::string_view name) const noexcept;
+    /// A member whose OK has not been sent yet (a shared room sends it once the name is agreed).
+    void set_waiting(std::string_view name, bool waiting) noexcept;
+    bool waiting(std::string_view name) const noexcept;
+    std::optional<sockserv::Address> address_of(std::string_view name) const;
     struct Name {
         std::string name;
         bool confirmed;
@@ -104,6 +109,7 @@ private:
         sockserv::Address address;
         std::int64_t last_seen;  // Clock ticks since its epoch
         bool confirmed;
+        bool waiting;
         std::uint16_t outbox_size;
         std::array<char, outbox_bytes> outbox;  // lines waiting for the next flush
         std::string_view view() const noexcept { return {name.data(), name_size}; }

@@ -140,8 +140,31 @@ RedisRoom::~RedisRoom() = default;
 
 Room::Join RedisRoom::join(const sockserv::BaseServer& server, std::string_view name, const sockserv::Address& address,
                            Clock::time_point now) {
-    if ((*fleet_)->find_remote(name)) return Join::name_taken;
-    return LocalRoom::join(server, name, address, now);
+    Fleet& fleet = **fleet_;
+    if (fleet.find_remote(name)) return Join::name_taken;
+    // Redis away: the name is ours as far as anyone can tell now (the rosters settle it later).
+    if (!fleet.linked) return LocalRoom::join(server, name, address, now);
+    const Join result = members().join(name, address, now);
+    if (result == Join::again && members().waiting(name)) return Join::pending;  // a resent L: the answer is coming
+    if (result != Join::joined) return result;
+    // In the room, but answered (and announced here) only once the claim has come back through
+    // the channel, or lost to a rival's that came first (see the header).
+    metrics().members.add(1);
+    members().set_waiting(name, true);
+    publish_record(nodes::Joined{std::string(name)});
+    return Join::pending;
+}
+
+// The name is this member's now: its OK, and the members here hear it joined.
+void RedisRoom::admit(sockserv::BaseServer& server, const std::string& name) {
+    members().confirm(name);
+    if (!members().waiting(name)) return;
+    members().set_waiting(name, false);
+    const auto address = members().address_of(name);
+    if (!address) return;
+    const std::string answer = ok();
+    server.socket().send_datagrams(std::vector<sockserv::OutgoingDatagram>{{answer, &*address}});
+    relay(server, joined(name), *address);
 }
 
 bool RedisRoom::has(std::string_view name) const { return LocalRoom::has(name) || (*fleet_)->find_remote(name); }
@@ -195,7 +218,7 @@ void RedisRoom::service_actions(sockserv::BaseServer& server) {
         });
         link_ = std::make_unique<RedisLink>(
             redis_, where_.channel(),
-            RedisLink::Events{[this, &server] { on_up(server); }, [this](const std::string& why) { on_down(why); },
+            RedisLink::Events{[this, &server] { on_up(server); }, [this, &server](const std::string& why) { on_down(server, why); },
                               [this, &server](std::string_view payload) { on_message(server, payload); }});
     }
     link_->step(server);
@@ -233,11 +256,20 @@ void RedisRoom::on_up(sockserv::BaseServer& server) {
     send_roster(server);  // the others learn our names now, not in 2 s
 }
 
-void RedisRoom::on_down(const std::string& why) {
+void RedisRoom::on_down(sockserv::BaseServer& server, const std::string& why) {
     {
         std::lock_guard lock(order());
         (*fleet_)->linked = false;
         (*fleet_)->queued = 0;
+        // Joins waiting for the channel will not hear from it: they are this server's, for now.
+        for (const Members::Name& member : members().names())
+            if (members().waiting(member.name)) {
+                members().set_waiting(member.name, false);
+                const auto address = members().address_of(member.name);
+                const std::string answer = ok();
+                server.socket().send_datagrams(std::vector<sockserv::OutgoingDatagram>{{answer, &*address}});
+                relay(server, joined(member.name), *address);
+            }
     }
     if (said_down_) return;  // once per outage, not once per retry
     said_down_ = true;
@@ -296,9 +328,9 @@ void RedisRoom::on_message(sockserv::BaseServer& server, std::string_view payloa
     if (message.node == node_) {
         // Our own claims, back in the channel's order: from now on no earlier claim can exist.
         for (const nodes::Record& record : message.records) {
-            if (const auto* joined = std::get_if<nodes::Joined>(&record)) members().confirm(joined->name);
+            if (const auto* joined = std::get_if<nodes::Joined>(&record)) admit(server, joined->name);
             if (const auto* roster = std::get_if<nodes::Roster>(&record))
-                for (const auto& entry : roster->members) members().confirm(entry.name);
+                for (const auto& entry : roster->members) admit(server, entry.name);
         }
         return;
     }
@@ -351,14 +383,17 @@ void RedisRoom::claim_name(sockserv::BaseServer& server, std::uint64_t from, con
     if (members().has(name)) {
         const bool ours_stands = members().confirmed(name) && !(confirmed && from < node_);
         if (ours_stands) return;
+        // Not yet answered: the join is simply refused, as if the name had been known. Already a
+        // member (a name granted on two nodes while Redis was away): it loses it, and says so.
+        const bool answered = !members().waiting(name);
         const auto address = members().remove(name);
         if (address) {
             metrics().members.sub(1);
-            const std::string refused = refusal("name is taken (on another server)");
+            const std::string refused = refusal(answered ? "name is taken (on another server)" : "name is taken");
             server.socket().send_datagrams(std::vector<sockserv::OutgoingDatagram>{{refused, &*address}});
         }
-        if (verbose_) sockserv::log("chat_server: " + name + " gave up: another node had the name first");
-        relay(server, left(name), sockserv::Address{});
+        if (verbose_) sockserv::log("chat_server: " + name + " refused: another node had the name first");
+        if (answered) relay(server, left(name), sockserv::Address{});
         fleet.add_remote(name, from);
         relay(server, joined(name), sockserv::Address{});
         return;

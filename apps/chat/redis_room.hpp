@@ -8,12 +8,13 @@
 // and relays what the other nodes publish to its own members. Redis delivers a channel's messages
 // to every subscriber in one order, and that order settles the two questions a shared room has:
 //
-// - Whose is a name? A node refuses a join for a name it knows elsewhere. Two nodes can still
-//   grant one name at the same moment; then the claim the channel delivered first wins, on every
-//   node alike: a member is "confirmed" once its node has seen its own claim come back, and a
-//   node that hears another claim for a member not yet confirmed gives its member up (ERR name is
-//   taken). Two confirmed claims (nodes that granted a name while Redis was away) go to the lower
-//   node id. So every node decides the same, without asking Redis and waiting.
+// - Whose is a name? A node refuses a join for a name it knows elsewhere. Otherwise it publishes
+//   the claim and answers the joiner only when the claim comes back through the channel
+//   ("confirmed": no earlier claim can exist then; OK, and the members here hear it joined), or
+//   refuses it (ERR name is taken) if another node's claim for the name came first. Every node
+//   sees the claims in one order, so every node decides the same, without a lock in Redis: a
+//   joiner never gets OK and then loses the name. Two confirmed claims (nodes that granted a name
+//   while Redis was away, answering at once) go to the lower node id; that member is told.
 // - Is a node alive? Its roster comes every 2 s. A node not heard from for 3 rosters (6 s) is
 //   gone and its names are free: a SIGKILLed node's names are free within 6.5 s (the 6 s, plus
 //   the quarter second of the serving loop's tick that notices). One lost roster is not enough
@@ -88,7 +89,8 @@ private:
     void publish_record(const nodes::Record& record);
     bool claim_link();
     void on_up(sockserv::BaseServer& server);
-    void on_down(const std::string& why);
+    void on_down(sockserv::BaseServer& server, const std::string& why);
+    void admit(sockserv::BaseServer& server, const std::string& name);
     void on_message(sockserv::BaseServer& server, std::string_view payload);
     void apply(sockserv::BaseServer& server, std::uint64_t from, const nodes::Record& record);
     void claim_name(sockserv::BaseServer& server, std::uint64_t from, const std::string& name, bool confirmed);

@@ -213,8 +213,13 @@ TEST_CASE("chat on Redis: a name is unique across nodes - a rival claim is settl
     bob.join("bob");
     Member alice(a.address);
     alice.join("alice");
-    // Once each node has relayed alice's join, it knows her (a join reaches the other nodes
-    // within a Redis round trip; a join on another node in that moment is the rival claim below).
+    // Her OK came once her claim had gone round the channel, so every node has it already: a
+    // join for her name, sent the moment she has her OK, is refused everywhere.
+    {
+        Member quick(b.address);
+        quick.send("L alice");
+        CHECK(quick.next() == "ERR name is taken\n");
+    }
     CHECK(heard(carol, "alice joined\n"));
     CHECK(heard(bob, "alice joined\n"));
 
@@ -225,8 +230,9 @@ TEST_CASE("chat on Redis: a name is unique across nodes - a rival claim is settl
         CHECK(impostor.next() == "ERR name is taken\n");
     }
 
-    // Two nodes grant one name at the same moment: the channel's order decides, the same on
-    // every node, so exactly one keeps it and carol hears of exactly one zed.
+    // Two nodes asked for one name at the same moment: the channel's order decides, the same on
+    // every node, so exactly one is answered OK, the other is refused (never OK, then taken), and
+    // carol hears of exactly one zed.
     Member zed_a(a.address), zed_b(b.address);
     zed_a.send("L zed");
     zed_b.send("L zed");
@@ -241,12 +247,12 @@ TEST_CASE("chat on Redis: a name is unique across nodes - a rival claim is settl
     };
     settle(zed_a, heard_a);
     settle(zed_b, heard_b);
-    const auto refused = [](const std::vector<std::string>& heard) {
-        return std::any_of(heard.begin(), heard.end(), [](const std::string& line) { return line.starts_with("ERR name is taken"); });
-    };
+    const auto refused = [](const std::vector<std::string>& heard) { return heard.front() == "ERR name is taken\n"; };
     INFO("node a's zed heard: " << Catch::Detail::stringify(heard_a));
     INFO("node b's zed heard: " << Catch::Detail::stringify(heard_b));
     CHECK(refused(heard_a) != refused(heard_b));
+    CHECK((refused(heard_a) ? heard_b : heard_a).front() == "OK\n");
+    for (const auto* heard : {&heard_a, &heard_b}) CHECK(heard->size() == 1);  // and nothing after
     Member& winner = refused(heard_a) ? zed_b : zed_a;
     winner.send("C zed I am the one zed");
     std::vector<std::string> carol_heard;
