@@ -244,6 +244,30 @@ TEST_CASE("metrics endpoint: a worker killed with SIGKILL - the totals keep what
     CHECK(value_of(scrape(echo.metrics), "sockserv_worker_restarts_total{worker=\"0\"}") == 1);  // a reload is no restart
 }
 
+TEST_CASE("metrics endpoint: a worker that cannot finish within --graceful-timeout is killed, and counted",
+          "[app][metrics][pool]") {
+    test::TempDir dir;
+    {
+        std::ofstream big(dir / "big.bin", std::ios::binary);
+        const std::string block(1 << 20, 'x');
+        for (int i = 0; i < 64; ++i) big << block;
+    }
+    Observed http("http_server", {"--directory", dir.path().string(), "--workers", "2", "--mode", "thread",
+                                  "--graceful-timeout", "1"});
+    // A client that asks for 64 MiB and reads none of it: its worker stays blocked in send (60 s
+    // --send-timeout), so a reload's stop cannot end it in time.
+    Socket stalled = test::connect_stream(http.address);
+    const int small = 4096;
+    stalled.set_option(SOL_SOCKET, SO_RCVBUF, small);
+    stalled.send_all("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(wait_for_value(http.metrics, "sockserv_connections_open", 1) == 1);
+    http.process.signal(SIGHUP);
+    http.process.wait_for_line("did not finish within 1 s: killing it");
+    CHECK(wait_for_value(http.metrics, "sockserv_workers_killed_total", 1) == 1);
+    CHECK(wait_for_value(http.metrics, "sockserv_reloads_total", 1) == 1);
+    CHECK(wait_for_value(http.metrics, "sockserv_workers", 2) == 2);
+}
+
 TEST_CASE("metrics endpoint: accepting paused at --max-threads, --max-children, --max-connections shows in the gauge, by cause",
           "[app][metrics]") {
     struct Limit {
