@@ -52,6 +52,22 @@ std::string context_error(const redisContext& context) {
     return context.errstr[0] ? std::string(context.errstr) : std::string("connection closed");
 }
 
+// Reads what the socket has and hands each whole reply to on_reply until none is left or it
+// returns false. Throws on a read error, EOF or an error reply: a Redis that refuses `command`
+// (AUTH required, a read-only replica) is a link that does not work.
+template <class OnReply>
+void read_replies(redisContext& context, const char* command, OnReply on_reply) {
+    if (redisBufferRead(&context) != REDIS_OK) throw std::runtime_error(context_error(context));
+    for (;;) {
+        void* raw = nullptr;
+        if (redisGetReplyFromReader(&context, &raw) != REDIS_OK) throw std::runtime_error(context_error(context));
+        if (!raw) return;
+        const Reply reply(static_cast<redisReply*>(raw));
+        if (reply->type == REDIS_REPLY_ERROR) throw std::runtime_error(std::string(command) + ": " + reply->str);
+        if (!on_reply(*reply)) return;
+    }
+}
+
 }  // namespace
 
 void RedisLink::ContextFree::operator()(redisContext* context) const noexcept { redisFree(context); }
@@ -124,44 +140,28 @@ void RedisLink::publish(sockserv::BaseServer& server, std::string_view payload) 
 
 void RedisLink::read_subscriber(sockserv::BaseServer& server) {
     try {
-        if (redisBufferRead(subscriber_.get()) != REDIS_OK) throw std::runtime_error(context_error(*subscriber_));
-        for (;;) {
-            void* raw = nullptr;
-            if (redisGetReplyFromReader(subscriber_.get(), &raw) != REDIS_OK)
-                throw std::runtime_error(context_error(*subscriber_));
-            if (!raw) return;
-            const Reply reply(static_cast<redisReply*>(raw));
-            if (reply->type == REDIS_REPLY_ERROR) throw std::runtime_error(std::string("SUBSCRIBE: ") + reply->str);
-            if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING)
-                continue;
-            const std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+        read_replies(*subscriber_, "SUBSCRIBE", [this](const redisReply& reply) {
+            if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 || reply.element[0]->type != REDIS_REPLY_STRING)
+                return true;
+            const std::string_view kind(reply.element[0]->str, reply.element[0]->len);
             if (kind == "subscribe" && state_ == State::subscribing) {
                 state_ = State::up;
                 backoff_ = first_backoff;
                 if (events_.up) events_.up();
-            } else if (kind == "message" && reply->element[2]->type == REDIS_REPLY_STRING && events_.message) {
-                events_.message(std::string_view(reply->element[2]->str, reply->element[2]->len));
+            } else if (kind == "message" && reply.element[2]->type == REDIS_REPLY_STRING && events_.message) {
+                events_.message(std::string_view(reply.element[2]->str, reply.element[2]->len));
             }
-            if (state_ == State::down) return;  // a handler closed the link
-        }
+            return state_ != State::down;  // a handler may have closed the link
+        });
     } catch (const std::exception& error) {
         fail(server, error.what());
     }
 }
 
 void RedisLink::read_publisher(sockserv::BaseServer& server) {
+    // PUBLISH answers with the number of subscribers: nothing to do but read it.
     try {
-        if (redisBufferRead(publisher_.get()) != REDIS_OK) throw std::runtime_error(context_error(*publisher_));
-        for (;;) {
-            void* raw = nullptr;
-            if (redisGetReplyFromReader(publisher_.get(), &raw) != REDIS_OK)
-                throw std::runtime_error(context_error(*publisher_));
-            if (!raw) return;
-            const Reply reply(static_cast<redisReply*>(raw));
-            // PUBLISH answers with the number of subscribers; an error (a Redis that refuses
-            // commands: AUTH required, read-only replica) is a link that does not work.
-            if (reply->type == REDIS_REPLY_ERROR) throw std::runtime_error(std::string("PUBLISH: ") + reply->str);
-        }
+        read_replies(*publisher_, "PUBLISH", [](const redisReply&) { return true; });
     } catch (const std::exception& error) {
         fail(server, error.what());
     }

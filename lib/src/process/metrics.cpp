@@ -142,6 +142,8 @@ double Registry::shown(std::uint32_t index, std::size_t first_slot, std::size_t 
 std::uint32_t Registry::declare(std::string_view name, std::string_view help, Kind kind, std::span<const double> bounds,
                                 const Series& series) {
     if (!valid_name(name)) throw DeclarationError("metric name \"" + std::string(name) + "\" is not a Prometheus name");
+    if (!series.also_per_worker.empty() && (!valid_name(series.also_per_worker) || !series.labels.empty()))
+        throw DeclarationError("metric " + std::string(name) + ": also_per_worker needs a name and no labels");
     if (series.labels.size() >= max_labels || !valid_labels(series.labels))
         throw DeclarationError("metric " + std::string(name) + ": labels " + std::string(series.labels) +
                                " are not name=\"value\" pairs");
@@ -166,6 +168,7 @@ std::uint32_t Registry::declare(std::string_view name, std::string_view help, Ki
     copy_into(entry.name, name);
     copy_into(entry.help, help);
     copy_into(entry.labels, series.labels);
+    copy_into(entry.per_worker_name, series.also_per_worker);
     entry.kind = kind;
     entry.per_worker = series.per_worker;
     entry.maximum = series.maximum;
@@ -247,9 +250,8 @@ double Registry::value(std::string_view name, std::string_view labels) const {
     throw std::out_of_range("no metric named " + std::string(name) + braces(labels));
 }
 
-void Registry::append_series(std::string& text, std::uint32_t i) const {
+void Registry::append_series(std::string& text, std::uint32_t i, std::string_view name, bool per_worker) const {
     const Declared& metric = declared_[i];
-    const std::string name(metric.view());
     const std::string_view labels = metric.label_view();
     // Per worker: slots 1..n, shown as workers 0..n-1; without a pool, the process as worker 0.
     struct Range {
@@ -257,7 +259,7 @@ void Registry::append_series(std::string& text, std::uint32_t i) const {
         std::string worker;  // the label, or empty: all slots summed
     };
     std::vector<Range> ranges;
-    if (metric.per_worker) {
+    if (per_worker) {
         const std::size_t workers = std::min(workers_.load(std::memory_order_relaxed), max_slots - 1);
         if (workers == 0) ranges.push_back({0, 1, "worker=\"0\""});
         for (std::size_t w = 0; w < workers; ++w) ranges.push_back({w + 1, w + 2, "worker=\"" + std::to_string(w) + "\""});
@@ -299,9 +301,15 @@ std::string Registry::exposition() const {
         // The family: every series of this name, together, in the order declared.
         for (std::uint32_t j = i; j < count; ++j)
             if (declared_[j].view() == name) {
-                append_series(text, j);
+                append_series(text, j, name, declared_[j].per_worker);
                 shown_already[j] = true;
             }
+        if (metric.per_worker_name[0] != '\0') {
+            const std::string_view per_worker(metric.per_worker_name.data());
+            text.append("# HELP ").append(per_worker).append(" ").append(escaped_help(metric.help.data())).append(" Per worker.\n");
+            text.append("# TYPE ").append(per_worker).append(" ").append(kinds[static_cast<int>(metric.kind)]).append("\n");
+            append_series(text, i, per_worker, true);
+        }
     }
     return text;
 }

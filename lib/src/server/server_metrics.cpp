@@ -13,7 +13,8 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
       connections_open(r.gauge("sockserv_connections_open", "Connections being served now (stream servers).")),
       datagrams_received(r.counter("sockserv_datagrams_received_total", "Datagrams received (datagram servers).")),
       requests(r.counter("sockserv_requests_total",
-                         "Requests handled, failed or not: a connection for a stream server, a datagram for a datagram server.")),
+                         "Requests handled, failed or not: a connection for a stream server, a datagram for a datagram server.",
+                         Series{.also_per_worker = "sockserv_worker_requests_total"})),
       failed_handler(r.counter("sockserv_requests_failed_total", "Requests whose handler failed, by cause.",
                                Series{.labels = "cause=\"handler_exception\""})),
       failed_peer_gone(r.counter("sockserv_requests_failed_total", "", Series{.labels = "cause=\"peer_gone\""})),
@@ -34,8 +35,7 @@ ServerMetrics::ServerMetrics(metrics::Registry& r)
       loop_rounds(r.counter("sockserv_event_loop_rounds_total", "Event loop rounds: one wait for events and what it found.")),
       longest_round(r.gauge("sockserv_event_loop_longest_round_seconds",
                             "The longest event loop round yet, in any loop of any process: a handler that blocks its loop shows here.",
-                            Series{.maximum = true, .unit = 1e-9})),
-      worker_requests(r.counter("sockserv_worker_requests_total", "Requests handled, per worker.", Series{.per_worker = true})) {}
+                            Series{.maximum = true, .unit = 1e-9})) {}
 
 void ServerMetrics::paused(Pause cause) const noexcept {
     switch (cause) {
@@ -48,7 +48,6 @@ void ServerMetrics::paused(Pause cause) const noexcept {
 
 void ServerMetrics::request_ended(std::exception_ptr error, double seconds) const noexcept {
     requests.add();
-    worker_requests.add();
     request_seconds.observe(seconds);
     if (!error) return;
     try {

@@ -28,7 +28,8 @@
 //   (label worker="N": its own slot's figure) instead of their sum, for what an operator needs per
 //   worker (its pid, its requests, its restarts). Series::maximum makes a gauge the largest slot's
 //   value (the longest event-loop round of any process), Series::unit scales what is shown (a
-//   gauge kept in nanoseconds, shown in seconds).
+//   gauge kept in nanoseconds, shown in seconds). Series::also_per_worker shows one metric twice,
+//   summed under its name and per worker under another, from the same cells: one add, not two.
 
 #include <sockserv/process/process_mutex.hpp>
 
@@ -54,6 +55,7 @@ struct Series {
     bool per_worker = false;    // one series per pool worker, label worker="N"
     bool maximum = false;       // gauges: the largest slot's value, not the sum
     double unit = 1;            // shown multiplied by this
+    std::string_view also_per_worker{};  // also shown per worker, as a family of this name
 };
 
 /// A count that only grows (requests, bytes). Copyable handle; valid while its registry lives.
@@ -171,6 +173,7 @@ private:
         std::array<char, max_name> name{};
         std::array<char, max_help> help{};
         std::array<char, max_labels> labels{};
+        std::array<char, max_name> per_worker_name{};  // Series::also_per_worker
         Kind kind = Kind::counter;
         bool per_worker = false;
         bool maximum = false;
@@ -189,7 +192,7 @@ private:
     std::uint64_t sum(std::uint32_t index, std::size_t cell) const noexcept;
     // A counter's or gauge's value over the given slots, as shown.
     double shown(std::uint32_t index, std::size_t first_slot, std::size_t end_slot) const noexcept;
-    void append_series(std::string& text, std::uint32_t index) const;
+    void append_series(std::string& text, std::uint32_t index, std::string_view name, bool per_worker) const;
 
     ProcessMutex declaring_;
     std::atomic<std::uint32_t> count_{0};

@@ -3,9 +3,10 @@
 //
 // cli::parse() makes it, before anything forks: the registry in shared memory and the framework's
 // series declared in it (ServerMetrics, the pool's), so every worker, child, thread and fiber
-// counts into one set of numbers. serve<> then serves the listener in the program's own mode,
-// beside the program's servers (every worker of a pool answers on it: any of them sees the whole
-// program's numbers). MetricsHandler answers
+// counts into one set of numbers. serve<> then serves the listener in the program's own mode
+// (in event mode on a thread of its own: serve.hpp's MetricsServers says why), beside the
+// program's servers (every worker of a pool answers on it: any of them sees the whole program's
+// numbers). MetricsHandler answers
 //   GET /metrics   the Prometheus text exposition format 0.0.4
 //   GET /status    a few lines for people, in the spirit of nginx's stub_status
 // and anything else with 404 or 405 (or 400, 431 for a bad head). Each connection carries one

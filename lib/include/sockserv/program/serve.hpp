@@ -141,7 +141,6 @@ int run(const cli::Options& options, bool want_unix, State&... state) {
     }
 }
 
-
 // Two servers on one port number (say a protocol over UDP and over TCP): the first binds the
 // command line's address; the second the same host and the first's real port. With port 0 the
 // kernel's choice for the first may be taken for the second: then both are made again. Extra

@@ -19,7 +19,7 @@ struct ServerMetrics {
     metrics::Counter connections_accepted;
     metrics::Gauge connections_open;
     metrics::Counter datagrams_received;
-    metrics::Counter requests;
+    metrics::Counter requests;  // also shown per worker: sockserv_worker_requests_total
     metrics::Counter failed_handler, failed_peer_gone, failed_timeout;
     metrics::Histogram request_seconds;
     metrics::Counter bytes_received, bytes_sent;
@@ -28,7 +28,6 @@ struct ServerMetrics {
     metrics::Gauge threads, children, fibers;
     metrics::Counter loop_rounds;
     metrics::Gauge longest_round;  // nanoseconds, shown in seconds
-    metrics::Counter worker_requests;  // per worker
 
     /// Why accepting paused: one label value of sockserv_accept_pauses_total.
     enum class Pause { connections, fds, children, threads };
