@@ -4,8 +4,8 @@
 // silently splits into one copy per child (Python's docs call a forking server with in-memory state
 // pointless for that reason). Threads see it like any other object.
 //
-//   sockserv::Shared<Room> room{capacity};          // before the server forks anything
-//   sockserv::ForkingUDPServer<Chat> server{address, *room};
+//   sockserv::Shared<Members> members{capacity};    // before the server forks anything
+//   sockserv::ForkingUDPServer<Chat> server{address, *members};
 //
 // T must hold nothing that points into ordinary memory (no std::string, no std::vector): fixed-size
 // members only, and locks made for processes (ProcessMutex, ArrivalOrder).
