@@ -58,6 +58,9 @@ EventLoop::EventLoop(std::size_t fiber_stack_size)
 }
 
 EventLoop::~EventLoop() {
+    // Connections still waiting for their first bytes: their jobs (and requests) go, unstarted.
+    for (FdEntry& e : fds_) e.deferred.reset();
+    deferred_count_ = 0;
     // Servers run their loops until idle before destroying them, so fibers are left here only after
     // a loop failed (epoll_wait threw). Deleting one unwinds its stack through Boost.Context's
     // forced_unwind, which a handler's catch-all could swallow: a last resort, not a way to stop.
@@ -85,6 +88,14 @@ detail::Fiber& EventLoop::this_fiber() {
 // ---- Fibers ----
 
 void EventLoop::start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd) {
+    if (connection_fd >= 0) {
+        // A fresh connection has no time-out until its handler sets one (accepted sockets inherit
+        // the listener's, and no server here sets one there): known now, so its first EAGAIN does
+        // not ask the kernel with getsockopt.
+        FdEntry& e = entry(connection_fd);
+        if (!e.receive_timeout) e.receive_timeout.emplace();
+        if (!e.send_timeout) e.send_timeout.emplace();
+    }
     auto* fiber = new detail::Fiber(stacks_, std::move(job), connection_fd);
     fiber->next = live_;
     if (live_) live_->prev = fiber;
@@ -183,27 +194,32 @@ void EventLoop::wake_waiters(Waiter*& list) noexcept {
 
 bool EventLoop::can_suspend() const noexcept { return detail::Fiber::current() != nullptr; }
 
+// False for an fd epoll cannot watch (a regular file: always ready).
+bool EventLoop::register_for_fibers(int fd, FdEntry& e) {
+    if (e.registered) return true;
+    // A watched fd (the server's datagram socket, say) is already in this epoll with the
+    // watcher's own events; a second registration needs another fd for the same file.
+    int target = fd;
+    if (e.watched) {
+        if (!e.alias) e.alias.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+        if (!e.alias) throw_errno("dup");
+        target = e.alias.get();
+    }
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    event.data.u64 = static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) | fiber_registration;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, target, &event) != 0) {
+        if (errno == EPERM) return false;
+        if (errno != EEXIST) throw_errno("epoll_ctl");
+    }
+    e.registered = true;
+    return true;
+}
+
 bool EventLoop::wait_fd(int fd, detail::Readiness readiness, std::optional<Clock::time_point> deadline) {
     detail::Fiber& fiber = this_fiber();
     FdEntry& e = entry(fd);
-    if (!e.registered) {
-        // A watched fd (the server's datagram socket, say) is already in this epoll with the
-        // watcher's own events; a second registration needs another fd for the same file.
-        int target = fd;
-        if (e.watched) {
-            if (!e.alias) e.alias.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-            if (!e.alias) throw_errno("dup");
-            target = e.alias.get();
-        }
-        epoll_event event{};
-        event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        event.data.u64 = static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) | fiber_registration;
-        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, target, &event) != 0) {
-            if (errno == EPERM) return true;  // a regular file: always ready
-            if (errno != EEXIST) throw_errno("epoll_ctl");
-        }
-        e.registered = true;
-    }
+    if (!register_for_fibers(fd, e)) return true;
     Waiter waiter;
     waiter.fiber = &fiber;
     Waiter*& list = readiness == detail::Readiness::readable ? e.readers : e.writers;
@@ -217,6 +233,38 @@ bool EventLoop::wait_fd(int fd, detail::Readiness readiness, std::optional<Clock
     }
     fiber.suspend();
     return waiter.ready;
+}
+
+// The connection is registered now, as its fiber would register it at its first wait (so this
+// costs no epoll_ctl more), and an edge-triggered ADD reports data that already arrived.
+void EventLoop::defer_fiber(int fd, std::optional<Clock::time_point> deadline, std::unique_ptr<detail::FiberJob> job,
+                            bool* readable) {
+    FdEntry& e = entry(fd);
+    if (!e.receive_timeout) e.receive_timeout.emplace();
+    if (!e.send_timeout) e.send_timeout.emplace();
+    if (e.deferred || !register_for_fibers(fd, e)) {
+        start_fiber(std::move(job), fd);
+        return;
+    }
+    e.deferred = std::move(job);
+    e.deferred_readable = readable;
+    if (deadline) {
+        e.deferred_timer = deferred_timers_.emplace(*deadline, fd);
+        e.has_deferred_timer = true;
+    }
+    ++deferred_count_;
+}
+
+void EventLoop::start_deferred(int fd, bool readable) {
+    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    if (!e.deferred) return;
+    if (e.has_deferred_timer) {
+        deferred_timers_.erase(e.deferred_timer);
+        e.has_deferred_timer = false;
+    }
+    *e.deferred_readable = readable;
+    --deferred_count_;
+    start_fiber(std::move(e.deferred), fd);
 }
 
 void EventLoop::sleep_until(Clock::time_point deadline) {
@@ -285,6 +333,8 @@ void EventLoop::fire_timers() {
         next_trim_ = now + std::chrono::seconds(1);
         trim_idle_stacks();
     }
+    while (!deferred_timers_.empty() && deferred_timers_.begin()->first <= now)
+        start_deferred(deferred_timers_.begin()->second, false);
     if (timers_.empty()) return;
     while (!timers_.empty() && timers_.begin()->first <= now) wake(timers_.begin()->second, false);
 }
@@ -294,6 +344,8 @@ void EventLoop::forget_fd(int fd) noexcept {
     FdEntry& e = fds_[static_cast<std::size_t>(fd)];
     e.receive_timeout.reset();
     e.send_timeout.reset();
+    e.drained = false;
+    e.hung_up = false;
     if (!e.registered) return;
     e.registered = false;  // the kernel dropped the registration with the file
     wake_waiters(e.readers);
@@ -311,9 +363,24 @@ std::optional<std::optional<std::chrono::milliseconds>> EventLoop::socket_timeou
     return option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout;
 }
 
+void EventLoop::note_drained(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    if (!e.hung_up) e.drained = true;
+}
+
+bool EventLoop::known_drained(int fd) const noexcept {
+    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size() && fds_[static_cast<std::size_t>(fd)].drained &&
+           fds_[static_cast<std::size_t>(fd)].registered;
+}
+
 void EventLoop::unblock_connections(bool cut_off) noexcept {
     for (detail::Fiber* fiber = live_; fiber; fiber = fiber->next)
         if (fiber->connection_fd() >= 0) ::shutdown(fiber->connection_fd(), cut_off ? SHUT_RDWR : SHUT_RD);
+    // Those still waiting for a first byte see EOF too, which starts their fibers.
+    if (deferred_count_ > 0)
+        for (std::size_t fd = 0; fd < fds_.size(); ++fd)
+            if (fds_[fd].deferred) ::shutdown(static_cast<int>(fd), cut_off ? SHUT_RDWR : SHUT_RD);
 }
 
 // ---- Watched fds ----
@@ -389,6 +456,10 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
             const auto until_timer = timers_.begin()->first - Clock::now();
             if (!wait || until_timer < *wait) wait = until_timer;
         }
+        if (!deferred_timers_.empty()) {
+            const auto until_timer = deferred_timers_.begin()->first - Clock::now();
+            if (!wait || until_timer < *wait) wait = until_timer;
+        }
         if (trim_pending_) {
             const auto until_trim = next_trim_ - Clock::now();
             if (!wait || until_trim < *wait) wait = until_trim;
@@ -410,7 +481,17 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
         if (data & fiber_registration) {
             FdEntry& e = fds_[static_cast<std::size_t>(fd)];
             const std::uint32_t got = events[i].events;
-            if (got & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) wake_waiters(e.readers);
+            if (got & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+                e.drained = false;
+                // The peer's FIN (or an error) is edge-reported once: a short read after it is not
+                // the end of what a read can say (EOF, or the error, comes next), as nginx's pending_eof.
+                if (got & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) e.hung_up = true;
+                if (e.deferred) {
+                    start_deferred(fd, true);
+                    continue;
+                }
+                wake_waiters(e.readers);
+            }
             if (got & (EPOLLOUT | EPOLLERR | EPOLLHUP)) wake_waiters(e.writers);
         } else if (fds_[static_cast<std::size_t>(fd)].watched) {
             // A copy: the callback may unwatch its own fd, destroying the stored function mid-call.
@@ -444,7 +525,7 @@ void EventLoop::run(const std::function<bool()>& until) {
 }
 
 void EventLoop::run_until_idle() {
-    run([this] { return fiber_count_ == 0; });
+    run([this] { return idle(); });
 }
 
 }  // namespace sockserv

@@ -72,7 +72,8 @@ private:
 
 }  // namespace
 
-Socket::Socket(int family, int type, int protocol) : fd_(::socket(family, type | SOCK_CLOEXEC, protocol)) {
+Socket::Socket(int family, int type, int protocol)
+    : fd_(::socket(family, type | SOCK_CLOEXEC, protocol)), stream_((type & 0xF) == SOCK_STREAM) {
     if (!fd_) throw_errno("socket");
 }
 
@@ -125,6 +126,7 @@ Socket Socket::accept(Address* peer, std::error_code& error) noexcept {
         if (fd >= 0) {
             Socket connection{UniqueFd(fd)};
             connection.nonblocking_ = looping;
+            connection.stream_ = true;
             return connection;
         }
         if (errno != EAGAIN || !io.wait()) break;
@@ -189,9 +191,18 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
 
 [[gnu::hot]] std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
     FiberIo io(fd(), true, flags);
+    // Only plain reads of a stream: a peek takes nothing, and a datagram shorter than the buffer
+    // says nothing of the next one.
+    detail::Suspender* drains = stream_ && flags == 0 && io.active() ? detail::fiber_suspender() : nullptr;
+    if (drains && drains->known_drained(fd()) && !io.wait()) throw TimeoutError("recv timed out");
     for (;;) {
         const ssize_t n = ::recv(fd(), buffer, size, flags | io.flags());
-        if (n >= 0) return static_cast<std::size_t>(n);
+        if (n >= 0) {
+            // A short read took all the kernel held (tcp_recvmsg and the Unix stream read stop only
+            // when the queue is empty): what comes next arrives with an edge of its own.
+            if (drains && n > 0 && static_cast<std::size_t>(n) < size) drains->note_drained(fd());
+            return static_cast<std::size_t>(n);
+        }
         if (errno == EINTR) continue;
         if (errno == EAGAIN && io.wait()) continue;
         if (errno == EAGAIN) throw TimeoutError("recv timed out");

@@ -126,7 +126,7 @@ void EventLoops::run_loop(std::size_t index, bool primary) {
     EventLoop& loop = *loops_[index].loop;
     if (primary) return loop.run([this] { return !accepting_.load(); });
     try {
-        loop.run([this, &loop] { return closing_.load() && loop.fibers() == 0; });
+        loop.run([this, &loop] { return closing_.load() && loop.idle(); });
     } catch (const std::exception& error) {
         // A loop that cannot go on (epoll failing): say so and stop the server, as a failing
         // serve_forever would.
@@ -196,7 +196,9 @@ void EventLoops::dispatch(Served& served) {
     // too, since EventMode's accepting() counts live_connections().
     if (!accepting_.load()) return;
     std::lock_guard lock(served.hooks);
-    served.server->handle_ready_requests();
+    // One connection per wake-up, as nginx takes them: the listener is level-triggered, so the
+    // next round takes the next, and no system call asks whether another is waiting.
+    served.server->handle_ready_requests(served.server->is_datagram_server() ? BaseServer::max_requests_per_wakeup : 1);
 }
 
 // ---- Loop 0: readers and service_actions ----

@@ -25,7 +25,9 @@ StreamRequestHandler::~StreamRequestHandler() {
 [[gnu::hot]] void StreamRequestHandler::setup() {
     Socket& socket = connection();
     if (const auto limit = timeout()) socket.set_timeout(limit);
-    if (disable_nagle_algorithm() && client_address().is_inet()) socket.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
+    // Unless every connection inherited it from the listener (ServerConfig::tcp_nodelay).
+    if (disable_nagle_algorithm() && client_address().is_inet() && !server().config().tcp_nodelay)
+        socket.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
 }
 
 [[gnu::hot]] void StreamRequestHandler::finish() {

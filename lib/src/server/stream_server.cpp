@@ -71,6 +71,15 @@ std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
 
 [[gnu::hot]] void StreamServer::shutdown_request(Request& request) {
     if (request.stream) request.stream->finish();
+    // On a fiber whose last read found the socket empty, with no edge since: nothing is unread, so
+    // a close cannot answer with RST, and no other process holds the fd (event mode forks no
+    // child per request): the close alone sends the FIN after everything written. Two system
+    // calls fewer per connection; nginx closes so too.
+    if (const detail::Suspender* fiber = detail::fiber_suspender();
+        fiber && request.connection && fiber->known_drained(request.connection.fd())) {
+        close_request(request);
+        return;
+    }
     // Half-close first, so the client sees EOF after everything we wrote, even if another process
     // (a child forked later for another request) still shares the fd.
     request.connection.shutdown(SHUT_WR);

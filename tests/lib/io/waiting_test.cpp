@@ -35,6 +35,8 @@ struct Recording final : detail::Suspender, detail::FdCloseListener {
     std::optional<std::optional<std::chrono::milliseconds>> socket_timeout(int, int) const noexcept override {
         return std::nullopt;
     }
+    void note_drained(int) noexcept override { calls.push_back("drained"); }
+    bool known_drained(int) const noexcept override { return false; }
     void fd_closing(int) noexcept override { calls.push_back("closing"); }
 };
 

@@ -57,6 +57,23 @@ public:
         start_fiber(std::make_unique<Typed>(std::move(work)), connection_fd);
     }
 
+    /// Like spawn, for a connection whose client speaks first: its fiber (and stack) starts only once
+    /// fd is readable (or hung up), or at the deadline. A connection that has sent nothing costs
+    /// the loop a few hundred bytes, not a stack page. work(readable): false when the deadline came
+    /// first. unblock_connections() shuts it down for reading too, which starts it (readable).
+    template <class Work>
+    void spawn_when_readable(int fd, std::optional<Clock::time_point> deadline, Work work) {
+        struct Typed final : detail::FiberJob {
+            explicit Typed(Work w) : work(std::move(w)) {}
+            void run() noexcept override { work(readable); }
+            Work work;
+            bool readable = true;
+        };
+        auto job = std::make_unique<Typed>(std::move(work));
+        bool* readable = &job->readable;
+        defer_fiber(fd, deadline, std::move(job), readable);
+    }
+
     /// Calls on_ready in the loop's own context (not a fiber) whenever fd is readable (or has an
     /// error). exclusive: EPOLLEXCLUSIVE, for a listener shared by several loops — the kernel wakes
     /// one loop that is waiting, so a loop stalled by a handler is passed over. edge: edge-triggered
@@ -67,7 +84,7 @@ public:
 
     /// Runs until until() is true after a round (never, when not given).
     void run(const std::function<bool()>& until = {});
-    /// Runs until no fiber is left.
+    /// Runs until no fiber is left (and no connection waits for one).
     void run_until_idle();
 
     /// Runs task on the loop's thread at its next round. Thread safe.
@@ -115,6 +132,10 @@ public:
     void unblock_connections(bool cut_off = false) noexcept;
     /// Live fibers.
     std::size_t fibers() const noexcept { return fiber_count_; }
+    /// Connections waiting for their first bytes (spawn_when_readable), without a fiber yet.
+    std::size_t waiting_connections() const noexcept { return deferred_count_; }
+    /// No fiber, and no connection waiting for one.
+    bool idle() const noexcept { return fiber_count_ == 0 && deferred_count_ == 0; }
     /// The fd was closed: forget its registration and time-outs (and wake its waiters, who will
     /// see EBADF).
     void forget_fd(int fd) noexcept;
@@ -125,6 +146,8 @@ public:
     void set_socket_timeout(int fd, int option, std::optional<std::chrono::milliseconds> timeout) override;
     /// The time-out set so for fd, if one was (an empty inner optional: none).
     std::optional<std::optional<std::chrono::milliseconds>> socket_timeout(int fd, int option) const noexcept override;
+    void note_drained(int fd) noexcept override;
+    bool known_drained(int fd) const noexcept override;
     std::size_t fiber_stack_size() const noexcept { return stacks_.stack_size(); }
     /// Fibers finished, and epoll events handled, since the loop was made: what a round did.
     std::uint64_t finished_fibers() const noexcept { return finished_count_; }
@@ -143,9 +166,20 @@ private:
         Waiter* readers = nullptr;
         Waiter* writers = nullptr;
         std::optional<std::optional<std::chrono::milliseconds>> receive_timeout, send_timeout;
+        bool drained = false;  // note_drained: a short read since the last readable edge
+        bool hung_up = false;  // an edge said EPOLLRDHUP, HUP or ERR: reads never park again
+        // spawn_when_readable: the fiber to start at the first readable edge or at its deadline.
+        std::unique_ptr<detail::FiberJob> deferred;
+        bool* deferred_readable = nullptr;
+        std::multimap<Clock::time_point, int>::iterator deferred_timer;
+        bool has_deferred_timer = false;
     };
 
     void start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd);
+    void defer_fiber(int fd, std::optional<Clock::time_point> deadline, std::unique_ptr<detail::FiberJob> job,
+                     bool* readable);
+    void start_deferred(int fd, bool readable);
+    bool register_for_fibers(int fd, FdEntry& e);
     void trim_idle_stacks() noexcept;
     void make_ready(detail::Fiber* fiber);
     void run_ready();
@@ -165,6 +199,8 @@ private:
     std::deque<detail::Fiber*> ready_;
     detail::Fiber* live_ = nullptr;  // intrusive list of live fibers
     std::size_t fiber_count_ = 0;
+    std::size_t deferred_count_ = 0;
+    std::multimap<Clock::time_point, int> deferred_timers_;  // spawn_when_readable's deadlines, by fd
     std::uint64_t finished_count_ = 0;
     std::uint64_t events_count_ = 0;
     Clock::time_point woke_ = Clock::now();

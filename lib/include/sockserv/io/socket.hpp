@@ -57,7 +57,9 @@ public:
     /// space. Returns the bytes sent, fewer than count only when the file ended first (it shrank
     /// while being sent). Throws like send_all (TimeoutError when SO_SNDTIMEO expires).
     std::size_t sendfile(int file_fd, std::uint64_t offset, std::size_t count, std::uint64_t* sent = nullptr) const;
-    /// One recv; 0 at EOF. Throws (TimeoutError when SO_RCVTIMEO expires).
+    /// One recv; 0 at EOF. Throws (TimeoutError when SO_RCVTIMEO expires). On a fiber, a stream
+    /// socket that a short read left empty is waited for first, without a recv that would only
+    /// say EAGAIN (Suspender::known_drained).
     std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
     /// One datagram to `to`; throws on failure. On a non-blocking socket with a full send buffer it
     /// waits (up to 1 s, then TimeoutError) rather than drop the datagram.
@@ -101,6 +103,8 @@ private:
     UniqueFd fd_;
     // Known to be O_NONBLOCK (false: unknown), so a fiber's sendfile need not ask the kernel.
     mutable bool nonblocking_ = false;
+    // Known to be a stream socket (made or accepted here): a short read drains it.
+    bool stream_ = false;
 };
 
 }  // namespace sockserv

@@ -20,6 +20,7 @@
 // fiber finish, whatever block_on_close says: a fiber cannot outlive its loop. The loops are this
 // mode's ServingLoop (serving_loop()), and at max_connections accepting() is false.
 
+#include <sockserv/base/log.hpp>
 #include <sockserv/modes/event_loops.hpp>
 #include <sockserv/modes/mode.hpp>
 #include <sockserv/server/tcp_server.hpp>
@@ -27,6 +28,8 @@
 
 #include <concepts>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace sockserv {
@@ -99,6 +102,21 @@ private:
 
     void spawn_on(EventLoop& loop, Request request) {
         const int fd = request.connection ? request.connection.fd() : -1;
+        const EventModeConfig& event = this->config().event;
+        if (fd >= 0 && event.start_on_first_bytes) {
+            std::optional<EventLoop::Clock::time_point> deadline;
+            if (event.first_bytes_timeout) deadline = EventLoop::Clock::now() + *event.first_bytes_timeout;
+            return loop.spawn_when_readable(fd, deadline, [this, &loop, request = std::move(request)](bool readable) mutable {
+                if (readable) {
+                    this->finish_request_guarded(request);
+                } else if (this->config().verbose) {
+                    log("no request from ", request.client_address.to_string(), " within ",
+                        std::to_string(this->config().event.first_bytes_timeout->count()), " ms: closed");
+                }
+                this->shutdown_request(request);
+                loops_->request_finished(loop);
+            });
+        }
         loop.spawn(
             [this, &loop, request = std::move(request)]() mutable {
                 this->finish_request_guarded(request);

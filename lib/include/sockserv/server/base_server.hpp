@@ -118,9 +118,14 @@ public:
 
     // ---- For serving loops (serving_loop.hpp) ----
 
-    /// The requests one wake-up found: up to a batch, one at a time, while serving goes on,
+    /// Requests handled per wake-up before waiting again (and running service_actions): amortises
+    /// the wait under a burst, and lets a burst's work be batched in service_actions (the chat
+    /// flushes its outboxes there: 16 measured 25,000 chat messages/s without loss, 64 measured
+    /// 40,000). A shutdown is still seen between any two requests.
+    static constexpr int max_requests_per_wakeup = 64;
+    /// The requests one wake-up found: up to `batch`, one at a time, while serving goes on,
     /// accepting() holds and another is waiting.
-    void handle_ready_requests();
+    void handle_ready_requests(int batch = max_requests_per_wakeup);
     bool shutdown_requested() const noexcept { return stop_.requested(); }
     /// When service_actions() must run at the latest without a wake-up: the soonest of
     /// service_interval, accept_pause() and service_due() (nullopt: none).
@@ -145,6 +150,8 @@ protected:
     /// poll costs 0.4 us (scripts/bench/syscall_cost). Datagram servers just try (a recvfrom that
     /// finds nothing is cheap).
     virtual bool request_waiting();
+    /// ServerConfig::tcp_nodelay and send_buffer_size, on the listener, for its connections.
+    void set_inherited_options();
     /// May be overridden: the loop serve_forever runs. A mixin that runs requests on loops of its
     /// own returns them.
     virtual ServingLoop& serving_loop() { return poll_loop_; }

@@ -54,6 +54,14 @@ struct EventModeConfig {
     /// Requests (connections, or datagrams being handled) served at once; at the limit accepting
     /// pauses. 0: sized from the fd limit (half the soft RLIMIT_NOFILE, less a reserve).
     std::size_t max_connections = 0;
+    /// Stream servers whose clients speak first (HTTP, TLS, PROXY, echo): a connection gets its
+    /// fiber, and the fiber its stack, only once its first bytes arrive — until then it costs the
+    /// loop a few hundred bytes, not a stack page. Off by default: a handler that greets its client
+    /// first would never start.
+    bool start_on_first_bytes = false;
+    /// With start_on_first_bytes: a connection that sends nothing for this long is closed without a
+    /// handler (logged only when verbose). nullopt: it waits as long as the client.
+    std::optional<std::chrono::milliseconds> first_bytes_timeout{};
 };
 
 /// Stream servers behind a load balancer that sends the PROXY protocol (HAProxy's send-proxy and
@@ -77,6 +85,12 @@ struct ServerConfig {
     bool allow_reuse_port = false;
     /// For an IPv6 wildcard address ("::"): also accept IPv4 (IPV6_V6ONLY off).
     bool dual_stack = false;
+    /// TCP servers: TCP_NODELAY, set once on the listener: every connection inherits it (Linux
+    /// copies a listener's options to what it accepts), so a handler that disables Nagle's
+    /// algorithm (disable_nagle_algorithm()) makes no setsockopt per connection.
+    bool tcp_nodelay = false;
+    /// Stream servers: SO_SNDBUF for every connection, set once on the listener (0: the kernel's).
+    int send_buffer_size = 0;
     /// Datagram servers: bytes kept of each datagram; larger ones arrive marked truncated().
     std::size_t max_packet_size = 8192;
     /// ForkingMixIn / ThreadingMixIn: server_close() waits for the children / threads.
