@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
     spec.default_port = 9999;
     spec.summary = "Echoes every line (TCP, Unix stream) or datagram (--udp) back to its sender.";
     spec.flag("udp", "serve datagrams instead of a stream");
-    const auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
+    auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
+    // The client speaks first: in event mode a connection holds no stack until its first line.
+    options.mode_settings.event.start_on_first_bytes = true;
 
     const bool udp = options.values.has("udp");
     const bool local = options.unix_socket();

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     site_options.follow_symlinks = options.values.has("follow-symlinks");
     site_options.keep_alive = sockserv::mode_info(options.mode).concurrent;  // sync: one client at a time
     site_options.idle_timeout = options.seconds("idle-timeout", 0.001, 86400);
+    const auto site_options_idle_timeout = site_options.idle_timeout;
     site_options.header_timeout = options.seconds("header-timeout", 0.001, 86400);
     site_options.send_timeout = options.seconds("send-timeout", 0.001, 86400);
     site_options.metrics = http_app::HttpMetrics(options.metrics_registry());
@@ -80,6 +81,17 @@ int main(int argc, char** argv) {
         sockserv::log("http_server: ", error.what());
         return 1;
     }
+    // A client speaks first: in event mode a connection holds no stack until its request begins,
+    // and one silent for the idle time-out is closed, as an idle keep-alive connection is.
+    options.mode_settings.event.start_on_first_bytes = true;
+    options.mode_settings.event.first_bytes_timeout = site_options_idle_timeout;
+    // Set once on the listener, inherited by every connection (no setsockopt per connection).
+    // 256 KiB: a blocking sendfile returns once the whole range is queued; with the kernel's
+    // first 16 KiB send buffer a 64 KiB file means several sleeps and wake-ups per response
+    // (measured: 64 KB at 16 connections, 13.7k -> 20k requests/s). Memory is only used while
+    // data is in flight.
+    options.mode_settings.tcp_nodelay = true;
+    options.mode_settings.send_buffer_size = 256 * 1024;
     http_app::warm_up();
     options.on_ready = announce;
     if (!options.unix_path.empty()) return sockserv::serve<sockserv::UnixStreamServer, http_app::HttpHandler>(options, *site);

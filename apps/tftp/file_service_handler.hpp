@@ -12,10 +12,11 @@ class FileServiceHandler : public sockserv::WithState<sockserv::StreamRequestHan
 public:
     using WithState::WithState;
     void handle() override;
+    /// A client that says nothing for this long is dropped (it holds a worker).
+    static constexpr std::chrono::milliseconds idle_limit{60'000};
 
 protected:
-    /// A client that says nothing for this long is dropped (it holds a worker).
-    std::optional<std::chrono::milliseconds> timeout() const override { return std::chrono::seconds(60); }
+    std::optional<std::chrono::milliseconds> timeout() const override { return idle_limit; }
 
 private:
     void list();

@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
     // TCP get or put still running after 1 s (a client that stopped reading) is cut off, so the
     // server is gone within 2 s whatever its clients do.
     options.stop_timeout = std::chrono::seconds(1);
+    // The TCP file service's client speaks first: in event mode a connection holds no stack until
+    // its first command, and one silent for the handler's own time-out (60 s) is closed.
+    options.mode_settings.event.start_on_first_bytes = true;
+    options.mode_settings.event.first_bytes_timeout = tftp::FileServiceHandler::idle_limit;
     options.on_ready = [udp, tcp](const sockserv::BaseServer& server, const sockserv::cli::Options& parsed) {
         const std::string files = parsed.tls ? "tcp files over TLS" : "tcp files";
         const std::string what = udp && tcp ? "udp tftp, " + files : udp ? "udp tftp" : files;

@@ -176,6 +176,8 @@ ServerConfig Options::server_config() const {
     config.thread = mode_settings.thread;
     config.fork = mode_settings.fork;
     config.event = mode_settings.event;
+    config.tcp_nodelay = mode_settings.tcp_nodelay;
+    config.send_buffer_size = mode_settings.send_buffer_size;
     config.dual_stack = dual_stack;
     config.proxy_protocol = proxy_protocol;
     config.tls = tls;

@@ -23,6 +23,7 @@
 #include <sockserv/base/log.hpp>
 #include <sockserv/modes/event_loops.hpp>
 #include <sockserv/modes/mode.hpp>
+#include <sockserv/server/server_metrics.hpp>
 #include <sockserv/server/tcp_server.hpp>
 #include <sockserv/server/udp_server.hpp>
 
@@ -106,7 +107,11 @@ private:
         if (fd >= 0 && event.start_on_first_bytes) {
             std::optional<EventLoop::Clock::time_point> deadline;
             if (event.first_bytes_timeout) deadline = EventLoop::Clock::now() + *event.first_bytes_timeout;
-            return loop.spawn_when_readable(fd, deadline, [this, &loop, request = std::move(request)](bool readable) mutable {
+            // A connection waiting for its first bytes is open, though no handler serves it yet.
+            const ServerMetrics* metrics = this->metrics();
+            if (metrics) metrics->connections_open.add(1);
+            return loop.spawn_when_readable(fd, deadline, [this, &loop, metrics, request = std::move(request)](bool readable) mutable {
+                if (metrics) metrics->connections_open.sub(1);  // finish_request counts it from here
                 if (readable) {
                     this->finish_request_guarded(request);
                 } else if (this->config().verbose) {

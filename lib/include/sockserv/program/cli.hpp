@@ -121,7 +121,9 @@ struct Options {
     /// --unix PATH: serve on a Unix socket (for the Unix transports).
     std::string unix_path;
     Mode mode = Mode::thread;
-    /// Every mode's own settings (ServerConfig::thread, ::fork, ::event), from its options.
+    /// Every mode's own settings (ServerConfig::thread, ::fork, ::event), from its options; and
+    /// what the app sets for its connections: event.start_on_first_bytes and first_bytes_timeout,
+    /// tcp_nodelay, send_buffer_size.
     ServerConfig mode_settings;
     /// --workers: processes under a master (1: this process serves, no master); how long a stopping
     /// worker may finish its requests; requests before a worker is replaced (0: never).
@@ -159,7 +161,8 @@ struct Options {
     bool unix_socket() const;
     /// The address to serve on: unix_path when want_unix, else host and port.
     Address address(bool want_unix) const;
-    /// ServerConfig with each mode's settings from the command line, dual_stack, verbose,
+    /// ServerConfig with each mode's settings from the command line (and the app's connection
+    /// settings in mode_settings), dual_stack, verbose,
     /// stop_timeout, the PROXY protocol, TLS and the metrics.
     ServerConfig server_config() const;
     /// Where an app declares its own metrics (metrics::counter(options.metrics_registry(), ...)):
