@@ -155,13 +155,19 @@ bool HttpHandler::send(Response& response, bool head_only, std::size_t& head_byt
         wfile().write(response.body);
         return true;
     }
-    // A file that shrank since fstat leaves the response short of its Content-Length: the client
+    // A small file's bytes join the head in the writer's buffer: head and body in one send. A
+    // file that shrank since fstat leaves the response short of its Content-Length: the client
     // can only tell if the connection closes.
-    if (response.parts.empty())
-        return wfile().sendfile(response.file.get(), response.offset, response.length) == response.length;
+    const auto send_range = [&](std::uint64_t offset, std::uint64_t length) {
+        const auto& file = *response.file;
+        if (!file.has_contents) return wfile().sendfile(file.fd.get(), offset, length) == length;
+        wfile().write(std::string_view(file.contents).substr(offset, length));
+        return true;
+    };
+    if (response.parts.empty()) return send_range(response.offset, response.length);
     for (const Response::FilePart& part : response.parts) {
         wfile().write(part.head);
-        if (wfile().sendfile(response.file.get(), part.offset, part.length) != part.length) return false;
+        if (!send_range(part.offset, part.length)) return false;
     }
     wfile().write(response.closing);
     return true;

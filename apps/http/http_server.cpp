@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
     spec.option<std::string>("bind,b", "address to bind (default: every interface, IPv6 and IPv4)")
         .option<std::string>("directory,d", ".", "directory to serve")
         .flag("follow-symlinks", "serve symlinks that lead out of the directory (off: 403)")
+        .flag("no-file-cache",
+              "open every file per request: for a tree changed where inotify cannot see (a network file system, "
+              "writes through mmap); by default hot files stay open, small ones in memory, and any change inotify "
+              "reports drops them at once")
         .option<double>("idle-timeout", 5, "seconds a connection may wait for its next request")
         .option<double>("header-timeout", 10, "seconds a request's head may take once it has begun")
         .option<double>("send-timeout", 60, "seconds a send may stall on a client that stopped reading")
@@ -67,6 +71,7 @@ int main(int argc, char** argv) {
     http_app::SiteOptions site_options;
     site_options.directory = options.values.get<std::string>("directory");
     site_options.follow_symlinks = options.values.has("follow-symlinks");
+    site_options.file_cache = !options.values.has("no-file-cache");
     site_options.keep_alive = sockserv::mode_info(options.mode).concurrent;  // sync: one client at a time
     site_options.idle_timeout = options.seconds("idle-timeout", 0.001, 86400);
     const auto site_options_idle_timeout = site_options.idle_timeout;

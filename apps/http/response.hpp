@@ -1,13 +1,15 @@
 #pragma once
 // A response as the site decides it: status and header fields (a Beast header), and a body that is
-// either a page in memory or a range of an open file (sent with sendfile).
+// either a page in memory or a range of a file: a small file's bytes held by the open-file cache
+// (sent with the head, in one send), or an open file (sent with sendfile).
 
-#include <sockserv/base/unique_fd.hpp>
+#include <sockserv/io/open_file_cache.hpp>
 
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,8 +20,8 @@ struct Response {
     boost::beast::http::response<boost::beast::http::empty_body> head;
     /// A page the server wrote (listing, error), or...
     std::string body;
-    /// ...a file's bytes [offset, offset + length)...
-    sockserv::UniqueFd file;
+    /// ...a file's bytes [offset, offset + length) (its contents when it has them, else its fd)...
+    std::shared_ptr<const sockserv::OpenFileCache::File> file;
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
     /// ...or, for multipart/byteranges, parts of it, each after its own part head, then `closing`.

@@ -11,20 +11,15 @@
 
 namespace http_app {
 
-namespace {
-// O_NONBLOCK: a FIFO placed in the directory must not hang the worker in open(). O_NOCTTY: a
-// terminal device must not become our controlling terminal.
-constexpr int open_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
-}  // namespace
-
-ServedDirectory::ServedDirectory(const std::filesystem::path& root, bool follow_symlinks, Resolver resolver)
-    : root_(root, follow_symlinks, resolver) {}
+ServedDirectory::ServedDirectory(const std::filesystem::path& root, bool follow_symlinks, Resolver resolver,
+                                 bool file_cache)
+    : root_(root, follow_symlinks, resolver),
+      cache_(root_, file_cache ? sockserv::OpenFileCache::Limits{} : sockserv::OpenFileCache::Limits{.max_files = 0}) {}
 
 std::variant<ServedDirectory::Opened, ServedDirectory::Refused> ServedDirectory::open(std::string_view relative) const {
-    Opened opened;
     std::error_code error;
-    opened.fd = root_.open(relative, open_flags, error);
-    if (!opened.fd) {
+    Opened opened{cache_.open(relative, error)};
+    if (!opened.file) {
         switch (error.value()) {
         case EXDEV:
         case ELOOP: return Refused::outside;
@@ -33,8 +28,7 @@ std::variant<ServedDirectory::Opened, ServedDirectory::Refused> ServedDirectory:
         default: return Refused::not_found;  // ENOENT, ENOTDIR, ENAMETOOLONG, ...
         }
     }
-    if (::fstat(opened.fd.get(), &opened.status) != 0) return Refused::not_found;
-    if (!S_ISREG(opened.status.st_mode) && !S_ISDIR(opened.status.st_mode)) return Refused::forbidden;
+    if (!S_ISREG(opened.status().st_mode) && !S_ISDIR(opened.status().st_mode)) return Refused::forbidden;
     return opened;
 }
 

@@ -1,13 +1,15 @@
 #pragma once
 // The directory being served: files and directories opened through a sockserv::FileRoot (never
-// outside the root), and directory listings.
+// outside the root), the hot ones kept by an OpenFileCache (no stat, open or close per request,
+// a small file's bytes in memory, never stale), and directory listings.
 
 #include "pages.hpp"
 
 #include <sockserv/io/file_root.hpp>
-#include <sockserv/base/unique_fd.hpp>
+#include <sockserv/io/open_file_cache.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -21,12 +23,15 @@ class ServedDirectory {
 public:
     using Resolver = sockserv::FileRoot::Resolver;
 
-    /// Opens the root. Throws std::system_error when it is not a readable directory.
-    ServedDirectory(const std::filesystem::path& root, bool follow_symlinks, Resolver resolver = Resolver::automatic);
+    /// Opens the root. Throws std::system_error when it is not a readable directory. file_cache:
+    /// keep hot files (off: open each one per request).
+    ServedDirectory(const std::filesystem::path& root, bool follow_symlinks, Resolver resolver = Resolver::automatic,
+                    bool file_cache = true);
 
+    using File = sockserv::OpenFileCache::File;
     struct Opened {
-        sockserv::UniqueFd fd;
-        struct stat status {};
+        std::shared_ptr<const File> file;  // shared with the cache when it holds it
+        const struct stat& status() const noexcept { return file->status; }
     };
     enum class Refused { not_found, forbidden, outside };
 
@@ -42,6 +47,7 @@ public:
 
 private:
     sockserv::FileRoot root_;
+    mutable sockserv::OpenFileCache cache_;
 };
 
 }  // namespace http_app

@@ -26,7 +26,7 @@ void HttpMetrics::count(unsigned status, long long bytes) const noexcept {
 namespace http = boost::beast::http;
 
 Site::Site(SiteOptions options)
-    : options_(std::move(options)), directory_(options_.directory, options_.follow_symlinks, options_.resolver) {}
+    : options_(std::move(options)), directory_(options_.directory, options_.follow_symlinks, options_.resolver, options_.file_cache) {}
 
 Response Site::respond(const RequestHead& request) const {
     if (request.method != "GET" && request.method != "HEAD")
@@ -46,7 +46,7 @@ Response Site::respond(const RequestHead& request) const {
     }
     auto& found = std::get<ServedDirectory::Opened>(opened);
 
-    if (S_ISDIR(found.status.st_mode)) {
+    if (S_ISDIR(found.status().st_mode)) {
         if (!target->path.ends_with('/')) {
             // Relative links in the listing or index.html only work under the slash-ended URL.
             Response response = make_response(301);
@@ -59,7 +59,7 @@ Response Site::respond(const RequestHead& request) const {
         for (const char* index : {"index.html", "index.htm"}) {
             const std::string path = local->relative.empty() ? index : local->relative + "/" + index;
             auto index_file = directory_.open(path);
-            if (auto* file = std::get_if<ServedDirectory::Opened>(&index_file); file && S_ISREG(file->status.st_mode))
+            if (auto* file = std::get_if<ServedDirectory::Opened>(&index_file); file && S_ISREG(file->status().st_mode))
                 return serve_file(std::move(*file), index, request);
         }
         return serve_listing(found, target->path);
@@ -69,9 +69,9 @@ Response Site::respond(const RequestHead& request) const {
 }
 
 Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, const RequestHead& request) const {
-    const std::uint64_t size = static_cast<std::uint64_t>(file.status.st_size);
-    const std::time_t modified = file.status.st_mtim.tv_sec;
-    const std::string etag = weak_etag(file.status);
+    const std::uint64_t size = static_cast<std::uint64_t>(file.status().st_size);
+    const std::time_t modified = file.status().st_mtim.tv_sec;
+    const std::string etag = weak_etag(file.status());
 
     // If-None-Match wins over If-Modified-Since when both are present (RFC 9110 13.2.2).
     bool not_modified = false;
@@ -114,7 +114,7 @@ Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, c
         response.head.set(http::field::content_range, "bytes " + std::to_string(part->first) + "-" +
                                                           std::to_string(part->last) + "/" + std::to_string(size));
     response.head.set(http::field::content_length, std::to_string(response.length));
-    response.file = std::move(file.fd);
+    response.file = std::move(file.file);
     return response;
 }
 
@@ -139,7 +139,7 @@ Response Site::serve_parts(ServedDirectory::Opened file, std::string_view conten
         response.parts.push_back({std::move(head), range.first, range.length()});
     }
     response.closing = std::string("\r\n--") + boundary + "--\r\n";
-    response.file = std::move(file.fd);
+    response.file = std::move(file.file);
     response.head.set(http::field::content_length, std::to_string(response.body_size()));
     return response;
 }
@@ -147,7 +147,7 @@ Response Site::serve_parts(ServedDirectory::Opened file, std::string_view conten
 Response Site::serve_listing(const ServedDirectory::Opened& directory, std::string_view url_path) const {
     std::vector<ListingEntry> entries;
     try {
-        entries = directory_.list(directory.fd.get());
+        entries = directory_.list(directory.file->fd.get());
     } catch (const std::system_error&) {
         return error_response(404, "No permission to list directory");  // Python's words
     }

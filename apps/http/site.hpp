@@ -35,6 +35,8 @@ struct SiteOptions {
     std::filesystem::path directory = ".";
     /// Serve symlinks that point out of the directory (off: they are 403).
     bool follow_symlinks = false;
+    /// Keep hot files open (small ones in memory), refreshed by inotify (open_file_cache.hpp).
+    bool file_cache = true;
     /// Keep connections open between requests (off in sync mode, where one idle client would
     /// hold the only worker).
     bool keep_alive = true;

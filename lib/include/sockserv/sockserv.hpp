@@ -12,6 +12,7 @@
 // io: bytes in and out, and the waits every mode implements
 #include <sockserv/io/byte_stream.hpp>
 #include <sockserv/io/file_root.hpp>
+#include <sockserv/io/open_file_cache.hpp>
 #include <sockserv/io/socket.hpp>
 #include <sockserv/io/stream.hpp>
 #include <sockserv/io/waiting.hpp>

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 using namespace http_test;
@@ -258,6 +259,53 @@ void check_traversal(const std::string& mode) {
     CHECK(curl("--path-as-is -o /dev/null -w '%{http_code}' " + q(server.url("/leak.txt"))).output == "403");
 }
 
+// One response read off a kept-alive connection: its head, then Content-Length bytes of body.
+std::string read_body(const sockserv::Socket& client) {
+    std::string head;
+    while (!head.ends_with("\r\n\r\n")) head += test::recv_exactly(client, 1);
+    REQUIRE(status_of(head) == 200);
+    const auto at = head.find("Content-Length: ");
+    REQUIRE(at != std::string::npos);
+    return test::recv_exactly(client, std::stoul(head.substr(at + 16)));
+}
+
+// The open-file cache must never answer with a file as it was: rewritten in place (small: held in
+// memory; large: held open), replaced by a rename, or deleted, the very next request sees it — on
+// a kept-alive connection and on new ones.
+void check_changed_files(const std::string& mode) {
+    Content content;
+    Server server(content.dir.path(), mode);
+    // Sync mode serves one request per connection (no keep-alive): a connection each there.
+    const bool keep = !mode.starts_with("sync");
+    std::optional<sockserv::Socket> kept;
+    const auto client = [&]() -> const sockserv::Socket& {
+        if (!kept || !keep) kept.emplace(test::connect_stream(server.address(), 20s));
+        return *kept;
+    };
+    const std::string get = "GET /changing.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int i = 0; i < 40; ++i) {
+        // Sizes on both sides of the cache's in-memory limit (16 KiB).
+        const std::string text = std::string(i % 3 == 0 ? 20'000 : 10, static_cast<char>('a' + i % 26)) + std::to_string(i);
+        if (i % 2 == 0) {
+            content.write("changing.txt", text);
+        } else {
+            content.write("changing.txt.new", text);
+            std::filesystem::rename(content.dir / "changing.txt.new", content.dir / "changing.txt");
+        }
+        client().send_all(get);
+        REQUIRE(read_body(*kept) == text);
+        client().send_all(get);
+        REQUIRE(read_body(*kept) == text);  // and again, from the cache
+        if (i % 10 == 0) REQUIRE(curl(q(server.url("/changing.txt"))).output == text);
+    }
+    std::filesystem::remove(content.dir / "changing.txt");
+    client().send_all(get);
+    std::string head;
+    while (!head.ends_with("\r\n\r\n")) head += test::recv_exactly(*kept, 1);
+    CHECK(status_of(head) == 404);
+    test::hang_up(*kept);
+}
+
 void check_stop_with_live_connection(const std::string& mode) {
     Content content;
     Server server(content.dir.path(), mode, {"--idle-timeout", "60"});
@@ -286,6 +334,9 @@ void check_stop_with_live_connection(const std::string& mode) {
     EVERY("http_server never returns a byte from outside its directory", "[http][app]") { check_traversal(mode); } \
     EVERY("http_server stops on SIGTERM with a kept-alive client connected", "[http][app]") {                  \
         check_stop_with_live_connection(mode);                                                                 \
+    }                                                                                                          \
+    EVERY("http_server serves a file changed between two requests as it is now", "[http][app]") {             \
+        check_changed_files(mode);                                                                             \
     }
 
 HTTP_MODE_TESTS(TEST_EVERY_APP_MODE)
