@@ -2,11 +2,11 @@
 # The http benchmark: wrk fetching a file with keep-alive or a connection per request, against
 # http_server in each shape and its peers, alternated within each round (common.sh's bench_run);
 # prints requests/s and each server's ratio to the first (the anchor, nginx with 2 workers by
-# default). Then, with RSS=1, what event mode, the pool and nginx hold for 10,000 idle keep-alive
-# connections.
+# default). Then, with RSS=1, what event mode, the pool and nginx hold for 9,000 connections that
+# never sent a byte and for 9,000 idle keep-alive ones (LOADS="" RSS=1: only that).
 #   scripts/bench/http.sh [SECONDS per measurement, default 3]
 #   SERVERS="nginx event pool thread fork sync python"      the servers, anchor first
-#   LOADS="1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 128 close,1k 1000 close,64k 16 keep"
+#   LOADS="1k 16 keep,1k 128 keep,...,64k 128 keep"       (the default: c=16, 128, 1,000, 10,000)
 #   PAIRS=5                                                 rounds
 #   OLD_BIN=../old/build/release/bin SERVERS="nginx event old:event thread old:thread"
 #                                                           an older build's programs beside these
@@ -32,7 +32,7 @@ chmod 755 "$work" "$work/site"
 chmod 644 "$work/site/"*
 
 read -r -a servers <<<"${SERVERS:-nginx event pool thread}"
-IFS=, read -r -a loads <<<"${LOADS:-1k 16 keep,1k 128 keep,1k 1000 keep,1k 16 close,1k 128 close,1k 1000 close,64k 16 keep}"
+IFS=, read -r -a loads <<<"${LOADS-1k 16 keep,1k 128 keep,1k 1000 keep,1k 10000 keep,1k 16 close,1k 128 close,1k 1000 close,1k 10000 close,64k 16 keep,64k 128 keep}"
 limit=$(( $(ulimit -n) - 200 ))
 
 # command SERVER: the command line of one of ours; "old:NAME" is NAME from $OLD_BIN.
@@ -74,14 +74,42 @@ bench_measure() {  # SERVER "FILE CONNECTIONS keep|close"
   echo "$(wrk_rate <<<"$out") $(wrk_errors <<<"$out")"
 }
 
-bench_run
-bench_table "req/s"
-echo "loads: FILE CONNECTIONS keep (keep-alive) | close (Connection: close)"
+if [ ${#loads[@]} -gt 0 ]; then
+  bench_run
+  bench_table "req/s"
+  echo "loads: FILE CONNECTIONS keep (keep-alive) | close (Connection: close)"
+fi
 
-# 10,000 idle keep-alive connections, each having fetched one file: what the server holds for them.
-hold_keep_alive() { "$bin/loadgen" hold 127.0.0.1 "$port" 10000 "GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n"; }
+# What a server holds for 9,000 connections that never sent a byte (port checks, preconnects,
+# slow clients), and for 9,000 idle keep-alive connections that each fetched one file: the RSS of
+# its whole process tree, alternated as the rates are (RSS_PAIRS rounds), and the ratio to nginx.
+# (9,000: the hard fd limit here is 20,000 and each connection is an fd in the client and one in
+# the server.)
+hold_idle() { "$bin/loadgen" idle 127.0.0.1 "$port" "${HOLD:-9000}"; }
+hold_keep_alive() { "$bin/loadgen" hold 127.0.0.1 "$port" "${HOLD:-9000}" "GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n"; }
 if [ "${RSS:-0}" = 1 ]; then
   echo
-  for server in nginx event pool; do rss_holding "10,000 idle keep-alive connections" "$server" hold_keep_alive; done
+  declare -A held
+  for round in $(seq 1 "${RSS_PAIRS:-3}"); do
+    for what in idle keep; do
+      for server in nginx event pool; do
+        holder=hold_idle
+        [ "$what" = keep ] && holder=hold_keep_alive
+        line=$(rss_holding "$what" "$server" "$holder")
+        echo "  round $round: $line" >&2
+        held[$server,$what]+="$(sed -E 's/.*: [a-z]+ ([0-9]+) KiB.*/\1/' <<<"$line") "
+      done
+    done
+  done
+  for what in idle keep; do
+    [ "$what" = idle ] && echo "RSS of the process tree holding ${HOLD:-9000} connections that never sent a byte:"
+    [ "$what" = keep ] && echo "RSS of the process tree holding ${HOLD:-9000} idle keep-alive connections (one request each):"
+    for server in nginx event pool; do
+      ratios=$(paste -d' ' <(tr ' ' '\n' <<<"${held[$server,$what]}" | grep -v '^$') <(tr ' ' '\n' <<<"${held[nginx,$what]}" | grep -v '^$') |
+        awk '{ if ($2 > 0) printf "%.3f ", $1 / $2 }')
+      printf '  %-8s %8s KiB   x%s of nginx\n' "$server" "$(bench_median <<<"${held[$server,$what]}")" \
+        "$(bench_median %.2f <<<"$ratios") ($(tr ' ' '\n' <<<"$ratios" | grep -v '^$' | sort -g | head -1)-$(tr ' ' '\n' <<<"$ratios" | grep -v '^$' | sort -g | tail -1))"
+    done
+  done
 fi
 exit 0

@@ -364,9 +364,15 @@ std::optional<std::optional<std::chrono::milliseconds>> EventLoop::socket_timeou
 }
 
 void EventLoop::note_drained(int fd) noexcept {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
-    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
-    if (!e.hung_up) e.drained = true;
+    if (fd < 0) return;
+    try {
+        FdEntry& e = entry(fd);
+        // Registered now if it was not (its first wait would register it anyway): only a
+        // registered fd's edges can say that more came since.
+        if (!e.hung_up && register_for_fibers(fd, e)) e.drained = true;
+    } catch (...) {
+        // Out of memory, or epoll refused: not known drained, which only costs a read.
+    }
 }
 
 bool EventLoop::known_drained(int fd) const noexcept {

@@ -18,4 +18,9 @@ bool SocketStream::wait_receivable(std::optional<WaitClock::time_point> deadline
     return wait_readable(socket_->fd(), deadline);
 }
 
+bool SocketStream::receive_would_wait() const noexcept {
+    const detail::Suspender* fiber = detail::fiber_suspender();
+    return fiber && fiber->known_drained(socket_->fd());
+}
+
 }  // namespace sockserv

@@ -189,6 +189,12 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
     return sent;
 }
 
+void Socket::await_readable() const {
+    FiberIo io(fd(), true);
+    detail::Suspender* drains = stream_ && io.active() ? detail::fiber_suspender() : nullptr;
+    if (drains && drains->known_drained(fd()) && !io.wait()) throw TimeoutError("recv timed out");
+}
+
 [[gnu::hot]] std::size_t Socket::recv(void* buffer, std::size_t size, int flags) const {
     FiberIo io(fd(), true, flags);
     // Only plain reads of a stream: a peek takes nothing, and a datagram shorter than the buffer

@@ -20,12 +20,21 @@ namespace sockserv {
             return;
         }
     }
-    if (!heap_ && size_ + data.size() > inline_size) {
-        heap_ = std::make_unique_for_overwrite<char[]>(std::max(buffer_size_, inline_size));
-        std::memcpy(heap_.get(), inline_, size_);
+    if (size_ + data.size() > capacity_) {
+        const std::size_t capacity = size_ + data.size() <= small_size ? small_size : std::max(buffer_size_, small_size);
+        auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+        if (size_ > 0) std::memcpy(bigger.get(), buffer_.get(), size_);
+        buffer_ = std::move(bigger);
+        capacity_ = capacity;
     }
-    std::memcpy(storage() + size_, data.data(), data.size());
+    std::memcpy(buffer_.get() + size_, data.data(), data.size());
     size_ += data.size();
+}
+
+void SocketWriter::release_buffer() noexcept {
+    if (size_ != 0) return;
+    buffer_.reset();
+    capacity_ = 0;
 }
 
 [[gnu::hot]] void SocketWriter::flush() {
@@ -34,14 +43,14 @@ namespace sockserv {
     // flush (from finish()) must not resend half of it.
     const std::size_t pending = size_;
     size_ = 0;
-    stream_->send_all({storage(), pending}, false, sent_);
+    stream_->send_all({buffer_.get(), pending}, false, sent_);
 }
 
 std::size_t SocketWriter::sendfile(int file_fd, std::uint64_t offset, std::size_t count) {
     if (size_ > 0) {
         const std::size_t pending = size_;
         size_ = 0;
-        stream_->send_all({storage(), pending}, count > 0, sent_);
+        stream_->send_all({buffer_.get(), pending}, count > 0, sent_);
     }
     return count > 0 ? stream_->send_file(file_fd, offset, count, sent_) : 0;
 }
@@ -57,7 +66,23 @@ std::size_t SocketReader::fill_before(std::chrono::steady_clock::time_point dead
 [[gnu::hot]] std::size_t SocketReader::fill() {
     if (tied_) tied_->flush();  // about to block: the peer may be waiting for our answer first
     constexpr std::size_t chunk = 16 * 1024;
-    if (begin_ == end_) begin_ = end_ = 0;
+    if (begin_ == end_) {
+        begin_ = end_ = 0;
+        if (stream_->receive_would_wait()) {
+            // An idle wait (a keep-alive connection between requests): no buffer held meanwhile,
+            // and none taken until there is something to read.
+            heap_.reset();
+            buffer_ = nullptr;
+            capacity_ = 0;
+            if (tied_) tied_->release_buffer();
+            stream_->await_receive();
+        }
+    }
+    if (!heap_) {
+        heap_ = std::make_unique_for_overwrite<char[]>(small_size);
+        buffer_ = heap_.get();
+        capacity_ = small_size;
+    }
     if (capacity_ - end_ < std::min(chunk, capacity_ / 2)) {
         // Make room for a worthwhile recv: slide the unread bytes to the front while they fill at
         // most half the buffer, else grow (doubling, at least one chunk).

@@ -47,6 +47,9 @@ bool poll_until(int fd, short events, std::optional<WaitClock::time_point> deadl
 // A caller here may not have tried first (data may be waiting already): ask, then wait.
 bool fiber_wait(detail::Suspender& suspender, int fd, short poll_events, detail::Readiness readiness,
                 std::optional<WaitClock::time_point> deadline) {
+    // Known empty (a short read, no edge since): nothing to ask.
+    if (readiness == detail::Readiness::readable && suspender.known_drained(fd))
+        return suspender.wait_fd(fd, readiness, deadline);
     pollfd entry{fd, poll_events, 0};
     if (::poll(&entry, 1, 0) > 0) return true;
     return suspender.wait_fd(fd, readiness, deadline);

@@ -210,3 +210,130 @@ TEST_CASE("event mode: a fiber's stack overflow is reported, never silent", "[ev
     CHECK(WIFSIGNALED(status));
     CHECK(server.stderr_text().find("stack overflow in a fiber") != std::string::npos);
 }
+
+namespace {
+
+// A loopback TCP connection: the client's end and the server's, accepted (so a stream Socket).
+struct Connection {
+    Socket listener{AF_INET, SOCK_STREAM};
+    Socket client;
+    Socket server;
+    Connection() {
+        listener.bind(loopback4);
+        listener.listen(4);
+        client = test::connect_stream(listener.local_address());
+        server = listener.accept();
+        REQUIRE(server);
+        server.set_nonblocking(true);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("EventLoop: a short read leaves a socket known drained until its next edge; a FIN reads on to EOF", "[event]") {
+    EventLoop loop(64 * 1024);
+    Connection c;
+    const int fd = c.server.fd();
+    std::vector<std::string> seen;
+    bool drained_after_short = false, drained_after_fin = true;
+    loop.spawn([&] {
+        char buffer[100];
+        c.client.send_all("abc");
+        seen.emplace_back(buffer, c.server.recv(buffer, sizeof buffer));
+        drained_after_short = loop.known_drained(fd);
+        // The next read waits (no recv that would say EAGAIN) and wakes on the data's edge.
+        std::thread late([&] {
+            std::this_thread::sleep_for(50ms);
+            c.client.send_all("def");
+        });
+        seen.emplace_back(buffer, c.server.recv(buffer, sizeof buffer));
+        late.join();
+        // Data and FIN already queued, and reported by an edge before the short read: the read
+        // after it must not wait for another edge (none comes) but say EOF at once.
+        c.client.send_all("gh");
+        c.client.shutdown(SHUT_WR);
+        sockserv::sleep_for(20ms);  // the loop polls meanwhile: the edge says RDHUP
+        seen.emplace_back(buffer, c.server.recv(buffer, sizeof buffer));
+        drained_after_fin = loop.known_drained(fd);
+        seen.emplace_back(buffer, c.server.recv(buffer, sizeof buffer));
+    }, fd);
+    loop.run_until_idle();
+    CHECK(seen == std::vector<std::string>{"abc", "def", "gh", ""});
+    CHECK(drained_after_short);
+    CHECK_FALSE(drained_after_fin);
+}
+
+TEST_CASE("EventLoop::spawn_when_readable starts a fiber on the first bytes, at the deadline, or when unblocked",
+          "[event]") {
+    EventLoop loop(64 * 1024);
+    Connection talking, silent, unblocked;
+    std::vector<std::pair<std::string, bool>> started;  // which, and whether readable
+    Clock::time_point sent{}, first_started{};
+    loop.spawn_when_readable(talking.server.fd(), std::nullopt, [&](bool readable) {
+        first_started = Clock::now();
+        char buffer[16];
+        started.emplace_back(std::string(buffer, talking.server.recv(buffer, sizeof buffer)), readable);
+    });
+    const auto deadline_set = Clock::now();
+    Clock::time_point timed_out{};
+    loop.spawn_when_readable(silent.server.fd(), Clock::now() + 150ms, [&](bool readable) {
+        timed_out = Clock::now();
+        started.emplace_back("silent", readable);
+    });
+    loop.spawn_when_readable(unblocked.server.fd(), std::nullopt, [&](bool readable) {
+        char buffer[16];
+        started.emplace_back("unblocked:" + std::to_string(unblocked.server.recv(buffer, sizeof buffer)), readable);
+    });
+    CHECK(loop.fibers() == 0);
+    CHECK(loop.waiting_connections() == 3);
+    std::thread client([&] {
+        std::this_thread::sleep_for(50ms);
+        sent = Clock::now();
+        talking.client.send_all("hello");
+    });
+    loop.run([&] { return started.size() == 2; });  // the talker, then the silent one's deadline
+    client.join();
+    CHECK(loop.waiting_connections() == 1);
+    loop.post([&] { loop.unblock_connections(); });  // a stopping server: it sees EOF
+    loop.run_until_idle();
+    REQUIRE(started.size() == 3);
+    CHECK(started[0] == std::pair<std::string, bool>{"hello", true});
+    CHECK(first_started >= sent);  // nothing ran before the bytes came
+    CHECK(started[1] == std::pair<std::string, bool>{"silent", false});
+    CHECK(timed_out - deadline_set >= 150ms);
+    CHECK(started[2] == std::pair<std::string, bool>{"unblocked:0", true});
+    CHECK(loop.idle());
+}
+
+TEST_CASE("event mode, start_on_first_bytes: a silent connection is closed at first_bytes_timeout, others are served",
+          "[event]") {
+    EventMode<TCPServer<StreamEcho>> server{
+        loopback4, {.event = {.loops = 2, .start_on_first_bytes = true, .first_bytes_timeout = 200ms}}};
+    test::Running running(server);
+    auto silent = test::connect_stream(server.server_address());
+    const auto begin = Clock::now();
+    auto talking = test::connect_stream(server.server_address());
+    talking.send_all("hello\n");
+    CHECK(test::recv_exactly(talking, 6) == "hello\n");
+    CHECK(test::recv_all(silent).empty());  // closed without a word
+    CHECK(Clock::now() - begin >= 150ms);
+    CHECK(Clock::now() - begin < 5s);
+    talking.send_all("again\n");
+    CHECK(test::recv_exactly(talking, 6) == "again\n");  // a served connection is not on that clock
+}
+
+TEST_CASE("event mode, start_on_first_bytes: shutdown with 1,000 silent connections ends each at once",
+          "[event][shutdown]") {
+    EventMode<TCPServer<StreamEcho>> server{loopback4, {.event = {.loops = 2, .start_on_first_bytes = true}}};
+    std::thread loop([&] { server.serve_forever(); });
+    std::vector<Socket> clients;
+    for (int i = 0; i < 1000; ++i) clients.push_back(test::connect_stream(server.server_address()));
+    REQUIRE(test::eventually([&] { return server.active_requests() == 1000; }));
+    const auto begin = Clock::now();
+    server.shutdown();
+    loop.join();
+    server.server_close();
+    CHECK(Clock::now() - begin < 2s * test::sanitizer_slowdown);
+    CHECK(server.active_requests() == 0);
+    for (auto& client : clients) CHECK(test::recv_all(client).empty());
+}

@@ -31,6 +31,12 @@ public:
     /// Ends the stream's own framing before the socket is shut down (TLS: close_notify). Once;
     /// never throws or waits.
     virtual void finish() noexcept {}
+    /// Known, without a system call, that receive() would wait now (on an event-mode fiber, a
+    /// socket that a short read emptied). False when not known.
+    virtual bool receive_would_wait() const noexcept { return false; }
+    /// Waits as receive() would before it reads (the socket's receive time-out applies:
+    /// TimeoutError), so a caller can take its buffer only once there is something to read.
+    virtual void await_receive() {}
 };
 
 /// The plain stream: the socket's bytes as they are.
@@ -42,6 +48,8 @@ public:
     void send_all(std::string_view data, bool more, std::uint64_t& sent) override;
     std::size_t send_file(int file_fd, std::uint64_t offset, std::size_t count, std::uint64_t& sent) override;
     bool wait_receivable(std::optional<WaitClock::time_point> deadline) override;
+    bool receive_would_wait() const noexcept override;
+    void await_receive() override { socket_->await_readable(); }
 
 private:
     Socket* socket_;

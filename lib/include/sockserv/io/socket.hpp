@@ -61,6 +61,9 @@ public:
     /// socket that a short read left empty is waited for first, without a recv that would only
     /// say EAGAIN (Suspender::known_drained).
     std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
+    /// Waits as recv() would before reading, when that is known without a system call (a fiber, a
+    /// stream that a short read emptied): until readable, or TimeoutError at SO_RCVTIMEO. Else at once.
+    void await_readable() const;
     /// One datagram to `to`; throws on failure. On a non-blocking socket with a full send buffer it
     /// waits (up to 1 s, then TimeoutError) rather than drop the datagram.
     void sendto(std::string_view data, const Address& to) const;
