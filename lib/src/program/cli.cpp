@@ -217,6 +217,8 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
     for (const ModeInfo& info : modes())
         mode_help += std::string(info.mode == modes().front().mode ? " " : "; ") + std::string(info.name) + " (" +
                      std::string(info.help) + ")";
+    if (!spec.default_mode_reason.empty())
+        mode_help.append(". Default ").append(to_string(spec.default_mode)).append(": ").append(spec.default_mode_reason);
 
     po::options_description common("Server options");
     common.add_options()

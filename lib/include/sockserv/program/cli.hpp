@@ -55,6 +55,8 @@ public:
     std::string default_host = "127.0.0.1";
     std::uint16_t default_port = 0;
     Mode default_mode = Mode::thread;
+    /// Why default_mode, for --help ("measured fastest here, and holds thousands of connections").
+    std::string default_mode_reason;
     /// The program serves streams: it offers the TLS options (--tls-cert, ...). A datagram-only
     /// program (chat) sets false.
     bool streams = true;
