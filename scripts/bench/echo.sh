@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The echo benchmark: 64-byte ping-pong at 1, 16 and 128 connections and a connect-echo-close rate,
 # against echo_server in each mode (and as a pool: --workers 2 --mode sync, "prefork"), hand-written
-# servers (a 2-process epoll server, thread-, fork-per-connection and 2-process prefork ones) and
+# servers (a 2-process epoll server, thread-, fork-per-connection and 2-process prefork ones; its
+# shape in sockserv is event-pool: --workers 2 --mode event --loops 1) and
 # Python's socketserver, alternated within each round (common.sh's bench_run). Prints messages/s
 # and connections/s, each server's ratio to the first (the hand-written epoll server by default),
 # and the headline comparisons.
 #   scripts/bench/echo.sh [SECONDS per window, default 3]
 #   PYTHON=/usr/bin/python3 scripts/bench/echo.sh     (the Python to compare; default: python3)
-#   LOADS="connrate 4" PAIRS=7 scripts/bench/echo.sh  (only these loads, comma separated)
+#   LOADS="connrate 16" PAIRS=7 scripts/bench/echo.sh (only these loads, comma separated; connrate N:
+#                                                     N connections at once, each connect-echo-close)
 #   SERVERS="ref-epoll event" scripts/bench/echo.sh   (only these servers, anchor first)
 #   OLD_BIN=../old/build/release/bin SERVERS="ref-epoll event old:event"   (an older build's too)
-# The load generator (loadgen) is one single-threaded process: it takes one of the two cores at
-# most, so the server under test always has the other.
+# The load generator (loadgen) is one thread with one epoll: it takes one of the two cores at most,
+# so the server under test always has the other (the loadgen before 0.4 ran a thread per
+# connection, took both cores at c=128 and flattered the server that did more per message).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-3}"
@@ -19,7 +22,7 @@ python="${PYTHON:-python3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
 read -r -a servers <<<"${SERVERS:-ref-epoll event thread fork sync prefork reference ref-fork ref-prefork py-thread py-fork}"
-IFS=, read -r -a loads <<<"${LOADS:-pingpong 1,pingpong 16,pingpong 128,connrate 4}"
+IFS=, read -r -a loads <<<"${LOADS:-pingpong 1,pingpong 16,pingpong 128,connrate 16}"
 
 command_of() {
   local at=$bin name=$1
@@ -32,6 +35,7 @@ command_of() {
     ref-fork)    echo "$bin/reference_echo --fork" ;;
     ref-prefork) echo "$bin/reference_echo --prefork 2" ;;
     event)       echo "$at/echo_server --port 0 --mode event $loops 2" ;;
+    event-pool)  echo "$at/echo_server --port 0 --workers 2 --mode event $loops 1" ;;
     thread)      echo "$at/echo_server --port 0 --mode thread" ;;
     fork)        echo "$at/echo_server --port 0 --mode fork" ;;
     sync)        echo "$at/echo_server --port 0 --mode sync" ;;
@@ -67,11 +71,12 @@ echo "python: $("$python" -c 'import sys; print(sys.executable, sys.version.spli
 bench_table "/s"
 echo
 headline "event (2 loops) vs the hand-written 2-process epoll server, ping-pong c=128" event ref-epoll "pingpong 128"
-headline "event (2 loops) vs the hand-written 2-process epoll server, connection rate" event ref-epoll "connrate 4"
+headline "event (2 loops) vs the hand-written 2-process epoll server, connection rate" event ref-epoll "connrate 16"
+headline "event-pool (2 processes, 1 loop each) vs the hand-written 2-process epoll server, ping-pong c=128" event-pool ref-epoll "pingpong 128"
 headline "thread vs the hand-written thread-per-connection server, ping-pong c=16" thread reference "pingpong 16"
-headline "thread vs the hand-written thread-per-connection server, connection rate" thread reference "connrate 4"
-headline "fork vs the hand-written fork server, connection rate" fork ref-fork "connrate 4"
-headline "fork vs Python fork, connection rate" fork py-fork "connrate 4"
-headline "prefork (--workers 2 --mode sync) vs the hand-written 2-process prefork server, connection rate" prefork ref-prefork "connrate 4"
-headline "prefork vs Python fork, connection rate" prefork py-fork "connrate 4"
+headline "thread vs the hand-written thread-per-connection server, connection rate" thread reference "connrate 16"
+headline "fork vs the hand-written fork server, connection rate" fork ref-fork "connrate 16"
+headline "fork vs Python fork, connection rate" fork py-fork "connrate 16"
+headline "prefork (--workers 2 --mode sync) vs the hand-written 2-process prefork server, connection rate" prefork ref-prefork "connrate 16"
+headline "prefork vs Python fork, connection rate" prefork py-fork "connrate 16"
 exit 0
