@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
     spec.summary = "Serves the files of a directory over HTTP/1.1, as python3 -m http.server does.";
     spec.default_mode = sockserv::Mode::event;
     spec.default_mode_reason =
-        "one event loop per CPU, the fastest here for small and large files, keep-alive or not (4-7x thread mode "
-        "with a connection per request), and a connection that waits costs a page, so thousands are cheap";
+        "one event loop per CPU: here 1.5-1.7x thread mode's requests/s at 128 and 1,000 connections, level with "
+        "nginx, and a waiting connection costs a page, so thousands are cheap";
     spec.default_host = "";
     spec.default_port = 8000;
     spec.tls_alpn = {"http/1.1"};
