@@ -18,6 +18,7 @@ namespace {
 // with the parent). Asking getpid() per lookup would cost the system call the cache saves.
 std::atomic<std::uint64_t> fork_generation{1};
 std::once_flag fork_counter_installed;
+std::atomic<bool> bypassed{false};
 
 void count_forks() {
     std::call_once(fork_counter_installed, [] {
@@ -38,6 +39,8 @@ constexpr std::uint32_t directory_events =
 OpenFileCache::OpenFileCache(const FileRoot& root, Limits limits) : root_(root), limits_(limits) { count_forks(); }
 
 OpenFileCache::OpenFileCache(const FileRoot& root) : OpenFileCache(root, Limits{}) {}
+
+void OpenFileCache::bypass_in_this_process() noexcept { bypassed.store(true, std::memory_order_relaxed); }
 
 OpenFileCache::~OpenFileCache() = default;
 
@@ -118,7 +121,7 @@ std::shared_ptr<const OpenFileCache::File> OpenFileCache::open(std::string_view 
     error.clear();
     const std::string key(relative);
     bool cacheable = false;
-    if (limits_.max_files > 0 && !relative.empty()) {
+    if (limits_.max_files > 0 && !relative.empty() && !bypassed.load(std::memory_order_relaxed)) {
         std::lock_guard lock(mutex_);
         if (start_locked()) {
             changed_locked();

@@ -198,3 +198,26 @@ TEST_CASE("OpenFileCache: a forked process starts its own, and the parent's stil
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(served(cache, "page.html") == "two");
 }
+
+TEST_CASE("OpenFileCache: a process forked for one request bypasses it", "[open_file_cache]") {
+    test::TempDir root;
+    write_file(root / "page.html", "one");
+    const FileRoot files(root.path());
+    OpenFileCache cache(files);
+    CHECK(served(cache, "page.html") == "one");
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        OpenFileCache::bypass_in_this_process();  // what fork mode's child does
+        std::error_code error;
+        const auto first = cache.open("page.html", error);
+        const auto second = cache.open("page.html", error);
+        // Opened each time (its fd, not the parent's held bytes), and no inotify instance of its own.
+        ::_exit(first && second && first != second && !first->has_contents && first->fd ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(served(cache, "page.html") == "one");
+}

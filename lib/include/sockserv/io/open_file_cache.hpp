@@ -70,6 +70,11 @@ public:
     /// FileRoot::open's errors), or cannot be watched: the caller opens it itself then.
     std::shared_ptr<const File> open(std::string_view relative, std::error_code& error);
 
+    /// This process was forked to serve one request and exit (fork mode's child): every cache made
+    /// before the fork is bypassed here, not started again — an inotify instance per child would
+    /// cost more system calls than it saves, and use up the user's instances (128 by default).
+    static void bypass_in_this_process() noexcept;
+
     /// Files held now (for tests).
     std::size_t size() const;
     /// inotify works here (false: every open() returns nullptr with no error).

@@ -9,6 +9,7 @@
 #include <sockserv/process/child_processes.hpp>
 #include <sockserv/base/error.hpp>
 #include <sockserv/base/log.hpp>
+#include <sockserv/io/open_file_cache.hpp>
 #include <sockserv/server/tcp_server.hpp>
 #include <sockserv/server/udp_server.hpp>
 
@@ -67,6 +68,7 @@ public:
             // and take the default action in a child (and every page written here is a
             // copy-on-write fault, per request).
             this->after_fork_in_child();
+            OpenFileCache::bypass_in_this_process();
             const bool ok = this->finish_request_guarded(request);
             this->shutdown_request(request);
             ::_exit(ok ? 0 : 1);
