@@ -13,6 +13,7 @@
 namespace sockserv {
 
 [[gnu::hot]] void SocketWriter::write(std::string_view data) {
+    if (data.empty()) return;  // and no buffer taken for nothing (memcpy into a null buffer is UB)
     if (size_ + data.size() > buffer_size_) {
         flush();
         if (data.size() >= buffer_size_) {  // large writes skip the copy
