@@ -237,17 +237,13 @@ bool EventLoop::wait_fd(int fd, detail::Readiness readiness, std::optional<Clock
 
 // The connection is registered now, as its fiber would register it at its first wait (so this
 // costs no epoll_ctl more), and an edge-triggered ADD reports data that already arrived.
-void EventLoop::defer_fiber(int fd, std::optional<Clock::time_point> deadline, std::unique_ptr<detail::FiberJob> job,
-                            bool* readable) {
+void EventLoop::defer_fiber(int fd, std::optional<Clock::time_point> deadline, std::unique_ptr<DeferredJob> job) {
     FdEntry& e = entry(fd);
-    if (!e.receive_timeout) e.receive_timeout.emplace();
-    if (!e.send_timeout) e.send_timeout.emplace();
     if (e.deferred || !register_for_fibers(fd, e)) {
         start_fiber(std::move(job), fd);
         return;
     }
     e.deferred = std::move(job);
-    e.deferred_readable = readable;
     if (deadline) {
         e.deferred_timer = deferred_timers_.emplace(*deadline, fd);
         e.has_deferred_timer = true;
@@ -262,7 +258,7 @@ void EventLoop::start_deferred(int fd, bool readable) {
         deferred_timers_.erase(e.deferred_timer);
         e.has_deferred_timer = false;
     }
-    *e.deferred_readable = readable;
+    e.deferred->readable = readable;
     --deferred_count_;
     start_fiber(std::move(e.deferred), fd);
 }

@@ -41,6 +41,18 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
     out << text;
 }
 
+// Runs check in a forked child; true when it returned true there (the child _exits: no Catch
+// assertions in it).
+template <class Check>
+bool in_child(Check check) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) ::_exit(check() ? 0 : 1);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 }  // namespace
 
 TEST_CASE("OpenFileCache holds a hot file and serves the same one again", "[open_file_cache]") {
@@ -179,9 +191,7 @@ TEST_CASE("OpenFileCache: a forked process starts its own, and the parent's stil
     const FileRoot files(root.path());
     OpenFileCache cache(files);
     CHECK(served(cache, "page.html") == "one");
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
+    CHECK(in_child([&] {
         // The child's own cache (its first lookup made it); then it changes the file. Were the
         // inotify fd shared, the child's read could take the event the parent needs.
         std::error_code error;
@@ -189,13 +199,8 @@ TEST_CASE("OpenFileCache: a forked process starts its own, and the parent's stil
         bool ok = file && file->contents == "one";
         write_file(root / "page.html", "two");
         file = cache.open("page.html", error);
-        ok = ok && file && file->contents == "two";
-        ::_exit(ok ? 0 : 1);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+        return ok && file && file->contents == "two";
+    }));
     CHECK(served(cache, "page.html") == "two");
 }
 
@@ -205,19 +210,13 @@ TEST_CASE("OpenFileCache: a process forked for one request bypasses it", "[open_
     const FileRoot files(root.path());
     OpenFileCache cache(files);
     CHECK(served(cache, "page.html") == "one");
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
+    CHECK(in_child([&] {
         OpenFileCache::bypass_in_this_process();  // what fork mode's child does
         std::error_code error;
         const auto first = cache.open("page.html", error);
         const auto second = cache.open("page.html", error);
         // Opened each time (its fd, not the parent's held bytes), and no inotify instance of its own.
-        ::_exit(first && second && first != second && !first->has_contents && first->fd ? 0 : 1);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+        return first && second && first != second && !first->has_contents && first->fd;
+    }));
     CHECK(served(cache, "page.html") == "one");
 }

@@ -11,6 +11,7 @@
 #include <future>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -252,7 +253,9 @@ TEST_CASE("EventLoop: a short read leaves a socket known drained until its next 
         // after it must not wait for another edge (none comes) but say EOF at once.
         c.client.send_all("gh");
         c.client.shutdown(SHUT_WR);
-        sockserv::sleep_for(20ms);  // the loop polls meanwhile: the edge says RDHUP
+        // Once the FIN is in the socket, one round of the loop reports its edge (RDHUP).
+        for (pollfd p{fd, POLLRDHUP, 0}; ::poll(&p, 1, 0) == 0 || !(p.revents & POLLRDHUP);) sockserv::yield_now();
+        sockserv::yield_now();
         seen.emplace_back(buffer, c.server.recv(buffer, sizeof buffer));
         drained_after_fin = loop.known_drained(fd);
         seen.emplace_back(buffer, c.server.recv(buffer, sizeof buffer));

@@ -63,15 +63,12 @@ public:
     /// first. unblock_connections() shuts it down for reading too, which starts it (readable).
     template <class Work>
     void spawn_when_readable(int fd, std::optional<Clock::time_point> deadline, Work work) {
-        struct Typed final : detail::FiberJob {
+        struct Typed final : DeferredJob {
             explicit Typed(Work w) : work(std::move(w)) {}
             void run() noexcept override { work(readable); }
             Work work;
-            bool readable = true;
         };
-        auto job = std::make_unique<Typed>(std::move(work));
-        bool* readable = &job->readable;
-        defer_fiber(fd, deadline, std::move(job), readable);
+        defer_fiber(fd, deadline, std::make_unique<Typed>(std::move(work)));
     }
 
     /// Calls on_ready in the loop's own context (not a fiber) whenever fd is readable (or has an
@@ -110,6 +107,10 @@ public:
 
 private:
     struct Waiter;
+    // A job spawn_when_readable holds: told, when it starts, whether its fd was readable.
+    struct DeferredJob : detail::FiberJob {
+        bool readable = true;
+    };
 
 public:
     /// A one-shot signal between fibers of this loop: wait() suspends until notify() or the deadline.
@@ -169,15 +170,13 @@ private:
         bool drained = false;  // note_drained: a short read since the last readable edge
         bool hung_up = false;  // an edge said EPOLLRDHUP, HUP or ERR: reads never park again
         // spawn_when_readable: the fiber to start at the first readable edge or at its deadline.
-        std::unique_ptr<detail::FiberJob> deferred;
-        bool* deferred_readable = nullptr;
+        std::unique_ptr<DeferredJob> deferred;
         std::multimap<Clock::time_point, int>::iterator deferred_timer;
         bool has_deferred_timer = false;
     };
 
     void start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd);
-    void defer_fiber(int fd, std::optional<Clock::time_point> deadline, std::unique_ptr<detail::FiberJob> job,
-                     bool* readable);
+    void defer_fiber(int fd, std::optional<Clock::time_point> deadline, std::unique_ptr<DeferredJob> job);
     void start_deferred(int fd, bool readable);
     bool register_for_fibers(int fd, FdEntry& e);
     void trim_idle_stacks() noexcept;
