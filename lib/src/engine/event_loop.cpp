@@ -324,7 +324,8 @@ void EventLoop::trim_idle_stacks() noexcept {
 }
 
 void EventLoop::fire_timers() {
-    const auto now = Clock::now();
+    // The time epoll_wait returned: timers due by then fire this round, the rest the next.
+    const auto now = woke_;
     if (now >= next_trim_) {
         next_trim_ = now + std::chrono::seconds(1);
         trim_idle_stacks();
@@ -453,19 +454,14 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     std::optional<Clock::duration> wait = limit;
     if (!ready_.empty()) {
         wait = Clock::duration::zero();
-    } else {
-        if (!timers_.empty()) {
-            const auto until_timer = timers_.begin()->first - Clock::now();
-            if (!wait || until_timer < *wait) wait = until_timer;
-        }
-        if (!deferred_timers_.empty()) {
-            const auto until_timer = deferred_timers_.begin()->first - Clock::now();
-            if (!wait || until_timer < *wait) wait = until_timer;
-        }
-        if (trim_pending_) {
-            const auto until_trim = next_trim_ - Clock::now();
-            if (!wait || until_trim < *wait) wait = until_trim;
-        }
+    } else if (!timers_.empty() || !deferred_timers_.empty() || trim_pending_) {
+        const auto now = Clock::now();  // once: every round reads the clock, and a VM's is not free
+        const auto until = [&](Clock::time_point when) {
+            if (!wait || when - now < *wait) wait = when - now;
+        };
+        if (!timers_.empty()) until(timers_.begin()->first);
+        if (!deferred_timers_.empty()) until(deferred_timers_.begin()->first);
+        if (trim_pending_) until(next_trim_);
     }
     constexpr int max_events = 256;
     epoll_event events[max_events];
@@ -475,7 +471,6 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
         if (errno == EINTR) return;
         throw_errno("epoll_wait");
     }
-    events_count_ += static_cast<std::uint64_t>(n);
     for (int i = 0; i < n; ++i) {
         const std::uint64_t data = events[i].data.u64;
         const int fd = static_cast<int>(data & 0xFFFFFFFFu);

@@ -117,7 +117,8 @@ void EventLoops::prepare(std::size_t index) {
     Loop& loop = loops_[index];
     loop.listening.assign(servers_.size(), 0);
     for (const auto& served : servers_)
-        loop.loop->watch(served->server->waker().fd(), [] {}, false, true);  // edge: nobody drains it
+        loop.loop->watch(served->server->waker().fd(), [this] { serving_events_.fetch_add(1, std::memory_order_relaxed); },
+                         false, true);  // edge: nobody drains it
     loop.loop->set_round_hook([this, index] { return after_round(index); });
 }
 
@@ -140,10 +141,11 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     Loop& state = loops_[index];
     EventLoop& loop = *state.loop;
     std::optional<EventLoop::Clock::duration> limit;
-    const auto now = EventLoop::Clock::now();
-    last_round_[index].store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    // When this round woke is recent enough for balance(): no clock read of its own.
+    last_round_[index].store(loop.woke().time_since_epoch().count(), std::memory_order_relaxed);
     if (const ServerMetrics* metrics = primary_ ? primary_->metrics() : nullptr) {
         metrics->loop_rounds.add();
+        const auto now = EventLoop::Clock::now();
         metrics->longest_round.raise_to(std::chrono::duration_cast<std::chrono::nanoseconds>(now - loop.woke()).count());
         if (index == 0) metrics->fibers.set(static_cast<std::int64_t>(live_.load(std::memory_order_relaxed)));
     }
@@ -177,12 +179,16 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     }
 
     const bool finished = loop.finished_fibers() != state.finished_seen;
-    const bool events = loop.events_handled() != state.events_seen;
     state.finished_seen = loop.finished_fibers();
-    state.events_seen = loop.events_handled();
     if (index == 0) {
         sync_readers();
-        if (finished || events) service_signal_.notify();
+        // A wake-up of the serving loop, as sync mode's: a request taken or ended, a reader or the
+        // waker. Not a connection's bytes arriving for its fiber: those are no wake-up of the
+        // server's, and a service-fiber switch every round was a measurable share of a keep-alive
+        // request.
+        const std::uint64_t arrivals = serving_events_.load(std::memory_order_relaxed);
+        if (finished || arrivals != serving_events_seen_) service_signal_.notify();
+        serving_events_seen_ = arrivals;
     } else if (finished && !service_wanted_.exchange(true)) {
         // A request finished here: the serving loop's service_actions runs, as after a thread-mode
         // worker ends (the chat flushes what the handler queued).
@@ -195,6 +201,7 @@ void EventLoops::dispatch(Served& served) {
     // The server's own batch (BaseServer::handle_ready_requests): it stops at the connection limit
     // too, since EventMode's accepting() counts live_connections().
     if (!accepting_.load()) return;
+    serving_events_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(served.hooks);
     // One connection per wake-up, as nginx takes them: the listener is level-triggered, so the
     // next round takes the next, and no system call asks whether another is waiting.

@@ -49,13 +49,20 @@ std::optional<Request> StreamServer::get_request() {
     if (!request.connection) return std::nullopt;
     request.received = std::chrono::steady_clock::now();
     // Written only when it changes: the server object's page is copy-on-write after each fork.
-    if (backoff_.count() != 0) backoff_ = std::chrono::milliseconds{0};
+    if (backoff_.count() != 0) {
+        backoff_ = std::chrono::milliseconds{0};
+        paused_until_ = {};
+    }
     return request;
 }
 
-bool StreamServer::accepting() const { return std::chrono::steady_clock::now() >= paused_until_; }
+bool StreamServer::accepting() const {
+    // Asked every round of an event loop: no clock read unless an accept back-off is on.
+    return paused_until_ == std::chrono::steady_clock::time_point{} || std::chrono::steady_clock::now() >= paused_until_;
+}
 
 std::optional<std::chrono::milliseconds> StreamServer::accept_pause() const {
+    if (paused_until_ == std::chrono::steady_clock::time_point{}) return std::nullopt;
     const auto now = std::chrono::steady_clock::now();
     if (now >= paused_until_) return std::nullopt;
     return std::chrono::ceil<std::chrono::milliseconds>(paused_until_ - now);

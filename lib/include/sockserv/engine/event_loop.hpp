@@ -150,9 +150,8 @@ public:
     void note_drained(int fd) noexcept override;
     bool known_drained(int fd) const noexcept override;
     std::size_t fiber_stack_size() const noexcept { return stacks_.stack_size(); }
-    /// Fibers finished, and epoll events handled, since the loop was made: what a round did.
+    /// Fibers finished since the loop was made: whether a round ended a request.
     std::uint64_t finished_fibers() const noexcept { return finished_count_; }
-    std::uint64_t events_handled() const noexcept { return events_count_; }
     /// When the last wait for events returned: what ran since is this round's work (a handler
     /// that blocks the loop makes it long).
     Clock::time_point woke() const noexcept { return woke_; }
@@ -201,7 +200,6 @@ private:
     std::size_t deferred_count_ = 0;
     std::multimap<Clock::time_point, int> deferred_timers_;  // spawn_when_readable's deadlines, by fd
     std::uint64_t finished_count_ = 0;
-    std::uint64_t events_count_ = 0;
     Clock::time_point woke_ = Clock::now();
     std::multimap<Clock::time_point, Waiter*> timers_;
     std::mutex posted_mutex_;

@@ -22,6 +22,8 @@ namespace sockserv {
 class SocketWriter {
 public:
     static constexpr std::size_t default_buffer_size = 64 * 1024;
+    /// The buffer a first write takes (a thread keeps a few of this size for the next connection).
+    static constexpr std::size_t small_size = 2048;
 
     explicit SocketWriter(ByteStream& stream, std::size_t buffer_size = default_buffer_size)
         : stream_(&stream), buffer_size_(buffer_size) {}
@@ -30,6 +32,7 @@ public:
         : plain_(socket), stream_(&*plain_), buffer_size_(buffer_size) {}
     SocketWriter(const SocketWriter&) = delete;
     SocketWriter& operator=(const SocketWriter&) = delete;
+    ~SocketWriter();
 
     /// Queues data; sends when the buffer is full. Throws std::system_error (EPIPE when the peer
     /// has gone, TimeoutError on the socket timeout).
@@ -56,7 +59,6 @@ private:
     // every byte of it is a byte of the fiber stack an idle connection keeps (an idle HTTP fiber
     // was 6.4 KiB deep with the buffers inline, two pages; without them it fits one). Small at
     // first, buffer_size_ once more is pending.
-    static constexpr std::size_t small_size = 2048;
     std::unique_ptr<char[]> buffer_;
     std::size_t capacity_ = 0;
     std::size_t size_ = 0;
@@ -66,6 +68,8 @@ private:
 class SocketReader {
 public:
     static constexpr std::size_t default_line_limit = 64 * 1024;
+    /// The buffer a first fill takes.
+    static constexpr std::size_t small_size = 2048;
 
     explicit SocketReader(ByteStream& stream, SocketWriter* tied = nullptr) : stream_(&stream), tied_(tied) {}
     /// Over the socket's plain bytes.
@@ -73,6 +77,7 @@ public:
         : plain_(socket), stream_(&*plain_), tied_(tied) {}
     SocketReader(const SocketReader&) = delete;  // buffer_ may point into the object itself
     SocketReader& operator=(const SocketReader&) = delete;
+    ~SocketReader();
 
     /// Reads through '\n' (kept) into line, or at most limit bytes: a line that does not end in
     /// '\n' was cut at limit or at EOF. Returns false only at EOF with nothing read.
@@ -101,7 +106,6 @@ private:
     // Raw storage, not std::string: no zero-filling on every receive. On the heap (see
     // SocketWriter's), taken at the first fill and given back, with the writer's, when a fill
     // finds it empty and is about to wait (an idle keep-alive connection holds neither).
-    static constexpr std::size_t small_size = 2048;
     std::unique_ptr<char[]> heap_;
     char* buffer_ = nullptr;
     std::size_t capacity_ = 0;

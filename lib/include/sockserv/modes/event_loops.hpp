@@ -93,7 +93,6 @@ private:
         std::thread thread;
         std::vector<char> listening;  // per server: its listener is watched by this loop
         std::uint64_t finished_seen = 0;
-        std::uint64_t events_seen = 0;
     };
     void run_loop(std::size_t index, bool primary);
     void prepare(std::size_t index);
@@ -117,6 +116,9 @@ private:
     std::unique_ptr<std::atomic<std::int64_t>[]> last_round_;  // per loop: steady clock ticks
     std::size_t index_of(const EventLoop& loop) const noexcept;
     std::atomic<bool> service_wanted_{false};
+    // Listener and waker events on any loop: loop 0 runs service_actions after a round that saw one.
+    std::atomic<std::uint64_t> serving_events_{0};
+    std::uint64_t serving_events_seen_ = 0;
     EventLoop::Signal service_signal_;
     // Loop 0's readers: which are watched, which have a fiber reading them right now.
     std::uint64_t readers_version_seen_ = ~std::uint64_t{0};
