@@ -43,6 +43,8 @@ private:
     bool send(Response& response, bool head_only, std::size_t& head_bytes);
     /// `body_bytes`: -1 for none ("-" in the log).
     void log(std::string_view request_line, const Response& response, long long body_bytes);
+
+    std::string client_;  // the peer's address as logged
 };
 
 }  // namespace http_app

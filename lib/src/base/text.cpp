@@ -66,12 +66,25 @@ std::string_view trim_blanks(std::string_view text) noexcept {
 }
 
 std::string escape_control_characters(std::string_view text) {
-    static constexpr char hex[] = "0123456789abcdef";
     std::string out;
     out.reserve(text.size());
+    append_escaped(out, text);
+    return out;
+}
+
+void append_escaped(std::string& out, std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
     const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
     const auto* end = begin + text.size();
     for (const auto* p = begin; p < end;) {
+        // A run of printable ASCII, all of an ordinary request line, is copied at once.
+        const auto* run = p;
+        while (run < end && *run >= 0x20 && *run < 0x7f && *run != '\\') ++run;
+        if (run != p) {
+            out.append(reinterpret_cast<const char*>(p), static_cast<std::size_t>(run - p));
+            p = run;
+            continue;
+        }
         const std::size_t i = static_cast<std::size_t>(p - begin);
         const std::size_t control = *p == '\t' ? 1 : control_at(text, i);
         const std::size_t length = control > 0 ? 0 : utf8_sequence_at(p, end);
@@ -88,7 +101,6 @@ std::string escape_control_characters(std::string_view text) {
                 out.append("\\x").append(1, hex[*p >> 4]).append(1, hex[*p & 0xF]);
         }
     }
-    return out;
 }
 
 }  // namespace sockserv

@@ -40,6 +40,14 @@ TEST_CASE("escape_control_characters leaves text alone and writes every dangerou
     CHECK(escape_control_characters("del\x7f") == "del\\x7f");
 }
 
+TEST_CASE("append_escaped appends the escaped text after what is there", "[text]") {
+    std::string line = "prefix \"";
+    append_escaped(line, "GET /\x1b]0;x\x07 caf\xc3\xa9\\ \xc2\x9b\xff end");
+    CHECK(line == "prefix \"GET /\\x1b]0;x\\x07 caf\xc3\xa9\\\\ \\xc2\\x9b\\xff end");
+    append_escaped(line, "");
+    CHECK(line.ends_with(" end"));
+}
+
 TEST_CASE("ascii_lower folds ASCII letters only and trim_blanks drops spaces and tabs", "[text]") {
     CHECK(ascii_lower("BlkSize NetASCII .HTML") == "blksize netascii .html");
     CHECK(ascii_lower("CAF\xc3\x89") == "caf\xc3\x89");  // not a Unicode case mapping: bytes >= 0x80 kept

@@ -31,5 +31,7 @@ std::string_view trim_blanks(std::string_view text) noexcept;
 /// not part of valid UTF-8 written as \xNN, and backslash itself as \\: printable, one line, and
 /// still telling exactly which bytes came in. Valid UTF-8 text passes through unchanged.
 std::string escape_control_characters(std::string_view text);
+/// The same, appended to out (a log line built in one string).
+void append_escaped(std::string& out, std::string_view text);
 
 }  // namespace sockserv
