@@ -14,9 +14,15 @@ int main(int argc, char** argv) {
     spec.default_port = 9999;
     spec.summary = "Echoes every line (TCP, Unix stream) or datagram (--udp) back to its sender.";
     spec.default_mode = sockserv::Mode::event;
+    // An echo costs the server less than it costs its clients: one loop keeps up with a core's worth
+    // of them without ever sleeping, where two loops in one process spread the connections over
+    // two threads that each sleep and wake per batch (scripts/bench/echo.sh: 0.7-0.8x on ping-pong
+    // here, level on new connections). More loops pay once the clients outrun a core.
+    spec.mode_defaults.event.loops = 1;
     spec.default_mode_reason =
-        "one event loop per CPU: here level with a hand-written epoll server on new connections and within 20% on "
-        "ping-pong, and thousands of connections cost a page each";
+        "one event loop: here level with a hand-written 2-process epoll server on ping-pong and new connections "
+        "(two loops measured 0.7-0.8x: an echo is too cheap to be worth a second thread waking up; raise --loops "
+        "when clients outrun a core), and thousands of connections cost a page each";
     spec.flag("udp", "serve datagrams instead of a stream");
     auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
     // The client speaks first: in event mode a connection holds no stack until its first line.

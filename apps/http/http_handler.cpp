@@ -12,7 +12,6 @@
 
 namespace http_app {
 
-namespace http = boost::beast::http;
 
 namespace {
 
@@ -101,6 +100,11 @@ std::variant<RequestHead, BadRequest, HttpHandler::Closed> HttpHandler::read_req
             return std::get<BadRequest>(std::move(parsed));
         }
         if (scan.state != HeadScan::incomplete) return refusal(scan.state, in.buffered());
+        // Part of a head is here: the time for the rest starts now. (Not before the first bytes:
+        // the idle time-out waits for those. And a head that comes whole in its first bytes,
+        // nearly every request, never reads the clock.)
+        if (!deadline && !in.buffered().empty())
+            deadline = std::chrono::steady_clock::now() + state().options().header_timeout;
 
         std::size_t received = 0;
         try {
@@ -110,12 +114,12 @@ std::variant<RequestHead, BadRequest, HttpHandler::Closed> HttpHandler::read_req
             return BadRequest{408, "Request Timeout", std::string(first_line(in.buffered()))};
         }
         if (received == 0) return Closed{};  // the peer closed (a half-sent head is not worth an answer)
-        if (!deadline) deadline = std::chrono::steady_clock::now() + state().options().header_timeout;
     }
 }
 
 bool HttpHandler::skip_body(const RequestHead& request) {
     std::uint64_t left = request.content_length.value_or(0);
+    if (left == 0) return true;
     const auto deadline = std::chrono::steady_clock::now() + state().options().header_timeout;
     try {
         while (left > 0) {

@@ -23,8 +23,6 @@ void HttpMetrics::count(unsigned status, long long bytes) const noexcept {
     if (bytes > 0) body_bytes.add(static_cast<std::uint64_t>(bytes));
 }
 
-namespace http = boost::beast::http;
-
 Site::Site(SiteOptions options)
     : options_(std::move(options)), directory_(options_.directory, options_.follow_symlinks, options_.resolver, options_.file_cache) {}
 
@@ -52,8 +50,8 @@ Response Site::respond(const RequestHead& request) const {
             Response response = make_response(301);
             std::string location = std::string(target->path) + "/";
             if (target->has_query) location.append("?").append(target->query);
-            response.head.set(http::field::location, location);
-            response.head.set(http::field::content_length, "0");
+            response.head.set("Location", location);
+            response.head.set("Content-Length", "0");
             return response;
         }
         for (const char* index : {"index.html", "index.htm"}) {
@@ -85,8 +83,8 @@ Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, c
     }
     if (not_modified) {
         Response response = make_response(304);
-        response.head.set(http::field::etag, etag);
-        response.head.set(http::field::last_modified, format_http_date(modified));
+        response.head.set("ETag", etag);
+        response.head.set("Last-Modified", format_http_date(modified));
         return response;
     }
 
@@ -95,7 +93,7 @@ Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, c
         range = parse_range(request.range, size);
     if (std::holds_alternative<Unsatisfiable>(range)) {
         Response response = error_response(416, "Requested Range Not Satisfiable");
-        response.head.set(http::field::content_range, "bytes */" + std::to_string(size));
+        response.head.set("Content-Range", "bytes */" + std::to_string(size));
         return response;
     }
 
@@ -104,16 +102,16 @@ Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, c
 
     const auto* part = std::get_if<ByteRange>(&range);
     Response response = make_response(part ? 206 : 200);
-    response.head.set(http::field::content_type, mime_.content_type(name));
-    response.head.set(http::field::last_modified, format_http_date(modified));
-    response.head.set(http::field::etag, etag);
-    response.head.set(http::field::accept_ranges, "bytes");
+    response.head.set("Content-Type", mime_.content_type(name));
+    response.head.set("Last-Modified", format_http_date(modified));
+    response.head.set("ETag", etag);
+    response.head.set("Accept-Ranges", "bytes");
     response.offset = part ? part->first : 0;
     response.length = part ? part->length() : size;
     if (part)
-        response.head.set(http::field::content_range, "bytes " + std::to_string(part->first) + "-" +
+        response.head.set("Content-Range", "bytes " + std::to_string(part->first) + "-" +
                                                           std::to_string(part->last) + "/" + std::to_string(size));
-    response.head.set(http::field::content_length, std::to_string(response.length));
+    response.head.set("Content-Length", std::to_string(response.length));
     response.file = std::move(file.file);
     return response;
 }
@@ -126,10 +124,10 @@ Response Site::serve_parts(ServedDirectory::Opened file, std::string_view conten
     char boundary[17];
     std::snprintf(boundary, sizeof boundary, "%016llx", static_cast<unsigned long long>(random()));
     Response response = make_response(206);
-    response.head.set(http::field::content_type, std::string("multipart/byteranges; boundary=") + boundary);
-    response.head.set(http::field::last_modified, format_http_date(modified));
-    response.head.set(http::field::etag, etag);
-    response.head.set(http::field::accept_ranges, "bytes");
+    response.head.set("Content-Type", std::string("multipart/byteranges; boundary=") + boundary);
+    response.head.set("Last-Modified", format_http_date(modified));
+    response.head.set("ETag", etag);
+    response.head.set("Accept-Ranges", "bytes");
     for (std::size_t i = 0; i < ranges.size(); ++i) {
         const ByteRange& range = ranges[i];
         std::string head = i == 0 ? "--" : "\r\n--";
@@ -140,7 +138,7 @@ Response Site::serve_parts(ServedDirectory::Opened file, std::string_view conten
     }
     response.closing = std::string("\r\n--") + boundary + "--\r\n";
     response.file = std::move(file.file);
-    response.head.set(http::field::content_length, std::to_string(response.body_size()));
+    response.head.set("Content-Length", std::to_string(response.body_size()));
     return response;
 }
 
@@ -153,8 +151,8 @@ Response Site::serve_listing(const ServedDirectory::Opened& directory, std::stri
     }
     Response response = make_response(200);
     response.body = directory_listing(percent_decode(url_path), std::move(entries));
-    response.head.set(http::field::content_type, "text/html; charset=utf-8");
-    response.head.set(http::field::content_length, std::to_string(response.body.size()));
+    response.head.set("Content-Type", "text/html; charset=utf-8");
+    response.head.set("Content-Length", std::to_string(response.body.size()));
     return response;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The echo benchmark: 64-byte ping-pong at 1, 16 and 128 connections and a connect-echo-close rate,
-# against echo_server in each mode (and as a pool: --workers 2 --mode sync, "prefork"), hand-written
+# against echo_server in each mode (event: echo's default, one loop; event-2: two loops in one
+# process; and as a pool: --workers 2 --mode sync, "prefork"), hand-written
 # servers (a 2-process epoll server, thread-, fork-per-connection and 2-process prefork ones; its
 # shape in sockserv is event-pool: --workers 2 --mode event --loops 1) and
 # Python's socketserver, alternated within each round (common.sh's bench_run). Prints messages/s
@@ -21,7 +22,7 @@ seconds="${1:-3}"
 python="${PYTHON:-python3}"
 source "$root/scripts/bench/common.sh"  # installs, builds, sets $bin
 
-read -r -a servers <<<"${SERVERS:-ref-epoll event thread fork sync prefork reference ref-fork ref-prefork py-thread py-fork}"
+read -r -a servers <<<"${SERVERS:-ref-epoll event event-2 thread fork sync prefork reference ref-fork ref-prefork py-thread py-fork}"
 IFS=, read -r -a loads <<<"${LOADS:-pingpong 1,pingpong 16,pingpong 128,connrate 16}"
 
 command_of() {
@@ -34,7 +35,8 @@ command_of() {
     reference)   echo "$bin/reference_echo" ;;
     ref-fork)    echo "$bin/reference_echo --fork" ;;
     ref-prefork) echo "$bin/reference_echo --prefork 2" ;;
-    event)       echo "$at/echo_server --port 0 --mode event $loops 2" ;;
+    event)       echo "$at/echo_server --port 0 --mode event" ;;  # echo's default loops (one)
+    event-2)     echo "$at/echo_server --port 0 --mode event $loops 2" ;;
     event-pool)  echo "$at/echo_server --port 0 --workers 2 --mode event $loops 1" ;;
     thread)      echo "$at/echo_server --port 0 --mode thread" ;;
     fork)        echo "$at/echo_server --port 0 --mode fork" ;;
@@ -70,8 +72,10 @@ bench_run
 echo "python: $("$python" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
 bench_table "/s"
 echo
-headline "event (2 loops) vs the hand-written 2-process epoll server, ping-pong c=128" event ref-epoll "pingpong 128"
-headline "event (2 loops) vs the hand-written 2-process epoll server, connection rate" event ref-epoll "connrate 16"
+headline "event (echo's default, one loop) vs the hand-written 2-process epoll server, ping-pong c=16" event ref-epoll "pingpong 16"
+headline "event (echo's default, one loop) vs the hand-written 2-process epoll server, ping-pong c=128" event ref-epoll "pingpong 128"
+headline "event (echo's default, one loop) vs the hand-written 2-process epoll server, connection rate" event ref-epoll "connrate 16"
+headline "event-2 (2 loops in one process) vs the hand-written 2-process epoll server, ping-pong c=128" event-2 ref-epoll "pingpong 128"
 headline "event-pool (2 processes, 1 loop each) vs the hand-written 2-process epoll server, ping-pong c=128" event-pool ref-epoll "pingpong 128"
 headline "thread vs the hand-written thread-per-connection server, ping-pong c=16" thread reference "pingpong 16"
 headline "thread vs the hand-written thread-per-connection server, connection rate" thread reference "connrate 16"

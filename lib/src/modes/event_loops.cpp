@@ -55,7 +55,8 @@ EventLoop& EventLoops::balance(EventLoop& here) noexcept {
     const std::size_t mine = index_of(here);
     if (mine == count_) return here;
     std::size_t least = mine;
-    const auto recent = (EventLoop::Clock::now() - std::chrono::milliseconds(100)).time_since_epoch().count();
+    // This round's start stands for now: 100 ms is coarse enough not to need the clock read.
+    const auto recent = (here.woke() - std::chrono::milliseconds(100)).time_since_epoch().count();
     for (std::size_t i = 0; i < count_; ++i)
         if (loads_[i].load(std::memory_order_relaxed) < loads_[least].load(std::memory_order_relaxed) &&
             last_round_[i].load(std::memory_order_relaxed) >= recent)

@@ -252,7 +252,7 @@ Options parse(int argc, const char* const* argv, std::string_view program, Spec 
         for (const ModeOption& option : info.options) {
             const std::string name(option.name);
             const std::string help = std::string(info.name) + " mode: " + std::string(option.help);
-            per_mode.add_options()(name.c_str(), po::value<std::string>()->default_value(number_text(option, option.get({}))),
+            per_mode.add_options()(name.c_str(), po::value<std::string>()->default_value(number_text(option, option.get(spec.mode_defaults))),
                                    help.c_str());
             if (!option.deprecated_name.empty()) {
                 const std::string old(option.deprecated_name);

@@ -3,6 +3,8 @@
 #include "site.hpp"
 #include "../../support/test_support.hpp"
 
+#include <boost/beast/http/field.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -24,8 +26,8 @@ RequestHead get(std::string target, std::string method = "GET") {
 }
 
 std::string field(const Response& response, http::field name) {
-    const auto found = response.head.find(name);
-    return found == response.head.end() ? std::string{} : std::string(found->value());
+    const auto spelled = http::to_string(name);
+    return std::string(response.head.find(std::string_view(spelled.data(), spelled.size())).value_or(""));
 }
 
 std::string file_bytes(const Response& response) {
@@ -215,7 +217,7 @@ TEST_CASE("ranges answer 206 with Content-Range or 416", "[http][site]") {
                       boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 3-4/12\r\n\r\nlo\r\n--" +
                       boundary + "--\r\n");
     CHECK(field(several, http::field::content_length) == std::to_string(body.size()));
-    CHECK_FALSE(site.respond(request).head[http::field::content_type] == several.head[http::field::content_type]);
+    CHECK_FALSE(field(site.respond(request), http::field::content_type) == field(several, http::field::content_type));
 
     request.range = "bytes=0-4";
     request.if_range = field(part, http::field::last_modified);

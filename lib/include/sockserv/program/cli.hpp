@@ -57,6 +57,9 @@ public:
     Mode default_mode = Mode::thread;
     /// Why default_mode, for --help ("measured fastest here, and holds thousands of connections").
     std::string default_mode_reason;
+    /// The defaults of the modes' own options (--loops, --max-threads, ...), for a program whose
+    /// measurements call for others than the library's. Only those options' fields are read.
+    ServerConfig mode_defaults;
     /// The program serves streams: it offers the TLS options (--tls-cert, ...). A datagram-only
     /// program (chat) sets false.
     bool streams = true;
