@@ -104,6 +104,22 @@ TEST_CASE("cli: each mode's options come from the mode table and set that mode's
         for (const ModeOption& option : info.options) CHECK(options.values.has(std::string(option.name)));
 }
 
+TEST_CASE("cli: a program's own mode defaults stand unless the command line says otherwise", "[cli]") {
+    const auto spec = [] {
+        cli::Spec spec;
+        spec.mode_defaults.event.loops = 1;
+        spec.mode_defaults.thread.max_threads = 77;
+        return spec;
+    };
+    const ServerConfig defaults = parse({}, spec()).server_config();
+    CHECK(defaults.event.loops == 1);
+    CHECK(defaults.thread.max_threads == 77);
+    CHECK(defaults.fork.max_children == ServerConfig{}.fork.max_children);  // not touched: the library's
+    const ServerConfig given = parse({"--loops", "4", "--max-threads", "5"}, spec()).server_config();
+    CHECK(given.event.loops == 4);
+    CHECK(given.thread.max_threads == 5);
+}
+
 TEST_CASE("cli: the old spelling --threads still sets event mode's loops", "[cli]") {
     CHECK(parse({"--threads", "2"}, {}).server_config().event.loops == 2);
     // The new spelling wins when both are given.
