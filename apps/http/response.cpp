@@ -52,18 +52,27 @@ void ResponseHead::keep_alive(bool keep) {
     }
 }
 
+std::uint64_t ResponseHead::name_bit(std::string_view name) noexcept {
+    if (name.empty()) return 1;
+    const unsigned first = static_cast<unsigned char>(name.front()) | 0x20u;  // any case
+    return std::uint64_t{1} << ((first * 7 + name.size()) % 64);
+}
+
 void ResponseHead::erase(std::string_view name) {
+    if (!may_have(name)) return;
     for (std::size_t at = find_line(fields_, name); at != std::string::npos; at = find_line(fields_, name, at))
         fields_.erase(at, fields_.find("\r\n", at) + 2 - at);
 }
 
 void ResponseHead::set(std::string_view name, std::string_view value) {
     erase(name);
+    names_ |= name_bit(name);
     if (fields_.empty()) fields_.reserve(256);  // a file's fields, with room to spare
     fields_.append(name).append(": ").append(value).append("\r\n");
 }
 
 std::optional<std::string_view> ResponseHead::find(std::string_view name) const {
+    if (!may_have(name)) return std::nullopt;
     const std::size_t at = find_line(fields_, name);
     if (at == std::string::npos) return std::nullopt;
     const std::size_t end = fields_.find("\r\n", at);

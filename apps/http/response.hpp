@@ -42,10 +42,16 @@ public:
     std::string_view fields() const noexcept { return fields_; }
 
 private:
+    // A bit per (first letter, length) of every name ever set: a set of a name whose bit is clear
+    // (nearly every set: a response's fields are new) appends without scanning the fields.
+    static std::uint64_t name_bit(std::string_view name) noexcept;
+    bool may_have(std::string_view name) const noexcept { return (names_ & name_bit(name)) != 0; }
+
     unsigned status_ = 200;
     unsigned version_ = 11;
     std::string reason_;
     std::string fields_;
+    std::uint64_t names_ = 0;
 };
 
 struct Response {
