@@ -40,8 +40,9 @@ struct EventLoop::Waiter {
     Waiter* prev = nullptr;
     Waiter* next = nullptr;
     Waiter** list = nullptr;  // the fd's list it is linked into, if any
-    std::multimap<Clock::time_point, Waiter*>::iterator timer;
+    std::multimap<Clock::time_point, Waiter*>::iterator timer;  // sleeps and signals
     bool has_timer = false;
+    std::optional<Clock::time_point> fd_deadline;  // a wait for an fd: its fd's timer looks at it
     Signal* signal = nullptr;
 };
 
@@ -228,11 +229,51 @@ bool EventLoop::wait_fd(int fd, detail::Readiness readiness, std::optional<Clock
     list = &waiter;
     waiter.list = &list;
     if (deadline) {
-        waiter.timer = timers_.emplace(*deadline, &waiter);
-        waiter.has_timer = true;
+        waiter.fd_deadline = deadline;
+        arm_fd_timer(fd, e, *deadline);
     }
     fiber.suspend();
     return waiter.ready;
+}
+
+// A connection's idle time-out moves forward with every request it serves, and re-inserting its
+// timer each time was a tree insert and erase per request, a cache miss each at 10,000 connections.
+// As nginx does with its timers, the fd's timer stays where it is while it fires before the new
+// deadline and not too long before (a quarter of the wait); firing early costs a look at the
+// deadlines and a re-arm, once per stretch of that length. Nothing disarms it: a wait that ends
+// leaves it, and when it fires with nothing due it arms for what is still waiting, or for nothing.
+void EventLoop::arm_fd_timer(int fd, FdEntry& e, Clock::time_point deadline) {
+    if (e.has_timer) {
+        const auto armed = e.timer->first;
+        if (armed <= deadline && deadline - armed <= (deadline - woke_) / 4) return;
+        fd_timers_.erase(e.timer);
+        e.has_timer = false;
+    }
+    e.timer = fd_timers_.emplace(deadline, fd);
+    e.has_timer = true;
+}
+
+void EventLoop::fd_timer_due(int fd, Clock::time_point now) {
+    std::optional<Clock::time_point> next;
+    const auto still = [&](Clock::time_point at) {
+        if (!next || at < *next) next = at;
+    };
+    if (FdEntry& e = fds_[static_cast<std::size_t>(fd)]; e.deferred && e.deferred_deadline) {
+        if (*e.deferred_deadline <= now) start_deferred(fd, false);
+        else still(*e.deferred_deadline);
+    }
+    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    for (Waiter* list : {e.readers, e.writers}) {
+        for (Waiter* waiter = list; waiter;) {
+            Waiter* const after = waiter->next;  // waking unlinks it
+            if (waiter->fd_deadline) {
+                if (*waiter->fd_deadline <= now) wake(waiter, false);
+                else still(*waiter->fd_deadline);
+            }
+            waiter = after;
+        }
+    }
+    if (next) arm_fd_timer(fd, e, *next);
 }
 
 // The connection is registered now, as its fiber would register it at its first wait (so this
@@ -244,20 +285,15 @@ void EventLoop::defer_fiber(int fd, std::optional<Clock::time_point> deadline, s
         return;
     }
     e.deferred = std::move(job);
-    if (deadline) {
-        e.deferred_timer = deferred_timers_.emplace(*deadline, fd);
-        e.has_deferred_timer = true;
-    }
+    e.deferred_deadline = deadline;
+    if (deadline) arm_fd_timer(fd, e, *deadline);
     ++deferred_count_;
 }
 
 void EventLoop::start_deferred(int fd, bool readable) {
     FdEntry& e = fds_[static_cast<std::size_t>(fd)];
     if (!e.deferred) return;
-    if (e.has_deferred_timer) {
-        deferred_timers_.erase(e.deferred_timer);
-        e.has_deferred_timer = false;
-    }
+    e.deferred_deadline.reset();  // its timer stays (arm_fd_timer): the fiber's first wait may use it
     e.deferred->readable = readable;
     --deferred_count_;
     start_fiber(std::move(e.deferred), fd);
@@ -330,8 +366,12 @@ void EventLoop::fire_timers() {
         next_trim_ = now + std::chrono::seconds(1);
         trim_idle_stacks();
     }
-    while (!deferred_timers_.empty() && deferred_timers_.begin()->first <= now)
-        start_deferred(deferred_timers_.begin()->second, false);
+    while (!fd_timers_.empty() && fd_timers_.begin()->first <= now) {
+        const int fd = fd_timers_.begin()->second;
+        fd_timers_.erase(fd_timers_.begin());
+        fds_[static_cast<std::size_t>(fd)].has_timer = false;
+        fd_timer_due(fd, now);
+    }
     if (timers_.empty()) return;
     while (!timers_.empty() && timers_.begin()->first <= now) wake(timers_.begin()->second, false);
 }
@@ -343,6 +383,10 @@ void EventLoop::forget_fd(int fd) noexcept {
     e.send_timeout.reset();
     e.drained = false;
     e.hung_up = false;
+    if (e.has_timer && !e.deferred) {  // a deferred job's deadline still stands: it owns the request
+        fd_timers_.erase(e.timer);
+        e.has_timer = false;
+    }
     if (!e.registered) return;
     e.registered = false;  // the kernel dropped the registration with the file
     wake_waiters(e.readers);
@@ -454,13 +498,13 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     std::optional<Clock::duration> wait = limit;
     if (!ready_.empty()) {
         wait = Clock::duration::zero();
-    } else if (!timers_.empty() || !deferred_timers_.empty() || trim_pending_) {
+    } else if (!timers_.empty() || !fd_timers_.empty() || trim_pending_) {
         const auto now = Clock::now();  // once: every round reads the clock, and a VM's is not free
         const auto until = [&](Clock::time_point when) {
             if (!wait || when - now < *wait) wait = when - now;
         };
         if (!timers_.empty()) until(timers_.begin()->first);
-        if (!deferred_timers_.empty()) until(deferred_timers_.begin()->first);
+        if (!fd_timers_.empty()) until(fd_timers_.begin()->first);
         if (trim_pending_) until(next_trim_);
     }
     constexpr int max_events = 256;

@@ -266,6 +266,39 @@ TEST_CASE("EventLoop: a short read leaves a socket known drained until its next 
     CHECK_FALSE(drained_after_fin);
 }
 
+TEST_CASE("EventLoop: an fd's wait times out at its own deadline, never before, whatever its earlier waits armed",
+          "[event]") {
+    EventLoop loop(64 * 1024);
+    Connection c;
+    const int fd = c.server.fd();
+    std::vector<bool> woken;
+    std::vector<Clock::duration> waited;
+    loop.spawn([&] {
+        const auto wait = [&](Clock::duration timeout, bool data) {
+            std::thread late;
+            if (data) late = std::thread([&] {
+                std::this_thread::sleep_for(30ms);
+                c.client.send_all("x");
+            });
+            const auto start = Clock::now();
+            woken.push_back(sockserv::wait_readable(fd, start + timeout));
+            waited.push_back(Clock::now() - start);
+            if (late.joinable()) late.join();
+            char byte;
+            if (woken.back()) (void)c.server.recv(&byte, 1);
+        };
+        wait(400ms, true);   // woken by the byte; the fd's timer stays armed for its deadline
+        wait(450ms, false);  // a little later than that timer: it fires first, then this deadline
+        wait(5s, true);      // woken again, the timer left armed 5 s out
+        wait(100ms, false);  // sooner than the armed timer: not kept waiting for it
+    }, fd);
+    loop.run_until_idle();
+    CHECK(woken == std::vector<bool>{true, false, true, false});
+    CHECK(waited[1] >= 450ms);
+    CHECK(waited[3] >= 100ms);
+    CHECK(waited[3] < 2s);
+}
+
 TEST_CASE("EventLoop::spawn_when_readable starts a fiber on the first bytes, at the deadline, or when unblocked",
           "[event]") {
     EventLoop loop(64 * 1024);

@@ -170,13 +170,18 @@ private:
         bool hung_up = false;  // an edge said EPOLLRDHUP, HUP or ERR: reads never park again
         // spawn_when_readable: the fiber to start at the first readable edge or at its deadline.
         std::unique_ptr<DeferredJob> deferred;
-        std::multimap<Clock::time_point, int>::iterator deferred_timer;
-        bool has_deferred_timer = false;
+        std::optional<Clock::time_point> deferred_deadline;
+        // The fd's one timer, for the deferred job's deadline and its waiters' time-outs, kept
+        // between waits (arm_fd_timer): when it fires it looks at the deadlines there are now.
+        std::multimap<Clock::time_point, int>::iterator timer;
+        bool has_timer = false;
     };
 
     void start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd);
     void defer_fiber(int fd, std::optional<Clock::time_point> deadline, std::unique_ptr<DeferredJob> job);
     void start_deferred(int fd, bool readable);
+    void arm_fd_timer(int fd, FdEntry& e, Clock::time_point deadline);
+    void fd_timer_due(int fd, Clock::time_point now);
     bool register_for_fibers(int fd, FdEntry& e);
     void trim_idle_stacks() noexcept;
     void make_ready(detail::Fiber* fiber);
@@ -198,7 +203,7 @@ private:
     detail::Fiber* live_ = nullptr;  // intrusive list of live fibers
     std::size_t fiber_count_ = 0;
     std::size_t deferred_count_ = 0;
-    std::multimap<Clock::time_point, int> deferred_timers_;  // spawn_when_readable's deadlines, by fd
+    std::multimap<Clock::time_point, int> fd_timers_;  // FdEntry::timer: each fd's, by when it fires
     std::uint64_t finished_count_ = 0;
     Clock::time_point woke_ = Clock::now();
     std::multimap<Clock::time_point, Waiter*> timers_;
