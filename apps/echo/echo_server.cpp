@@ -16,12 +16,13 @@ int main(int argc, char** argv) {
     spec.default_mode = sockserv::Mode::event;
     // An echo costs the server less than it costs its clients: one loop keeps up with a core's worth
     // of them without ever sleeping, where two loops in one process spread the connections over
-    // two threads that each sleep and wake per batch (scripts/bench/echo.sh: 0.7-0.8x on ping-pong
-    // here, level on new connections). More loops pay once the clients outrun a core.
+    // two threads that each sleep and wake per batch (scripts/bench/echo.sh: 0.75-0.94x of the
+    // hand-written epoll server on ping-pong here, one loop 0.95-0.98x; both level on new
+    // connections). More loops pay once the clients outrun a core.
     spec.mode_defaults.event.loops = 1;
     spec.default_mode_reason =
-        "one event loop: here level with a hand-written 2-process epoll server on ping-pong and new connections "
-        "(two loops measured 0.7-0.8x: an echo is too cheap to be worth a second thread waking up; raise --loops "
+        "one event loop: here within 5% of a hand-written 2-process epoll server on ping-pong and level on new "
+        "connections (two loops measured 0.75-0.94x: an echo is too cheap to be worth a second thread waking up; raise --loops "
         "when clients outrun a core), and thousands of connections cost a page each";
     spec.flag("udp", "serve datagrams instead of a stream");
     auto options = sockserv::cli::parse(argc, argv, "echo_server", std::move(spec));
