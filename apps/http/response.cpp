@@ -2,6 +2,8 @@
 #include "pages.hpp"
 #include "validators.hpp"
 
+#include <sockserv/base/text.hpp>
+
 #include <boost/beast/http/status.hpp>
 
 #include <charconv>
@@ -12,14 +14,6 @@ namespace http = boost::beast::http;
 
 namespace {
 
-bool same_name(std::string_view a, std::string_view b) noexcept {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
 // Where the line of field `name` starts in fields, from `from` on; npos when there is none.
 std::size_t find_line(std::string_view fields, std::string_view name, std::size_t from = 0) {
     for (std::size_t at = from; at < fields.size();) {
@@ -27,7 +21,7 @@ std::size_t find_line(std::string_view fields, std::string_view name, std::size_
         if (end == std::string_view::npos) break;
         const std::string_view line = fields.substr(at, end - at);
         if (line.size() > name.size() && line[name.size()] == ':' &&
-            same_name(line.substr(0, name.size()), name))
+            sockserv::ascii_iequal(line.substr(0, name.size()), name))
             return at;
         at = end + 2;
     }

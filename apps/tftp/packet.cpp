@@ -123,12 +123,9 @@ std::string encode_oack(const Options& options) {
     return out;
 }
 
-bool is_netascii(std::string_view mode) noexcept { return sockserv::ascii_lower(mode) == "netascii"; }
+bool is_netascii(std::string_view mode) noexcept { return sockserv::ascii_iequal(mode, "netascii"); }
 
-bool is_supported_mode(std::string_view mode) noexcept {
-    const std::string m = sockserv::ascii_lower(mode);
-    return m == "octet" || m == "netascii";
-}
+bool is_supported_mode(std::string_view mode) noexcept { return is_netascii(mode) || sockserv::ascii_iequal(mode, "octet"); }
 
 std::string describe(const Request& request) {
     std::string out = std::string(request.write ? "WRQ" : "RRQ") + " \"" +

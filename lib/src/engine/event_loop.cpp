@@ -258,11 +258,11 @@ void EventLoop::fd_timer_due(int fd, Clock::time_point now) {
     const auto still = [&](Clock::time_point at) {
         if (!next || at < *next) next = at;
     };
-    if (FdEntry& e = fds_[static_cast<std::size_t>(fd)]; e.deferred && e.deferred_deadline) {
+    FdEntry& e = fds_[static_cast<std::size_t>(fd)];  // a deque's entries stay put
+    if (e.deferred && e.deferred_deadline) {
         if (*e.deferred_deadline <= now) start_deferred(fd, false);
         else still(*e.deferred_deadline);
     }
-    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
     for (Waiter* list : {e.readers, e.writers}) {
         for (Waiter* waiter = list; waiter;) {
             Waiter* const after = waiter->next;  // waking unlinks it

@@ -51,6 +51,10 @@ TEST_CASE("append_escaped appends the escaped text after what is there", "[text]
 TEST_CASE("ascii_lower folds ASCII letters only and trim_blanks drops spaces and tabs", "[text]") {
     CHECK(ascii_lower("BlkSize NetASCII .HTML") == "blksize netascii .html");
     CHECK(ascii_lower("CAF\xc3\x89") == "caf\xc3\x89");  // not a Unicode case mapping: bytes >= 0x80 kept
+    CHECK(ascii_iequal("Content-Type", "content-TYPE"));
+    CHECK_FALSE(ascii_iequal("Content-Type", "Content-Typ"));
+    CHECK_FALSE(ascii_iequal("\xc3\x89", "\xc3\xa9"));  // ASCII letters only
+    CHECK_FALSE(ascii_iequal("[", "{"));  // '[' is not a capital of '{'
     CHECK(trim_blanks(" \t value \t ") == "value");
     CHECK(trim_blanks("inner  space") == "inner  space");
     CHECK(trim_blanks(" \t ").empty());

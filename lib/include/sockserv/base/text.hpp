@@ -23,6 +23,8 @@ bool has_control_characters(std::string_view text) noexcept;
 /// ASCII letters lower-cased, every other byte as it is (protocol tokens: option names, modes,
 /// file extensions).
 std::string ascii_lower(std::string_view text);
+/// a and b equal but for the case of ASCII letters (a header name, a TFTP mode); allocates nothing.
+bool ascii_iequal(std::string_view a, std::string_view b) noexcept;
 
 /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
 std::string_view trim_blanks(std::string_view text) noexcept;
