@@ -82,6 +82,7 @@ void HttpHandler::handle() {
         keep_alive = send_and_log(request.request_line, response, head_only) && keep_alive;
         if (!keep_alive) {
             if (request.chunked || request.content_length.value_or(0) > 0) lingering_close();
+            else wfile().flush_before_close();  // the server closes next: the FIN rides with the answer
             return;
         }
         if (!skip_body(request)) return;

@@ -127,7 +127,7 @@ http {
   types { application/octet-stream bin; }
   client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
   uwsgi_temp_path $dir; scgi_temp_path $dir;
-  server { listen 127.0.0.1:$port${tls:+ ssl}; root $site; $tls }
+  server { listen 127.0.0.1:$port${tls:+ ssl}${NGINX_LISTEN:+ $NGINX_LISTEN}; root $site; $tls }
 }
 CONF
   nginx -c "$dir/nginx.conf" -p "$dir" 2>>"$dir/error.log" &

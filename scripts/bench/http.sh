@@ -11,8 +11,10 @@
 #   OLD_BIN=../old/build/release/bin SERVERS="nginx event old:event thread old:thread"
 #                                                           an older build's programs beside these
 #   SERVERS="event event+metrics"                           NAME+metrics: NAME with --metrics on (its cost)
+#   SERVERS="nginx-deferred event+defer"                    NAME+defer: NAME with --defer-accept
 # Servers: event (2 loops in one process), pool (--workers 2 --mode event --loops 1: nginx's
-# shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2). Every server
+# shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2), nginx-deferred
+# (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as event mode sets it). Every server
 # logs each request to a file, nginx included: the same work for each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -40,6 +42,7 @@ command_of() {
   local at=$bin name=$1 extra=""
   local loops=--loops
   if [ "${name%+metrics}" != "$name" ]; then name=${name%+metrics}; extra=" --metrics 0"; fi
+  if [ "${name%+defer}" != "$name" ]; then name=${name%+defer}; extra+=" --defer-accept"; fi
   # An older build (before 0.3) spells --loops --threads; this one still accepts both.
   if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; loops=--threads; fi
   local http="$at/http_server 0 -b 127.0.0.1 -d $work/site --idle-timeout 120"
@@ -55,7 +58,8 @@ command_of() {
 }
 
 start() {
-  if [ "$1" = nginx ]; then start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"; else
+  if [ "$1" = nginx ]; then start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"
+  elif [ "$1" = nginx-deferred ]; then NGINX_LISTEN=deferred start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"; else
     local line
     line=$(command_of "$1")
     # shellcheck disable=SC2086

@@ -407,18 +407,23 @@ std::optional<std::optional<std::chrono::milliseconds>> EventLoop::socket_timeou
 void EventLoop::note_drained(int fd) noexcept {
     if (fd < 0) return;
     try {
+        // Not registered here: its first wait registers it, and an edge-triggered ADD reports
+        // what came meanwhile. Until then it is known drained only in this round (a registered
+        // fd's edge could not have been seen either); a connection answered and closed in the
+        // round it was accepted never costs an epoll_ctl.
         FdEntry& e = entry(fd);
-        // Registered now if it was not (its first wait would register it anyway): only a
-        // registered fd's edges can say that more came since.
-        if (!e.hung_up && register_for_fibers(fd, e)) e.drained = true;
+        if (e.hung_up) return;
+        e.drained = true;
+        e.drained_round = rounds_;
     } catch (...) {
         // Out of memory, or epoll refused: not known drained, which only costs a read.
     }
 }
 
 bool EventLoop::known_drained(int fd) const noexcept {
-    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size() && fds_[static_cast<std::size_t>(fd)].drained &&
-           fds_[static_cast<std::size_t>(fd)].registered;
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return false;
+    const FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+    return e.drained && (e.registered || e.drained_round == rounds_);
 }
 
 void EventLoop::unblock_connections(bool cut_off) noexcept {
@@ -511,6 +516,7 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     epoll_event events[max_events];
     const int n = ::epoll_wait(epoll_.get(), events, max_events, to_timeout_ms(wait));
     woke_ = Clock::now();
+    ++rounds_;
     if (n < 0) {
         if (errno == EINTR) return;
         throw_errno("epoll_wait");

@@ -89,21 +89,26 @@ void SocketWriter::release_buffer() noexcept {
     capacity_ = 0;
 }
 
+namespace {
+// Empty first: if the send throws, the peer is gone and the data is lost either way; a second
+// flush (from finish()) must not resend half of it.
+void send_pending(ByteStream& stream, const char* buffer, std::size_t& size, bool more, std::uint64_t& sent) {
+    const std::size_t pending = size;
+    size = 0;
+    stream.send_all({buffer, pending}, more, sent);
+}
+}  // namespace
+
 [[gnu::hot]] void SocketWriter::flush() {
-    if (size_ == 0) return;
-    // Empty first: if the send throws, the peer is gone and the data is lost either way; a second
-    // flush (from finish()) must not resend half of it.
-    const std::size_t pending = size_;
-    size_ = 0;
-    stream_->send_all({buffer_.get(), pending}, false, sent_);
+    if (size_ > 0) send_pending(*stream_, buffer_.get(), size_, false, sent_);
+}
+
+void SocketWriter::flush_before_close() {
+    if (size_ > 0) send_pending(*stream_, buffer_.get(), size_, true, sent_);
 }
 
 std::size_t SocketWriter::sendfile(int file_fd, std::uint64_t offset, std::size_t count) {
-    if (size_ > 0) {
-        const std::size_t pending = size_;
-        size_ = 0;
-        stream_->send_all({buffer_.get(), pending}, count > 0, sent_);
-    }
+    if (size_ > 0) send_pending(*stream_, buffer_.get(), size_, count > 0, sent_);
     return count > 0 ? stream_->send_file(file_fd, offset, count, sent_) : 0;
 }
 

@@ -79,6 +79,7 @@ void BaseServer::set_inherited_options() {
     if (socket_type_ != SOCK_STREAM) return;
     if (config_.tcp_nodelay && !server_address_.is_unix()) socket_.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
     if (config_.send_buffer_size > 0) socket_.set_option(SOL_SOCKET, SO_SNDBUF, config_.send_buffer_size);
+    if (config_.defer_accept && server_address_.is_inet()) socket_.set_option(IPPROTO_TCP, TCP_DEFER_ACCEPT, 1);
 }
 
 void BaseServer::server_close() {

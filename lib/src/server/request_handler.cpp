@@ -31,6 +31,9 @@ StreamRequestHandler::~StreamRequestHandler() {
 }
 
 [[gnu::hot]] void StreamRequestHandler::finish() {
+    // A plain flush, though a close follows: a subclass may still do slow work after this
+    // (flush_before_close would hold the bytes back meanwhile); a handler that knows its last
+    // answer sends it so itself.
     try {
         wfile_.flush();
     } catch (const std::system_error&) {
@@ -40,7 +43,7 @@ StreamRequestHandler::~StreamRequestHandler() {
 
 void StreamRequestHandler::lingering_close(std::chrono::milliseconds wait, std::size_t max_dropped) {
     try {
-        wfile_.flush();
+        wfile_.flush_before_close();  // the half-close follows at once
         stream().finish();
         connection().shutdown(SHUT_WR);
         const auto deadline = std::chrono::steady_clock::now() + wait;

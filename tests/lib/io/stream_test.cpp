@@ -8,6 +8,8 @@
 #include <atomic>
 #include <thread>
 
+#include <linux/tcp.h>  // glibc's tcp_info lacks tcpi_segs_in
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -184,4 +186,59 @@ TEST_CASE("a receive time-out and a send time-out are separate", "[stream]") {
         for (;;) a.send_all(chunk);  // nobody reads b
     };
     CHECK_THROWS_AS(fill_until_stuck(), TimeoutError);
+}
+
+namespace {
+
+// Serves `answer` on a fresh loopback TCP connection, sent by `send` and then closed (the server
+// end), and returns what the client read to EOF and the segments it received in all (TCP_INFO).
+std::pair<std::string, unsigned> answer_and_close(const std::string& answer, void (*send)(SocketWriter&)) {
+    Socket listener(AF_INET, SOCK_STREAM);
+    listener.bind(Address("127.0.0.1", 0));
+    listener.listen(1);
+    Socket client(AF_INET, SOCK_STREAM);
+    client.connect(listener.local_address());
+    Socket server = listener.accept();
+    {
+        SocketWriter writer(server);
+        writer.write(answer);
+        send(writer);
+    }
+    server.close();
+    std::string received;
+    char buffer[4096];
+    for (std::size_t n; (n = client.recv(buffer, sizeof buffer)) > 0;) received.append(buffer, n);
+    tcp_info info{};
+    socklen_t size = sizeof info;
+    REQUIRE(::getsockopt(client.fd(), IPPROTO_TCP, TCP_INFO, &info, &size) == 0);
+    return {received, info.tcpi_segs_in};
+}
+
+}  // namespace
+
+TEST_CASE("flush_before_close: the last bytes and the FIN arrive in one segment, a plain flush takes two", "[stream]") {
+    const std::string answer = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(1000, 'x');
+    const auto [plain, plain_segments] = answer_and_close(answer, [](SocketWriter& w) { w.flush(); });
+    const auto [last, last_segments] = answer_and_close(answer, [](SocketWriter& w) { w.flush_before_close(); });
+    CHECK(plain == answer);
+    CHECK(last == answer);
+    // The handshake's SYN-ACK, then the answer and the FIN: together, or one each.
+    CHECK(last_segments + 1 == plain_segments);
+}
+
+TEST_CASE("flush_before_close: with no close after it the bytes still arrive", "[stream]") {
+    Socket listener(AF_INET, SOCK_STREAM);
+    listener.bind(Address("127.0.0.1", 0));
+    listener.listen(1);
+    Socket client(AF_INET, SOCK_STREAM);
+    client.connect(listener.local_address());
+    client.set_timeout(5s);
+    Socket server = listener.accept();
+    SocketWriter writer(server);
+    writer.write("held back, not lost\n");
+    writer.flush_before_close();
+    char buffer[64];
+    std::string received;
+    while (received.size() < 20) received.append(buffer, client.recv(buffer, sizeof buffer));
+    CHECK(received == "held back, not lost\n");
 }

@@ -125,3 +125,8 @@ TEST_CASE("cli: the old spelling --threads still sets event mode's loops", "[cli
     // The new spelling wins when both are given.
     CHECK(parse({"--threads", "2", "--loops", "5"}, {}).server_config().event.loops == 5);
 }
+
+TEST_CASE("cli: --defer-accept sets the listener's deferred accept, off unless given", "[cli]") {
+    CHECK_FALSE(parse({}, {}).server_config().defer_accept);
+    CHECK(parse({"--defer-accept"}, {}).server_config().defer_accept);
+}

@@ -167,6 +167,9 @@ private:
         Waiter* writers = nullptr;
         std::optional<std::optional<std::chrono::milliseconds>> receive_timeout, send_timeout;
         bool drained = false;  // note_drained: a short read since the last readable edge
+        // The round of the short read: an fd not registered yet is known drained only in it
+        // (no edge could have been seen since), registered, until its next edge.
+        std::uint64_t drained_round = 0;
         bool hung_up = false;  // an edge said EPOLLRDHUP, HUP or ERR: reads never park again
         // spawn_when_readable: the fiber to start at the first readable edge or at its deadline.
         std::unique_ptr<DeferredJob> deferred;
@@ -205,6 +208,7 @@ private:
     std::size_t deferred_count_ = 0;
     std::multimap<Clock::time_point, int> fd_timers_;  // FdEntry::timer: each fd's, by when it fires
     std::uint64_t finished_count_ = 0;
+    std::uint64_t rounds_ = 0;  // waits for events so far
     Clock::time_point woke_ = Clock::now();
     std::multimap<Clock::time_point, Waiter*> timers_;
     std::mutex posted_mutex_;

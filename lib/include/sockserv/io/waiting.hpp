@@ -54,7 +54,7 @@ public:
     /// The time-out set so for fd, if one was (an empty inner optional: none).
     virtual std::optional<std::optional<std::chrono::milliseconds>> socket_timeout(int fd, int option) const noexcept = 0;
     /// A read on the stream socket fd came back short: it took everything the kernel held
-    /// (note_drained), and no readiness edge has come since. A read now would only say EAGAIN, so
+    /// (note_drained), and no readiness edge can have come since. A read now would only say EAGAIN, so
     /// the caller waits first (known_drained) — one system call fewer per request, as nginx's
     /// `ready` flag saves it.
     virtual void note_drained(int fd) noexcept = 0;

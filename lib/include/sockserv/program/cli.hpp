@@ -136,6 +136,8 @@ struct Options {
     std::chrono::milliseconds graceful_timeout = PoolConfig{}.graceful_timeout;
     std::uint64_t max_requests = 0;
     bool dual_stack = false;
+    /// --defer-accept: ServerConfig::defer_accept.
+    bool defer_accept = false;
     bool verbose = false;
     /// --proxy-protocol, --proxy-from: read a PROXY header at the start of every connection of a
     /// stream server, from these networks only.

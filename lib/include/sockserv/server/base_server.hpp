@@ -150,7 +150,7 @@ protected:
     /// poll costs 0.4 us (scripts/bench/syscall_cost). Datagram servers just try (a recvfrom that
     /// finds nothing is cheap).
     virtual bool request_waiting();
-    /// ServerConfig::tcp_nodelay and send_buffer_size, on the listener, for its connections.
+    /// ServerConfig::tcp_nodelay, send_buffer_size and defer_accept, on the listener, for its connections.
     void set_inherited_options();
     /// May be overridden: the loop serve_forever runs. A mixin that runs requests on loops of its
     /// own returns them.
