@@ -14,7 +14,7 @@
 #   SERVERS="nginx-deferred event+defer"                    NAME+defer: NAME with --defer-accept
 # Servers: event (2 loops in one process), pool (--workers 2 --mode event --loops 1: nginx's
 # shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2), nginx-deferred
-# (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as event mode sets it). Every server
+# (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets it). Every server
 # logs each request to a file, nginx included: the same work for each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -105,6 +105,34 @@ int open_fd_count(pid_t pid) {
     return count;
 }
 
+bool holds_connection_from(pid_t pid, std::uint16_t peer_port) {
+    // Lines: "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...",
+    // addresses as HEX_IP:HEX_PORT.
+    std::vector<std::string> inodes;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::istringstream lines(read_file(table));
+        std::string line;
+        std::getline(lines, line);  // the header
+        while (std::getline(lines, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+            fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+            const auto port_of = [](const std::string& address) {
+                return static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1), nullptr, 16));
+            };
+            if (!remote.empty() && port_of(remote) == peer_port && inode != "0") inodes.push_back("socket:[" + inode + "]");
+        }
+    }
+    std::error_code error;
+    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
+         !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+        std::error_code unreadable;
+        const std::string target = std::filesystem::read_symlink(it->path(), unreadable).string();
+        if (std::find(inodes.begin(), inodes.end(), target) != inodes.end()) return true;
+    }
+    return false;
+}
+
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::stringstream text;

@@ -81,6 +81,9 @@ std::string read_file(const std::filesystem::path& path);
 int open_fd_count();
 /// fds the process `pid` has open.
 int open_fd_count(pid_t pid);
+/// Whether process `pid` holds (has accepted) the TCP connection whose peer is the local port
+/// `peer_port` of this machine: the connection's socket inode (/proc/net/tcp, tcp6) among its fds.
+bool holds_connection_from(pid_t pid, std::uint16_t peer_port);
 /// Children of this process in state Z.
 int zombie_count();
 /// Threads of this process.

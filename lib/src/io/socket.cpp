@@ -189,6 +189,11 @@ std::size_t Socket::sendfile(int file_fd, std::uint64_t offset, std::size_t coun
     return sent;
 }
 
+bool Socket::input_waiting() const noexcept {
+    char byte;
+    return ::recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN;
+}
+
 void Socket::await_readable() const {
     FiberIo io(fd(), true);
     detail::Suspender* drains = stream_ && io.active() ? detail::fiber_suspender() : nullptr;

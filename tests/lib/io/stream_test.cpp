@@ -10,6 +10,7 @@
 
 #include <linux/tcp.h>  // glibc's tcp_info lacks tcpi_segs_in
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -192,13 +193,21 @@ namespace {
 
 // Serves `answer` on a fresh loopback TCP connection, sent by `send` and then closed (the server
 // end), and returns what the client read to EOF and the segments it received in all (TCP_INFO).
+// A loopback TCP connection, both ends (a socketpair has no segments to count).
+struct TcpPair {
+    Socket client{AF_INET, SOCK_STREAM};
+    Socket server;
+    TcpPair() {
+        Socket listener(AF_INET, SOCK_STREAM);
+        listener.bind(Address("127.0.0.1", 0));
+        listener.listen(1);
+        client.connect(listener.local_address());
+        server = listener.accept();
+    }
+};
+
 std::pair<std::string, unsigned> answer_and_close(const std::string& answer, void (*send)(SocketWriter&)) {
-    Socket listener(AF_INET, SOCK_STREAM);
-    listener.bind(Address("127.0.0.1", 0));
-    listener.listen(1);
-    Socket client(AF_INET, SOCK_STREAM);
-    client.connect(listener.local_address());
-    Socket server = listener.accept();
+    auto [client, server] = TcpPair();
     {
         SocketWriter writer(server);
         writer.write(answer);
@@ -227,13 +236,8 @@ TEST_CASE("flush_before_close: the last bytes and the FIN arrive in one segment,
 }
 
 TEST_CASE("flush_before_close: with no close after it the bytes still arrive", "[stream]") {
-    Socket listener(AF_INET, SOCK_STREAM);
-    listener.bind(Address("127.0.0.1", 0));
-    listener.listen(1);
-    Socket client(AF_INET, SOCK_STREAM);
-    client.connect(listener.local_address());
+    auto [client, server] = TcpPair();
     client.set_timeout(5s);
-    Socket server = listener.accept();
     SocketWriter writer(server);
     writer.write("held back, not lost\n");
     writer.flush_before_close();
@@ -241,4 +245,21 @@ TEST_CASE("flush_before_close: with no close after it the bytes still arrive", "
     std::string received;
     while (received.size() < 20) received.append(buffer, client.recv(buffer, sizeof buffer));
     CHECK(received == "held back, not lost\n");
+}
+
+TEST_CASE("Socket::input_waiting: bytes, then EOF, are seen without being taken", "[stream]") {
+    auto [client, server] = TcpPair();
+    server.set_nonblocking(true);
+    CHECK_FALSE(server.input_waiting());
+    client.send_all("x");
+    for (pollfd p{server.fd(), POLLIN, 0}; ::poll(&p, 1, 5000) == 0;) {}
+    CHECK(server.input_waiting());
+    CHECK(server.input_waiting());  // a peek: still there
+    char byte = 0;
+    CHECK(server.recv(&byte, 1) == 1);
+    CHECK(byte == 'x');
+    CHECK_FALSE(server.input_waiting());
+    client.shutdown(SHUT_WR);
+    for (pollfd p{server.fd(), POLLIN, 0}; ::poll(&p, 1, 5000) == 0;) {}
+    CHECK(server.input_waiting());  // the EOF: a recv would not block
 }

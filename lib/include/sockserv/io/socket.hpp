@@ -61,6 +61,9 @@ public:
     /// socket that a short read left empty is waited for first, without a recv that would only
     /// say EAGAIN (Suspender::known_drained).
     std::size_t recv(void* buffer, std::size_t size, int flags = 0) const;
+    /// Whether a recv now would not block: bytes, the peer's EOF or an error are waiting. A peek,
+    /// which takes nothing and never waits (one system call).
+    bool input_waiting() const noexcept;
     /// Waits as recv() would before reading, when that is known without a system call (a fiber, a
     /// stream that a short read emptied): until readable, or TimeoutError at SO_RCVTIMEO. Else at once.
     void await_readable() const;

@@ -27,9 +27,6 @@
 #include <sockserv/server/tcp_server.hpp>
 #include <sockserv/server/udp_server.hpp>
 
-#include <sys/socket.h>
-
-#include <cerrno>
 #include <concepts>
 #include <memory>
 #include <optional>
@@ -107,7 +104,14 @@ private:
     void spawn_on(EventLoop& loop, Request request) {
         const int fd = request.connection ? request.connection.fd() : -1;
         const EventModeConfig& event = this->config().event;
-        if (fd >= 0 && event.start_on_first_bytes && !(this->config().defer_accept && first_bytes_arrived(fd))) {
+        // After a deferred accept (ServerConfig::defer_accept) the first bytes are nearly always
+        // here — only a client silent past the kernel's hold comes without — so the fiber starts
+        // at once, without an epoll registration and a round to learn what is known (a Connection:
+        // close request then costs no epoll_ctl at all). A peek takes nothing: TLS and the PROXY
+        // header read as before. (Without the deferral a peek at accept found nothing 84% of the
+        // time under load, scripts/bench/syscalls.sh: not worth a system call.)
+        if (fd >= 0 && event.start_on_first_bytes &&
+            !(this->config().defer_accept && request.connection.input_waiting())) {
             std::optional<EventLoop::Clock::time_point> deadline;
             if (event.first_bytes_timeout) deadline = EventLoop::Clock::now() + *event.first_bytes_timeout;
             // A connection waiting for its first bytes is open, though no handler serves it yet.
@@ -132,18 +136,6 @@ private:
                 loops_->request_finished(loop);
             },
             fd);
-    }
-
-    // After a deferred accept (ServerConfig::defer_accept): whether the connection's first bytes
-    // are here (or its EOF, or an error: the handler sees those at its first read). They nearly
-    // always are — only a client silent past the kernel's hold comes without — so the fiber starts
-    // at once, without an epoll registration and a round to learn what is known (a Connection:
-    // close request then costs no epoll_ctl at all). A peek takes nothing, so TLS and the PROXY
-    // header read as before. (Without the deferral a peek at accept finds nothing 84% of the time
-    // under load: not worth a system call.)
-    static bool first_bytes_arrived(int fd) noexcept {
-        char byte;
-        return ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || errno != EAGAIN;
     }
 
     std::shared_ptr<EventLoops> loops_ = std::make_shared<EventLoops>(
