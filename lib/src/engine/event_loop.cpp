@@ -160,6 +160,7 @@ void EventLoop::run_ready() {
     for (std::size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
         detail::Fiber* fiber = ready_.front();
         ready_.pop_front();
+        if (!ready_.empty()) ready_.front()->prefetch_stack();
         fiber->queued = false;
         fiber->ran_in_period = period_;
         fiber->trimmed = false;
@@ -520,6 +521,22 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     if (n < 0) {
         if (errno == EINTR) return;
         throw_errno("epoll_wait");
+    }
+    // At thousands of connections each event's FdEntry, the Waiter on its fiber's stack and the
+    // Fiber are cache misses, one after another for each event. Asked for first, pass by pass,
+    // they overlap: a round pays for about one miss of each kind instead of one per event.
+    const auto entry_of = [&](int i) -> FdEntry* {
+        const std::uint64_t data = events[i].data.u64;
+        const auto fd = static_cast<std::size_t>(data & 0xFFFFFFFFu);
+        return (data & fiber_registration) && fd < fds_.size() ? &fds_[fd] : nullptr;
+    };
+    if (n > 1) {
+        for (int i = 0; i < n; ++i)
+            if (const FdEntry* e = entry_of(i)) __builtin_prefetch(e, 0, 3);
+        for (int i = 0; i < n; ++i)
+            if (const FdEntry* e = entry_of(i); e && e->readers) __builtin_prefetch(e->readers, 1, 3);
+        for (int i = 0; i < n; ++i)
+            if (const FdEntry* e = entry_of(i); e && e->readers) __builtin_prefetch(e->readers->fiber, 1, 3);
     }
     for (int i = 0; i < n; ++i) {
         const std::uint64_t data = events[i].data.u64;

@@ -61,6 +61,17 @@ public:
     /// deeper moment of its request touched, now dead (zero-filled if touched again). False when
     /// there was nothing to give. Loop thread only, on a suspended fiber.
     bool trim_stack() noexcept;
+    /// Asks the cache for the part of the stack the fiber resumes on: at thousands of connections
+    /// a fiber's frames have long left the cache by its next request, and a miss on each line
+    /// as it runs stalls the loop. Called for the next fiber while this one runs.
+    void prefetch_stack() const noexcept {
+        if (!suspended_at_) return;
+        // From just below suspend()'s frame (the switch's saved registers) up through the frames
+        // that return to the handler: an idle wait's live stack is under a page (trim_stack).
+        const char* const top = stack_bottom_ + stack_size_;
+        const char* const to = top - suspended_at_ > 4096 ? suspended_at_ + 4096 : top;
+        for (const char* line = suspended_at_ - 256; line < to; line += 64) __builtin_prefetch(line, 1, 3);
+    }
 
 private:
     struct ExceptionState {
