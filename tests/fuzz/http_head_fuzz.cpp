@@ -1,5 +1,8 @@
-// The HTTP request head as a client sends it: scanned for its end and limits, then parsed.
+// The HTTP request head as a client sends it: scanned for its end and limits, then parsed; and
+// the server's own head syntax held to Boost.Beast's parser, verdict for verdict and field for
+// field, on every head (any bytes through their first CRLF CRLF).
 
+#include "beast_head_syntax.hpp"
 #include "fuzz_check.hpp"
 #include "request_head.hpp"
 
@@ -8,8 +11,32 @@
 #include <string_view>
 #include <variant>
 
+namespace {
+void check_same_syntax(std::string_view head) {
+    const http_app::HeadSyntax ours = http_app::parse_head_syntax(head);
+    const http_app::HeadSyntax beast = http_app::reference::beast_head_syntax(head);
+    FUZZ_CHECK(ours.error == beast.error);
+    if (ours.error != http_app::HeadSyntax::none) return;
+    const http_app::RequestHead &a = ours.head, &b = beast.head;
+    FUZZ_CHECK(a.method == b.method);
+    FUZZ_CHECK(a.target == b.target);
+    FUZZ_CHECK(a.version == b.version);
+    FUZZ_CHECK(a.keep_alive == b.keep_alive);
+    FUZZ_CHECK(a.content_length == b.content_length);
+    FUZZ_CHECK(a.chunked == b.chunked);
+    FUZZ_CHECK(a.if_modified_since == b.if_modified_since);
+    FUZZ_CHECK(a.if_none_match == b.if_none_match);
+    FUZZ_CHECK(a.has_if_none_match == b.has_if_none_match);
+    FUZZ_CHECK(a.range == b.range);
+    FUZZ_CHECK(a.if_range == b.if_range);
+    FUZZ_CHECK(ours.hosts == beast.hosts);
+}
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view received(reinterpret_cast<const char*>(data), size);
+    if (const auto end = received.find("\r\n\r\n"); end != std::string_view::npos)
+        check_same_syntax(received.substr(0, end + 4));
     // Small limits too, so the fuzzer reaches every "too long" branch with short inputs.
     for (const http_app::HeadLimits& limits : {http_app::HeadLimits{}, http_app::HeadLimits{64, 48, 4, 256}}) {
         const http_app::HeadScan scan = http_app::scan_head(received, limits);

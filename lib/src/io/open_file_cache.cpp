@@ -72,7 +72,10 @@ bool OpenFileCache::start_locked() {
 // and what a directory's event means for the paths beneath it is not worth working out: changes to
 // a served tree are rare, and the next requests fill the cache again.
 bool OpenFileCache::changed_locked() {
-    alignas(inotify_event) char events[4096];
+    // Room for one event with the longest name, no more: this runs before every request, and a
+    // frame over a page is probed at entry — a cache miss each time on a fiber's stack at
+    // thousands of connections. More events take more reads, and any at all empties the cache.
+    alignas(inotify_event) char events[sizeof(inotify_event) + NAME_MAX + 1];
     bool changed = false;
     for (;;) {
         const ssize_t n = ::read(inotify_.get(), events, sizeof events);
