@@ -71,8 +71,6 @@ public:
         const char* const top = stack_bottom_ + stack_size_;
         const char* const to = top - suspended_at_ > 4096 ? suspended_at_ + 4096 : top;
         for (const char* line = suspended_at_ - 256; line < to; line += 64) __builtin_prefetch(line, 1, 3);
-        const char* const deepest = suspended_at_ - stack_bottom_ > 8192 ? suspended_at_ - 8192 : stack_bottom_;
-        for (const char* line = suspended_at_ - 256; line >= deepest; line -= 64) __builtin_prefetch(line, 1, 1);
     }
 
 private:
