@@ -29,7 +29,20 @@ bool is_peer_gone(const std::error_code& error) noexcept {
     }
 }
 
+namespace {
+thread_local const ClassifiedError* classified = nullptr;
+}  // namespace
+
+ClassifiedError::ClassifiedError(const std::exception_ptr& error, bool peer_gone) noexcept
+    : error_(error), peer_gone_(peer_gone), previous_(classified) {
+    classified = this;
+}
+
+ClassifiedError::~ClassifiedError() { classified = previous_; }
+
 bool is_peer_gone(const std::exception_ptr& error) noexcept {
+    for (const ClassifiedError* known = classified; known; known = known->previous_)
+        if (known->error_ == error) return known->peer_gone_;
     try {
         if (error) std::rethrow_exception(error);
     } catch (const std::system_error& e) {

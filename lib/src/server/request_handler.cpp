@@ -1,6 +1,8 @@
 #include <sockserv/server/base_server.hpp>
 #include <sockserv/server/request_handler.hpp>
 
+#include <exception>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -8,13 +10,25 @@ namespace sockserv {
 
 [[gnu::hot]] void BaseRequestHandler::run() {
     setup();
-    try {
-        handle();
-    } catch (...) {
-        finish();
-        throw;
-    }
-    finish();
+    // finish() runs after handle() however it ends (Python's try/finally), from a destructor rather
+    // than a catch and a rethrow: a rethrow is a second unwind, paid by every client that resets.
+    // If finish() throws while handle()'s exception is on its way, handle()'s is the one that
+    // goes on (it says what went wrong first); finish()'s is dropped.
+    struct Finally {
+        BaseRequestHandler& handler;
+        int exceptions = std::uncaught_exceptions();
+        ~Finally() noexcept(false) {
+            if (std::uncaught_exceptions() == exceptions) {
+                handler.finish();
+                return;
+            }
+            try {
+                handler.finish();
+            } catch (...) {
+            }
+        }
+    } finally{*this};
+    handle();
 }
 
 StreamRequestHandler::~StreamRequestHandler() {

@@ -46,16 +46,14 @@ void ServerMetrics::paused(Pause cause) const noexcept {
     }
 }
 
-void ServerMetrics::request_ended(std::exception_ptr error, double seconds) const noexcept {
+void ServerMetrics::request_ended(Ending ending, double seconds) const noexcept {
     requests.add();
     request_seconds.observe(seconds);
-    if (!error) return;
-    try {
-        std::rethrow_exception(error);
-    } catch (const TimeoutError&) {
-        failed_timeout.add();
-    } catch (...) {
-        (is_peer_gone(error) ? failed_peer_gone : failed_handler).add();
+    switch (ending) {
+    case Ending::served: break;
+    case Ending::timeout: failed_timeout.add(); break;
+    case Ending::peer_gone: failed_peer_gone.add(); break;
+    case Ending::failed: failed_handler.add(); break;
     }
 }
 

@@ -7,6 +7,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -110,6 +114,63 @@ TEST_CASE("finish runs even when handle throws", "[hooks][sync]") {
     auto client = test::connect_stream(server.server_address());
     CHECK(test::recv_all(client).empty());
     CHECK(finished == 1);
+}
+
+TEST_CASE("handle's exception reaches handle_error even when finish throws too - finish's alone does as well", "[hooks][sync]") {
+    static std::atomic<bool> handle_throws{true};
+    struct BothThrow : StreamRequestHandler {
+        using StreamRequestHandler::StreamRequestHandler;
+        void handle() override {
+            if (handle_throws) throw std::runtime_error("from handle");
+        }
+        void finish() override { throw std::runtime_error("from finish"); }
+    };
+    struct Recording : TCPServer<BothThrow> {
+        using TCPServer::TCPServer;
+        std::mutex mutex;
+        std::vector<std::string> errors;
+        void handle_error(const Request&, std::exception_ptr error) noexcept override {
+            const std::lock_guard lock(mutex);
+            errors.push_back(describe(error));
+        }
+    };
+    Recording server{loopback4};
+    for (const bool throws : {true, false}) {
+        handle_throws = throws;
+        auto client = test::connect_stream(server.server_address());
+        server.handle_request();
+        CHECK(test::recv_all(client).empty());
+    }
+    const std::lock_guard lock(server.mutex);
+    // handle()'s says what went wrong first; finish()'s is reported when it is the only one.
+    CHECK(server.errors == std::vector<std::string>{"from handle", "from finish"});
+}
+
+TEST_CASE("is_peer_gone answers for an error classified where it was caught", "[hooks][error]") {
+    const auto thrown = [](auto error) {
+        try {
+            throw error;
+        } catch (...) {
+            return std::current_exception();
+        }
+    };
+    const std::exception_ptr reset = thrown(std::system_error(ECONNRESET, std::generic_category(), "recv"));
+    const std::exception_ptr other = thrown(std::runtime_error("bug"));
+    CHECK(is_peer_gone(reset));
+    CHECK_FALSE(is_peer_gone(other));
+    {
+        // What the catch site found is the answer for that error, and for no other.
+        const ClassifiedError classified(other, true);
+        CHECK(is_peer_gone(other));
+        CHECK(is_peer_gone(reset));
+        {
+            const ClassifiedError inner(reset, false);
+            CHECK_FALSE(is_peer_gone(reset));
+            CHECK(is_peer_gone(other));
+        }
+        CHECK(is_peer_gone(reset));
+    }
+    CHECK_FALSE(is_peer_gone(other));
 }
 
 TEST_CASE("handle_request waits config().timeout - then calls handle_timeout", "[hooks][sync]") {

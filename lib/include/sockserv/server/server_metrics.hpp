@@ -32,8 +32,9 @@ struct ServerMetrics {
     /// Why accepting paused: one label value of sockserv_accept_pauses_total.
     enum class Pause { connections, fds, children, threads };
     void paused(Pause cause) const noexcept;
-    /// A request ended: `error` is what escaped its handler, if anything.
-    void request_ended(std::exception_ptr error, double seconds) const noexcept;
+    /// How a request ended: what escaped its handler, if anything, as the server caught it.
+    enum class Ending { served, timeout, peer_gone, failed };
+    void request_ended(Ending ending, double seconds) const noexcept;
 };
 
 }  // namespace sockserv
