@@ -26,7 +26,8 @@ public:
     virtual void setup() {}
     /// May be overridden: serves the request. Exceptions go to the server's handle_error().
     virtual void handle() {}
-    /// May be overridden: runs after handle(), even when it threw.
+    /// May be overridden: runs after handle(), even when it threw. An exception from finish() goes
+    /// to handle_error() too, unless handle() threw first: then handle()'s is the one reported.
     virtual void finish() {}
 
     /// Called by the server: setup(), handle(), finish().
