@@ -19,10 +19,12 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 # are only read). Any crash, leak, sanitizer report or failed property fails it; the input is kept.
 fuzz_one() {
   local harness=$1 name=${1#"$root/build/fuzz/bin/fuzz_"} seconds=$2
-  local work="$root/build/fuzz/corpus/$name" found="$root/build/fuzz/found/$name"
+  local work="$root/build/fuzz/corpus/$name" found="$root/build/fuzz/found/$name" dict=()
   mkdir -p "$work" "$found"
+  # A harness's dictionary (tests/fuzz/dicts/NAME.dict), if it has one: words it must put together.
+  [ -f "$root/tests/fuzz/dicts/$name.dict" ] && dict=(-dict="$root/tests/fuzz/dicts/$name.dict")
   if "$harness" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-       -artifact_prefix="$found/" "$work" "$root/tests/fuzz/corpus/$name" >"$root/build/fuzz/$name.log" 2>&1; then
+       "${dict[@]}" -artifact_prefix="$found/" "$work" "$root/tests/fuzz/corpus/$name" >"$root/build/fuzz/$name.log" 2>&1; then
     echo "fuzz $name: passed ($(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$root/build/fuzz/$name.log" | grep -Eo '[0-9]+$') runs)"
   else
     echo "fuzz $name: FAILED; log build/fuzz/$name.log; the input is in build/fuzz/found/$name/:"

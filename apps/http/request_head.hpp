@@ -82,6 +82,8 @@ struct HeadSyntax {
     Error error = none;
     RequestHead head;  // all but request_line
     std::size_t hosts = 0;
+    /// A field value was continued on a line starting with whitespace (obs-fold), and unfolded.
+    bool obs_fold = false;
 };
 
 /// The syntax of a head of CRLF lines, request line first (HTTP/1.0 or 1.1), through its blank

@@ -30,6 +30,11 @@ void check_same_syntax(std::string_view head) {
     FUZZ_CHECK(a.range == b.range);
     FUZZ_CHECK(a.if_range == b.if_range);
     FUZZ_CHECK(ours.hosts == beast.hosts);
+    // A head the syntax accepts has a line starting with whitespace only where a value was folded.
+    bool folded = false;
+    for (std::size_t at = head.find("\r\n"); at != std::string_view::npos && at + 2 < head.size(); at = head.find("\r\n", at + 2))
+        folded = folded || head[at + 2] == ' ' || head[at + 2] == '\t';
+    FUZZ_CHECK(ours.obs_fold == folded);
 }
 }  // namespace
 
