@@ -14,22 +14,8 @@
 namespace {
 void check_same_syntax(std::string_view head) {
     const http_app::HeadSyntax ours = http_app::parse_head_syntax(head);
-    const http_app::HeadSyntax beast = http_app::reference::beast_head_syntax(head);
-    FUZZ_CHECK(ours.error == beast.error);
+    FUZZ_CHECK(http_app::reference::syntax_difference(ours, http_app::reference::beast_head_syntax(head)).empty());
     if (ours.error != http_app::HeadSyntax::none) return;
-    const http_app::RequestHead &a = ours.head, &b = beast.head;
-    FUZZ_CHECK(a.method == b.method);
-    FUZZ_CHECK(a.target == b.target);
-    FUZZ_CHECK(a.version == b.version);
-    FUZZ_CHECK(a.keep_alive == b.keep_alive);
-    FUZZ_CHECK(a.content_length == b.content_length);
-    FUZZ_CHECK(a.chunked == b.chunked);
-    FUZZ_CHECK(a.if_modified_since == b.if_modified_since);
-    FUZZ_CHECK(a.if_none_match == b.if_none_match);
-    FUZZ_CHECK(a.has_if_none_match == b.has_if_none_match);
-    FUZZ_CHECK(a.range == b.range);
-    FUZZ_CHECK(a.if_range == b.if_range);
-    FUZZ_CHECK(ours.hosts == beast.hosts);
     // A head the syntax accepts has a line starting with whitespace only where a value was folded.
     bool folded = false;
     for (std::size_t at = head.find("\r\n"); at != std::string_view::npos && at + 2 < head.size(); at = head.find("\r\n", at + 2))

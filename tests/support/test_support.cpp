@@ -28,6 +28,14 @@ sockserv::Socket connect_stream(const sockserv::Address& address, std::chrono::m
     return socket;
 }
 
+TcpPair::TcpPair() {
+    sockserv::Socket listener(AF_INET, SOCK_STREAM);
+    listener.bind(sockserv::Address("127.0.0.1", 0));
+    listener.listen(1);
+    client = connect_stream(listener.local_address());
+    server = listener.accept();
+}
+
 sockserv::Socket datagram_client(const sockserv::Address& to, std::chrono::milliseconds timeout) {
     sockserv::Socket socket(to.family(), SOCK_DGRAM);
     socket.set_timeout(timeout);

@@ -39,6 +39,13 @@ private:
 
 /// A connected client socket (TCP or Unix stream), with a receive time-out so no test hangs.
 sockserv::Socket connect_stream(const sockserv::Address& address, std::chrono::milliseconds timeout = 10s);
+/// A loopback TCP connection, both ends, with no server around it (a socketpair has no segments
+/// and no TCP options to test). The client has connect_stream()'s time-out.
+struct TcpPair {
+    sockserv::Socket client;
+    sockserv::Socket server;
+    TcpPair();
+};
 /// An unconnected datagram socket bound to an ephemeral address of the family of `to` (Unix
 /// clients get a temporary path, or the server could not answer).
 sockserv::Socket datagram_client(const sockserv::Address& to, std::chrono::milliseconds timeout = 10s);

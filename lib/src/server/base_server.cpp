@@ -194,54 +194,48 @@ void BaseServer::process_request(Request& request) {
 
 [[gnu::hot]] bool BaseServer::finish_request_guarded(Request& request) noexcept {
     if (config_.metrics) return finish_request_counted(request, *config_.metrics);
-    // Classified where it is caught (a std::system_error says its code), so that handle_error's
-    // is_peer_gone() need not rethrow it (ClassifiedError).
-    bool peer_gone = false;
     std::exception_ptr error;
-    try {
-        finish_request(request);
-        return true;
-    } catch (const std::system_error& e) {
-        peer_gone = is_peer_gone(e.code());
-        error = std::current_exception();
-    } catch (...) {
-        error = std::current_exception();
-    }
-    const ClassifiedError classified(error, peer_gone);
-    handle_error(request, error);
-    return peer_gone;
+    const ServerMetrics::Ending ending = finish_request_caught(request, error);
+    return !error || report(request, error, ending);
 }
 
 bool BaseServer::finish_request_counted(Request& request, const ServerMetrics& metrics) noexcept {
     const bool stream = !is_datagram_server();
     if (stream) metrics.connections_open.add(1);
     const auto start = std::chrono::steady_clock::now();
-    using Ending = ServerMetrics::Ending;
-    Ending ending = Ending::served;
     std::exception_ptr error;
-    try {
-        finish_request(request);
-    } catch (const TimeoutError&) {
-        ending = Ending::timeout;
-        error = std::current_exception();
-    } catch (const std::system_error& e) {
-        ending = is_peer_gone(e.code()) ? Ending::peer_gone : Ending::failed;
-        error = std::current_exception();
-    } catch (...) {
-        ending = Ending::failed;
-        error = std::current_exception();
-    }
-    // A time-out is a peer gone quiet (is_peer_gone says so of ETIMEDOUT), counted on its own.
-    const bool peer_gone = ending == Ending::timeout || ending == Ending::peer_gone;
-    if (error) {
-        const ClassifiedError classified(error, peer_gone);
-        handle_error(request, error);
-    }
+    const ServerMetrics::Ending ending = finish_request_caught(request, error);
+    const bool ok = !error || report(request, error, ending);
     metrics.request_ended(ending, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     metrics.bytes_received.add(stream ? request.bytes_received : request.packet_size);
     metrics.bytes_sent.add(request.bytes_sent);
     if (stream) metrics.connections_open.sub(1);
-    return !error || peer_gone;
+    return ok;
+}
+
+[[gnu::hot]] ServerMetrics::Ending BaseServer::finish_request_caught(Request& request, std::exception_ptr& error) noexcept {
+    using Ending = ServerMetrics::Ending;
+    try {
+        finish_request(request);
+        return Ending::served;
+    } catch (const TimeoutError&) {
+        error = std::current_exception();
+        return Ending::timeout;
+    } catch (const std::system_error& e) {
+        error = std::current_exception();
+        return is_peer_gone(e.code()) ? Ending::peer_gone : Ending::failed;
+    } catch (...) {
+        error = std::current_exception();
+        return Ending::failed;
+    }
+}
+
+bool BaseServer::report(const Request& request, const std::exception_ptr& error, ServerMetrics::Ending ending) noexcept {
+    // A time-out is a peer gone quiet too (is_peer_gone says so of ETIMEDOUT); metrics count it apart.
+    const bool peer_gone = ending == ServerMetrics::Ending::timeout || ending == ServerMetrics::Ending::peer_gone;
+    const ClassifiedError classified(error, peer_gone);
+    handle_error(request, error);
+    return peer_gone;
 }
 
 void BaseServer::handle_error(const Request& request, std::exception_ptr error) noexcept {

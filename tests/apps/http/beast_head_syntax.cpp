@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 
 namespace http_app::reference {
 
@@ -81,6 +82,28 @@ HeadSyntax beast_head_syntax(std::string_view head) {
         out.head.chunked = parser.chunked();
     }
     return std::move(out);
+}
+
+std::string syntax_difference(const HeadSyntax& ours, const HeadSyntax& beast) {
+    if (ours.error != beast.error) return "error";
+    if (ours.error != HeadSyntax::none) return "";
+    const RequestHead &a = ours.head, &b = beast.head;
+    const std::pair<const char*, bool> same[] = {
+        {"method", a.method == b.method},
+        {"target", a.target == b.target},
+        {"version", a.version == b.version},
+        {"keep_alive", a.keep_alive == b.keep_alive},
+        {"content_length", a.content_length == b.content_length},
+        {"chunked", a.chunked == b.chunked},
+        {"if_modified_since", a.if_modified_since == b.if_modified_since},
+        {"if_none_match", a.if_none_match == b.if_none_match && a.has_if_none_match == b.has_if_none_match},
+        {"range", a.range == b.range},
+        {"if_range", a.if_range == b.if_range},
+        {"hosts", ours.hosts == beast.hosts},
+    };
+    for (const auto& [field, equal] : same)
+        if (!equal) return field;
+    return "";
 }
 
 }  // namespace http_app::reference

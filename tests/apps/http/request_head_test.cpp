@@ -151,7 +151,7 @@ TEST_CASE("the head syntax reads every head as Beast's parser does", "[http][hea
     const std::vector<std::string> line_ends = {"\r\n", "\r\n", "\r\n", "\r\n ", "\r\n\t", "\n", "\r"};
     std::mt19937 random(20261206);
     const auto pick = [&](const std::vector<std::string>& from) -> const std::string& { return from[random() % from.size()]; };
-    int agreed = 0, accepted = 0;
+    int compared = 0, accepted = 0;
     for (int round = 0; round < 50000; ++round) {
         std::string head = pick(methods) + (random() % 16 ? " " : "  ") + pick(targets) + " " + pick(versions) +
                            (random() % 16 ? "\r\n" : pick(line_ends));
@@ -163,26 +163,12 @@ TEST_CASE("the head syntax reads every head as Beast's parser does", "[http][hea
         head.resize(end + 4);
         INFO(head);
         const HeadSyntax ours = parse_head_syntax(head);
-        const HeadSyntax beast = reference::beast_head_syntax(head);
-        REQUIRE(ours.error == beast.error);
-        ++agreed;
-        if (ours.error != HeadSyntax::none) continue;
-        ++accepted;
-        REQUIRE(ours.head.method == beast.head.method);
-        REQUIRE(ours.head.target == beast.head.target);
-        REQUIRE(ours.head.version == beast.head.version);
-        REQUIRE(ours.head.keep_alive == beast.head.keep_alive);
-        REQUIRE(ours.head.content_length == beast.head.content_length);
-        REQUIRE(ours.head.chunked == beast.head.chunked);
-        REQUIRE(ours.head.range == beast.head.range);
-        REQUIRE(ours.head.if_range == beast.head.if_range);
-        REQUIRE(ours.head.if_none_match == beast.head.if_none_match);
-        REQUIRE(ours.head.has_if_none_match == beast.head.has_if_none_match);
-        REQUIRE(ours.head.if_modified_since == beast.head.if_modified_since);
-        REQUIRE(ours.hosts == beast.hosts);
+        REQUIRE(reference::syntax_difference(ours, reference::beast_head_syntax(head)) == "");
+        ++compared;
+        if (ours.error == HeadSyntax::none) ++accepted;
     }
     // Both verdicts were reached often enough to mean something.
-    CHECK(agreed > 30000);
+    CHECK(compared > 30000);
     CHECK(accepted > 1000);
 }
 

@@ -1,5 +1,7 @@
 // rfile()/wfile() over a socketpair: the stream layer without a server.
 
+#include "../../support/test_support.hpp"
+
 #include <sockserv/base/error.hpp>
 #include <sockserv/io/stream.hpp>
 
@@ -193,21 +195,8 @@ namespace {
 
 // Serves `answer` on a fresh loopback TCP connection, sent by `send` and then closed (the server
 // end), and returns what the client read to EOF and the segments it received in all (TCP_INFO).
-// A loopback TCP connection, both ends (a socketpair has no segments to count).
-struct TcpPair {
-    Socket client{AF_INET, SOCK_STREAM};
-    Socket server;
-    TcpPair() {
-        Socket listener(AF_INET, SOCK_STREAM);
-        listener.bind(Address("127.0.0.1", 0));
-        listener.listen(1);
-        client.connect(listener.local_address());
-        server = listener.accept();
-    }
-};
-
 std::pair<std::string, unsigned> answer_and_close(const std::string& answer, void (*send)(SocketWriter&)) {
-    auto [client, server] = TcpPair();
+    auto [client, server] = test::TcpPair();
     {
         SocketWriter writer(server);
         writer.write(answer);
@@ -236,8 +225,7 @@ TEST_CASE("flush_before_close: the last bytes and the FIN arrive in one segment,
 }
 
 TEST_CASE("flush_before_close: with no close after it the bytes still arrive", "[stream]") {
-    auto [client, server] = TcpPair();
-    client.set_timeout(5s);
+    auto [client, server] = test::TcpPair();  // the client times out rather than hang
     SocketWriter writer(server);
     writer.write("held back, not lost\n");
     writer.flush_before_close();
@@ -248,7 +236,7 @@ TEST_CASE("flush_before_close: with no close after it the bytes still arrive", "
 }
 
 TEST_CASE("Socket::input_waiting: bytes, then EOF, are seen without being taken", "[stream]") {
-    auto [client, server] = TcpPair();
+    auto [client, server] = test::TcpPair();
     server.set_nonblocking(true);
     CHECK_FALSE(server.input_waiting());
     client.send_all("x");

@@ -216,16 +216,9 @@ TEST_CASE("event mode: a fiber's stack overflow is reported, never silent", "[ev
 
 namespace {
 
-// A loopback TCP connection: the client's end and the server's, accepted (so a stream Socket).
-struct Connection {
-    Socket listener{AF_INET, SOCK_STREAM};
-    Socket client;
-    Socket server;
+// A loopback TCP connection, its server end non-blocking as a loop's connections are.
+struct Connection : test::TcpPair {
     Connection() {
-        listener.bind(loopback4);
-        listener.listen(4);
-        client = test::connect_stream(listener.local_address());
-        server = listener.accept();
         REQUIRE(server);
         server.set_nonblocking(true);
     }

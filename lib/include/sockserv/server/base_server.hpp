@@ -171,6 +171,11 @@ protected:
 
 private:
     bool finish_request_counted(Request& request, const ServerMetrics& metrics) noexcept;
+    /// finish_request(), and how it ended: `error` is what escaped, classified where it is caught
+    /// (a system_error says its code), so nothing rethrows it to look.
+    ServerMetrics::Ending finish_request_caught(Request& request, std::exception_ptr& error) noexcept;
+    /// handle_error() for an error so classified (ClassifiedError); whether the peer had gone.
+    bool report(const Request& request, const std::exception_ptr& error, ServerMetrics::Ending ending) noexcept;
 
     Address server_address_;
     ServerConfig config_;
