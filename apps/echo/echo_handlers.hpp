@@ -15,12 +15,12 @@ struct StreamEcho : sockserv::StreamRequestHandler {
     void handle() override {
         // --verbose names each client: behind a proxy (--proxy-protocol) the one its header named.
         if (server().config().verbose) sockserv::log("echo: connection from ", client_address().to_string());
-        // Whatever arrived goes back as it is, which is every line back, straight from rfile()'s
-        // buffer: nothing assembled on the heap or the stack (in fork mode each page a child
-        // dirties is a copy-on-write fault, per request).
+        // Whatever arrived goes back as it is, which is every line back, sent straight from
+        // rfile()'s buffer: nothing copied or assembled on the heap or the stack (in fork mode each
+        // page a child dirties is a copy-on-write fault, per request).
         while (!rfile().buffered().empty() || rfile().fill() > 0) {
             const std::string_view data = rfile().buffered();
-            wfile().write(data);
+            wfile().send(data);
             rfile().consume(data.size());
         }
     }

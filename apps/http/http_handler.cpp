@@ -184,9 +184,9 @@ void HttpHandler::log(std::string_view request_line, const Response& response, l
     // Formatted once per connection (inet_ntop's sprintf was a share of every keep-alive request).
     if (client_.empty()) client_ = client_host(client_address());
     const std::string access = access_line(client_, now, request_line, response.status(), body_bytes);
-    if (response.error_message.empty()) return sockserv::log(access);
+    if (response.error_message.empty()) return sockserv::log_gathered(access);
     // The error line and the access line in one write.
-    sockserv::log(error_line(client_, now, response.status(), response.error_message), access);
+    sockserv::log_gathered(error_line(client_, now, response.status(), response.error_message), access);
 }
 
 }  // namespace http_app

@@ -13,6 +13,8 @@ namespace {
 
 constexpr std::size_t short_line = 512;
 
+thread_local LogBatch* thread_batch = nullptr;
+
 void write_all(const char* data, std::size_t size) noexcept {
     while (size > 0) {
         const ssize_t n = ::write(STDERR_FILENO, data, size);
@@ -52,6 +54,7 @@ void write_joined(char* line, std::initializer_list<std::string_view> parts, std
 
 void log(std::initializer_list<std::string_view> parts) noexcept {
     const int saved_errno = errno;  // a log line must not change what the caller reports next
+    if (LogBatch* batch = thread_batch; batch && batch->pending() && !batch->adding_) batch->flush();
     std::size_t size = 0;
     for (const std::string_view part : parts) size += part.size();
     const bool has_newline = size > 0 && std::data(parts)[parts.size() - 1].ends_with('\n');
@@ -65,6 +68,46 @@ void log(std::initializer_list<std::string_view> parts) noexcept {
     } else {
         write_long(parts, total, has_newline);
     }
+    errno = saved_errno;
+}
+
+void log_gathered(std::initializer_list<std::string_view> parts) noexcept {
+    LogBatch* batch = thread_batch;
+    std::size_t size = 0;
+    for (const std::string_view part : parts) size += part.size();
+    const bool has_newline = size > 0 && std::data(parts)[parts.size() - 1].ends_with('\n');
+    const std::size_t total = size + (has_newline ? 0 : 1);
+    if (!batch || total > LogBatch::batch_bytes) return log(parts);
+    const int saved_errno = errno;
+    if (batch->size_ + total > LogBatch::batch_bytes) batch->flush();
+    batch->adding_ = true;
+    char* at = batch->bytes_.data() + batch->size_;
+    for (const std::string_view part : parts) {
+        if (!part.empty()) std::memcpy(at, part.data(), part.size());
+        at += part.size();
+    }
+    if (!has_newline) *at = '\n';
+    batch->size_ += total;
+    batch->adding_ = false;
+    errno = saved_errno;
+}
+
+LogBatch::LogBatch() noexcept : previous_(thread_batch) {
+    if (previous_) previous_->flush();  // its lines come before any of this one's
+    thread_batch = this;
+}
+
+LogBatch::~LogBatch() {
+    flush();
+    thread_batch = previous_;
+}
+
+void LogBatch::flush() noexcept {
+    if (size_ == 0) return;
+    const int saved_errno = errno;
+    const std::size_t size = size_;
+    size_ = 0;
+    write_all(bytes_.data(), size);
     errno = saved_errno;
 }
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <utility>
 
 namespace sockserv {
 
@@ -23,6 +24,12 @@ thread_local EventLoop* running_loop = nullptr;
 
 // epoll data: a watched fd is its number; a fiber registration has this bit set as well.
 constexpr std::uint64_t fiber_registration = std::uint64_t{1} << 32;
+
+// How long access lines wait: until the loop has had nothing to do for lines_linger (a line of a
+// lone request reaches the log a millisecond after its answer), and under load no longer than
+// lines_at_most (or until 4 KiB of them fill the batch, whichever is first).
+constexpr auto lines_linger = std::chrono::milliseconds(1);
+constexpr auto lines_at_most = std::chrono::milliseconds(50);
 
 int to_timeout_ms(std::optional<EventLoop::Clock::duration> wait) {
     if (!wait) return -1;
@@ -513,11 +520,27 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
         if (!fd_timers_.empty()) until(fd_timers_.begin()->first);
         if (trim_pending_) until(next_trim_);
     }
+    bool lines_wait = lines_ && lines_->pending();
+    if (lines_wait) {
+        if (lines_since_ == Clock::time_point{}) lines_since_ = woke_;
+        if (woke_ - lines_since_ >= lines_at_most) {
+            lines_->flush();
+            lines_since_ = {};
+        } else if (!wait || *wait > lines_linger) {
+            wait = lines_linger;
+        }
+        // Flushed below only if this wait finds nothing: with fibers ready the loop is not idle.
+        lines_wait = lines_->pending() && *wait > Clock::duration::zero();
+    }
     constexpr int max_events = 256;
     epoll_event events[max_events];
     const int n = ::epoll_wait(epoll_.get(), events, max_events, to_timeout_ms(wait));
     woke_ = Clock::now();
     ++rounds_;
+    if (n == 0 && lines_wait) {
+        lines_->flush();
+        lines_since_ = {};
+    }
     if (n < 0) {
         if (errno == EINTR) return;
         throw_errno("epoll_wait");
@@ -570,14 +593,19 @@ void EventLoop::run(const std::function<bool()>& until) {
     running_loop = this;
     previous_suspender_ = detail::exchange_suspender(this);
     previous_listener_ = detail::exchange_fd_close_listener(this);
+    LogBatch lines;  // after restore has run: what is left is written on the way out
+    LogBatch* const previous_lines = std::exchange(lines_, &lines);
+    lines_since_ = {};
     struct Restore {
         EventLoop* loop;
+        LogBatch* previous_lines;
         ~Restore() {
+            loop->lines_ = previous_lines;
             running_loop = loop->previous_;
             detail::exchange_suspender(loop->previous_suspender_);
             detail::exchange_fd_close_listener(loop->previous_listener_);
         }
-    } restore{this};
+    } restore{this, previous_lines};
     for (;;) {
         run_ready();
         run_posted();

@@ -99,6 +99,11 @@ void send_pending(ByteStream& stream, const char* buffer, std::size_t& size, boo
 }
 }  // namespace
 
+void SocketWriter::send(std::string_view data) {
+    if (size_ > 0) send_pending(*stream_, buffer_.get(), size_, !data.empty(), sent_);
+    if (!data.empty()) stream_->send_all(data, false, sent_);
+}
+
 [[gnu::hot]] void SocketWriter::flush() {
     if (size_ > 0) send_pending(*stream_, buffer_.get(), size_, false, sent_);
 }

@@ -110,6 +110,24 @@ TEST_CASE("large writes go straight out - in order with buffered ones", "[stream
     reader_thread.join();
 }
 
+TEST_CASE("SocketWriter::send sends what is queued first, then its data at once, and counts both", "[stream]") {
+    auto [a, b] = Socket::pair();
+    SocketWriter writer(a);
+    writer.write("queued ");
+    writer.send("sent now");
+    CHECK(writer.pending() == 0);
+    CHECK(writer.bytes_sent() == 15);
+    CHECK(test::recv_exactly(b, 15) == "queued sent now");
+    writer.send("");  // nothing to send: nothing sent, nothing queued
+    writer.write("later");
+    CHECK(writer.pending() == 5);
+    writer.send("");
+    CHECK(writer.pending() == 0);
+    CHECK(test::recv_exactly(b, 5) == "later");
+    b.close();
+    CHECK_THROWS_AS(([&writer] { for (int i = 0; i < 100; ++i) writer.send(std::string(64 * 1024, 'x')); })(), std::system_error);
+}
+
 TEST_CASE("fill_before ends a peer that trickles a byte at a time once the deadline passes", "[stream]") {
     auto [a, b] = Socket::pair();
     a.set_receive_timeout(5s);  // each byte arrives well inside the per-recv timeout...

@@ -16,6 +16,7 @@
 // Thread safety: post() and wake() are safe from any thread (and wake() from a signal handler);
 // everything else belongs to the loop's thread.
 
+#include <sockserv/base/log.hpp>
 #include <sockserv/base/unique_fd.hpp>
 #include <sockserv/engine/fiber.hpp>
 #include <sockserv/io/waiting.hpp>
@@ -220,6 +221,10 @@ private:
     bool trim_pending_ = false;  // some fiber that ran may yet be trimmed: the wait is bounded
     Clock::time_point next_trim_ = Clock::now() + std::chrono::seconds(1);
     // What this thread had before this loop ran (nested loops: handle_request in event mode).
+    // The access lines this loop's fibers logged, while run() runs (LogBatch): written once the
+    // loop has been idle for lines_linger, or when the first has waited lines_at_most.
+    LogBatch* lines_ = nullptr;
+    Clock::time_point lines_since_{};
     EventLoop* previous_ = nullptr;
     detail::Suspender* previous_suspender_ = nullptr;
     detail::FdCloseListener* previous_listener_ = nullptr;

@@ -37,6 +37,10 @@ public:
     /// Queues data; sends when the buffer is full. Throws std::system_error (EPIPE when the peer
     /// has gone, TimeoutError on the socket timeout).
     void write(std::string_view data);
+    /// Sends what is queued, then data, now and without copying it: for an answer already whole in
+    /// the caller's memory (echo's, straight from the reader's buffer). One send when nothing is
+    /// queued. Throws as write() does.
+    void send(std::string_view data);
     /// Sends everything queued.
     void flush();
     /// Sends everything queued as the connection's last bytes, when a close or half-close follows
