@@ -119,7 +119,7 @@ pid $dir/nginx.pid;
 error_log $dir/error.log;
 events { worker_connections $((nofile > 4196 ? nofile - 100 : 4096)); }
 http {
-  access_log $dir/access.log;
+  access_log $dir/access.log${NGINX_LOG_BUFFER:+ combined buffer=$NGINX_LOG_BUFFER flush=1s};
   sendfile on; tcp_nopush on; tcp_nodelay on;
   keepalive_requests 100000000;
   keepalive_timeout 120s;

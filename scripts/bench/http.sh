@@ -14,8 +14,9 @@
 #   SERVERS="nginx-deferred event+defer"                    NAME+defer: NAME with --defer-accept
 # Servers: event (2 loops in one process), pool (--workers 2 --mode event --loops 1: nginx's
 # shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2), nginx-deferred
-# (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets it). Every server
-# logs each request to a file, nginx included: the same work for each.
+# (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets it), nginx-buffered
+# (the same with `access_log ... buffer=4k flush=1s`: its access lines gathered, as event mode
+# gathers ours). Every server logs each request to a file, nginx included: the same work for each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-3}"
@@ -59,7 +60,8 @@ command_of() {
 
 start() {
   if [ "$1" = nginx ]; then start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"
-  elif [ "$1" = nginx-deferred ]; then NGINX_LISTEN=deferred start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"; else
+  elif [ "$1" = nginx-deferred ]; then NGINX_LISTEN=deferred start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"
+  elif [ "$1" = nginx-buffered ]; then NGINX_LOG_BUFFER=4k start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"; else
     local line
     line=$(command_of "$1")
     # shellcheck disable=SC2086

@@ -1,5 +1,6 @@
 #include <sockserv/base/log.hpp>
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <array>
@@ -14,6 +15,13 @@ namespace {
 constexpr std::size_t short_line = 512;
 
 thread_local LogBatch* thread_batch = nullptr;
+
+// A process forked by a thread with a batch (a handler of an event loop that forks) gets a copy
+// of the lines waiting in it: they are the parent's to write, so the child drops its copy.
+void drop_inherited_lines() noexcept {
+    if (LogBatch* batch = thread_batch) batch->drop();
+}
+[[maybe_unused]] const int at_fork_registered = ::pthread_atfork(nullptr, nullptr, drop_inherited_lines);
 
 void write_all(const char* data, std::size_t size) noexcept {
     while (size > 0) {

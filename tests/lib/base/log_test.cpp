@@ -16,6 +16,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -144,6 +145,23 @@ TEST_CASE("log_gathered: a log() line writes the waiting lines first; a line lon
     sockserv::log_gathered("d");
     batch.flush();
     CHECK(stderr_.writes() == std::vector<std::string>{"a\nb\n", "an error\n", "c\n", long_line + "\n", "d\n"});
+}
+
+TEST_CASE("log_gathered: a process forked while lines wait leaves them to its parent", "[log]") {
+    CapturedStderr stderr_;
+    sockserv::LogBatch batch;
+    sockserv::log_gathered("the parent's line");
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        sockserv::log("the child's line");  // would write the parent's first, were they still there
+        ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    batch.flush();
+    CHECK(stderr_.writes() == std::vector<std::string>{"the child's line\n", "the parent's line\n"});
 }
 
 TEST_CASE("EventLoop: an access line is written once the loop is idle, and soon under load too", "[event][log]") {

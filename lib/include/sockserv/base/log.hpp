@@ -56,6 +56,8 @@ public:
 
     bool pending() const noexcept { return size_ > 0; }
     void flush() noexcept;
+    /// Forgets the waiting lines unwritten (a forked child's copy of its parent's).
+    void drop() noexcept { size_ = 0; }
 
 private:
     friend void log_gathered(std::initializer_list<std::string_view>) noexcept;
