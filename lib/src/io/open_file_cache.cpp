@@ -89,6 +89,7 @@ bool OpenFileCache::changed_locked() {
     if (changed) {
         files_.clear();
         open_files_ = 0;
+        ++changes_;
     }
     return changed;
 }
@@ -124,12 +125,14 @@ std::shared_ptr<const OpenFileCache::File> OpenFileCache::open(std::string_view 
     error.clear();
     const std::string key(relative);
     bool cacheable = false;
+    std::uint64_t changes_seen = 0;
     if (limits_.max_files > 0 && !relative.empty() && !bypassed.load(std::memory_order_relaxed)) {
         std::lock_guard lock(mutex_);
         if (start_locked()) {
             changed_locked();
             if (const auto found = files_.find(key); found != files_.end()) return found->second;
             cacheable = watch(key);
+            changes_seen = changes_;
         }
     }
     std::shared_ptr<File> file = load(relative, error);
@@ -164,8 +167,10 @@ std::shared_ptr<const OpenFileCache::File> OpenFileCache::open(std::string_view 
     }
 
     std::lock_guard lock(mutex_);
-    // Anything that changed since the watches went on may have changed what was read: not kept.
-    if (changed_locked() || fork_generation.load(std::memory_order_relaxed) != generation_) return file;
+    // Anything that changed since the watches went on may have changed what was read: not kept,
+    // whether this check reads the event or another thread's lookup read it meanwhile.
+    if (changed_locked() || changes_ != changes_seen || fork_generation.load(std::memory_order_relaxed) != generation_)
+        return file;
     if (!file->has_contents && open_files_ >= limits_.max_open) return file;
     if (files_.size() >= limits_.max_files) {
         files_.clear();

@@ -12,9 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 using sockserv::FileRoot;
 using sockserv::OpenFileCache;
@@ -147,6 +150,33 @@ TEST_CASE("OpenFileCache is never stale: each change is seen by the next open", 
         CHECK(after != before);
         CHECK((after->status.st_mode & 0777) == 0400);
     }
+}
+
+TEST_CASE("OpenFileCache is never stale while other threads fill it: a change one thread reads is not lost to "
+          "another's load",
+          "[open_file_cache][thread]") {
+    // A thread that loaded the file before a change and caches it after another thread took the
+    // change's event (and emptied the cache) would hold the old bytes with no event left to say so.
+    test::TempDir root;
+    const FileRoot files(root.path());
+    OpenFileCache cache(files);
+    write_file(root / "page.html", "version 1000");
+    std::atomic<bool> done{false};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t)
+        readers.emplace_back([&] {
+            std::error_code error;
+            while (!done.load()) cache.open("page.html", error);
+        });
+    int stale = 0;
+    for (int i = 1; i <= 300; ++i) {
+        const std::string text = "version " + std::to_string(1000 + i);
+        write_file(root / "page.html", text);
+        if (served(cache, "page.html") != text) ++stale;
+    }
+    done = true;
+    for (std::thread& reader : readers) reader.join();
+    CHECK(stale == 0);
 }
 
 TEST_CASE("OpenFileCache serves a symlink beneath the root but does not hold it", "[open_file_cache]") {

@@ -95,6 +95,9 @@ private:
     bool broken_ = false;  // inotify unavailable (ENOSYS, out of instances)
     std::unordered_map<std::string, std::shared_ptr<const File>> files_;
     std::size_t open_files_ = 0;
+    // Times the cache was emptied for a change. A load compares it before and after: the change's
+    // event may have been read by another thread's lookup meanwhile, leaving none for its own check.
+    std::uint64_t changes_ = 0;
 };
 
 }  // namespace sockserv
