@@ -33,13 +33,29 @@ void write_all(const char* data, std::size_t size) noexcept {
     }
 }
 
-void write_joined(char* line, std::initializer_list<std::string_view> parts, std::size_t total, bool has_newline) noexcept {
+// A line's length, its newline included, and whether its last part brings the newline.
+struct LineSize {
+    std::size_t total;
+    bool has_newline;
+};
+LineSize line_size(std::initializer_list<std::string_view> parts) noexcept {
+    std::size_t size = 0;
+    for (const std::string_view part : parts) size += part.size();
+    const bool has_newline = size > 0 && std::data(parts)[parts.size() - 1].ends_with('\n');
+    return {size + (has_newline ? 0 : 1), has_newline};
+}
+
+void join(char* line, std::initializer_list<std::string_view> parts, bool has_newline) noexcept {
     char* at = line;
     for (const std::string_view part : parts) {
         if (!part.empty()) std::memcpy(at, part.data(), part.size());
         at += part.size();
     }
     if (!has_newline) *at = '\n';
+}
+
+void write_joined(char* line, std::initializer_list<std::string_view> parts, std::size_t total, bool has_newline) noexcept {
+    join(line, parts, has_newline);
     write_all(line, total);
 }
 
@@ -63,10 +79,7 @@ void write_joined(char* line, std::initializer_list<std::string_view> parts, std
 void log(std::initializer_list<std::string_view> parts) noexcept {
     const int saved_errno = errno;  // a log line must not change what the caller reports next
     if (LogBatch* batch = thread_batch; batch && batch->pending() && !batch->adding_) batch->flush();
-    std::size_t size = 0;
-    for (const std::string_view part : parts) size += part.size();
-    const bool has_newline = size > 0 && std::data(parts)[parts.size() - 1].ends_with('\n');
-    const std::size_t total = size + (has_newline ? 0 : 1);
+    const auto [total, has_newline] = line_size(parts);
     // An access line fits a small buffer. A page-sized one in this frame was a page of every
     // fiber's stack touched per line, a cache miss (or a fault, once the loop had trimmed the
     // stack) per request at 10,000 connections.
@@ -81,20 +94,12 @@ void log(std::initializer_list<std::string_view> parts) noexcept {
 
 void log_gathered(std::initializer_list<std::string_view> parts) noexcept {
     LogBatch* batch = thread_batch;
-    std::size_t size = 0;
-    for (const std::string_view part : parts) size += part.size();
-    const bool has_newline = size > 0 && std::data(parts)[parts.size() - 1].ends_with('\n');
-    const std::size_t total = size + (has_newline ? 0 : 1);
+    const auto [total, has_newline] = line_size(parts);
     if (!batch || total > LogBatch::batch_bytes) return log(parts);
     const int saved_errno = errno;
     if (batch->size_ + total > LogBatch::batch_bytes) batch->flush();
     batch->adding_ = true;
-    char* at = batch->bytes_.data() + batch->size_;
-    for (const std::string_view part : parts) {
-        if (!part.empty()) std::memcpy(at, part.data(), part.size());
-        at += part.size();
-    }
-    if (!has_newline) *at = '\n';
+    join(batch->bytes_.data() + batch->size_, parts, has_newline);
     batch->size_ += total;
     batch->adding_ = false;
     errno = saved_errno;

@@ -5,6 +5,7 @@
 
 #include <sockserv/base/log.hpp>
 #include <sockserv/engine/event_loop.hpp>
+#include <sockserv/io/waiting.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -70,6 +71,7 @@ public:
             writes_.emplace_back(buffer.data(), static_cast<std::size_t>(n));
         return writes_;
     }
+    int reader() const noexcept { return reader_; }
     std::string text() {
         std::string all;
         for (const std::string& write : writes()) all += write;
@@ -171,13 +173,14 @@ TEST_CASE("EventLoop: an access line is written once the loop is idle, and soon 
     std::optional<std::string> seen_idle, seen_busy;
     loop.spawn([&] {
         sockserv::log_gathered("served while idle");
-        // The only other fiber sleeps: the loop waits for nothing, and writes the line meanwhile.
-        loop.sleep_until(sockserv::EventLoop::Clock::now() + 300ms);
-        seen_idle = stderr_.text();
-        // Busy: a ready fiber all along, the loop never waits; the line goes when it has waited long.
+        // The fiber waits for the line itself: no other event will come, so only the loop's own
+        // timing writes it. (After 1 ms idle; this cannot tell that from the 50 ms limit, a figure.)
+        if (sockserv::wait_readable(stderr_.reader(), sockserv::EventLoop::Clock::now() + 5s)) seen_idle = stderr_.text();
+        // Busy: a ready fiber all along, so the loop never waits; the line goes once it has waited long.
         sockserv::log_gathered("served while busy");
-        const auto until = sockserv::EventLoop::Clock::now() + 500ms;
-        while (sockserv::EventLoop::Clock::now() < until) loop.yield();
+        const auto until = sockserv::EventLoop::Clock::now() + 5s;
+        while (stderr_.text().find("busy") == std::string::npos && sockserv::EventLoop::Clock::now() < until)
+            loop.yield();
         seen_busy = stderr_.text();
     });
     loop.run_until_idle();

@@ -220,11 +220,11 @@ private:
     std::uint64_t period_ = 1;
     bool trim_pending_ = false;  // some fiber that ran may yet be trimmed: the wait is bounded
     Clock::time_point next_trim_ = Clock::now() + std::chrono::seconds(1);
-    // What this thread had before this loop ran (nested loops: handle_request in event mode).
     // The access lines this loop's fibers logged, while run() runs (LogBatch): written once the
     // loop has been idle for lines_linger, or when the first has waited lines_at_most.
     LogBatch* lines_ = nullptr;
     Clock::time_point lines_since_{};
+    // What this thread had before this loop ran (nested loops: handle_request in event mode).
     EventLoop* previous_ = nullptr;
     detail::Suspender* previous_suspender_ = nullptr;
     detail::FdCloseListener* previous_listener_ = nullptr;
