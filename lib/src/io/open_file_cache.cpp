@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -65,6 +66,8 @@ bool OpenFileCache::start_locked() {
     broken_ = !inotify_;  // ENOSYS, or EMFILE (fs.inotify.max_user_instances): serve uncached
     started_ = true;
     generation_ = generation;
+    inotify_fd_.store(inotify_.get(), std::memory_order_release);
+    restarts_.fetch_add(1, std::memory_order_release);
     return !broken_;
 }
 
@@ -92,6 +95,15 @@ bool OpenFileCache::changed_locked() {
         ++changes_;
     }
     return changed;
+}
+
+// Before the mutex: whether events may be queued, without taking them (FIONREAD). Errs towards yes:
+// an fd not made yet, or one a restart may have replaced, is read under the mutex as before.
+bool OpenFileCache::may_have_changed(std::uint64_t& restarts_seen) const {
+    restarts_seen = restarts_.load(std::memory_order_acquire);
+    const int fd = inotify_fd_.load(std::memory_order_acquire);
+    int queued = 0;
+    return fd < 0 || ::ioctl(fd, FIONREAD, &queued) != 0 || queued != 0;
 }
 
 // Watches the root, each directory on the way, and the file: made before the file is opened, so a
@@ -127,9 +139,11 @@ std::shared_ptr<const OpenFileCache::File> OpenFileCache::open(std::string_view 
     bool cacheable = false;
     std::uint64_t changes_seen = 0;
     if (limits_.max_files > 0 && !relative.empty() && !bypassed.load(std::memory_order_relaxed)) {
+        std::uint64_t restarts_seen = 0;
+        const bool may_have_changed = this->may_have_changed(restarts_seen);
         std::lock_guard lock(mutex_);
         if (start_locked()) {
-            changed_locked();
+            if (may_have_changed || restarts_.load(std::memory_order_relaxed) != restarts_seen) changed_locked();
             if (const auto found = files_.find(key); found != files_.end()) return found->second;
             cacheable = watch(key);
             changes_seen = changes_;

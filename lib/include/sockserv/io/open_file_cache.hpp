@@ -8,23 +8,28 @@
 //   if (auto file = cache.open("css/site.css", error)) ... file->status, file->contents or file->fd
 //
 // Why never stale: before a file is opened for the cache, inotify watches it and every directory
-// on its path beneath the root; every lookup first reads the inotify fd (one non-blocking read,
-// the only system call of a hit), and any event at all — a write, truncate, chmod, rename, create
-// or delete there — empties the whole cache. The kernel queues the event inside the writer's own
-// system call, so a request that arrives after a change returned is answered from the changed
-// file. (nginx re-checks its entries every open_file_cache_valid, 60 s by default, and serves the
+// on its path beneath the root; every lookup first asks the inotify fd whether events are queued
+// (FIONREAD: the only system call of a hit) and reads them if so, and any event at all — a write,
+// truncate, chmod, rename, create or delete there — empties the whole cache. The kernel queues the
+// event inside the writer's own system call, so a request that arrives after a change returned is
+// answered from the changed file. (nginx re-checks its entries every open_file_cache_valid, 60 s by default, and serves the
 // old file meanwhile.) What inotify does not see is not seen here either: writes through a shared
 // mmap, and changes made on another machine to a network file system; a cache for such a tree
 // must be switched off (http_server --no-file-cache).
 //
 // Per process: an inotify fd shared with a forked process would let one process's read take the
 // event another needed, so a process that finds it was forked (a pool's worker, a fork-mode child)
-// starts a cache of its own on its first lookup. Thread safe (one mutex; a hit holds it for the read).
+// starts a cache of its own on its first lookup. Thread safe: one mutex, held by a hit only for the
+// table lookup. A hit asks the inotify fd how much is queued (FIONREAD) before taking it, and takes
+// the events only when there are some, emptying the cache in the same hold: a lookup that found
+// nothing queued and then waits for the mutex gets it after any thread that took an event has
+// emptied the cache, so it cannot be served what the event made stale.
 
 #include <sockserv/base/unique_fd.hpp>
 #include <sockserv/io/file_root.hpp>
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -83,6 +88,7 @@ public:
 private:
     bool start_locked();
     bool changed_locked();
+    bool may_have_changed(std::uint64_t& restarts_seen) const;
     bool watch(const std::string& relative);
     std::shared_ptr<File> load(std::string_view relative, std::error_code& error);
 
@@ -91,6 +97,10 @@ private:
     mutable std::mutex mutex_;
     UniqueFd inotify_;
     std::uint64_t generation_ = 0;  // the process's fork generation the inotify fd belongs to
+    // inotify_'s fd and the times it was made, for the check before the mutex: a lookup that finds
+    // restarts_ moved by the time it holds the mutex asked an fd that is gone, and reads the new one.
+    std::atomic<int> inotify_fd_{-1};
+    std::atomic<std::uint64_t> restarts_{0};
     bool started_ = false;
     bool broken_ = false;  // inotify unavailable (ENOSYS, out of instances)
     std::unordered_map<std::string, std::shared_ptr<const File>> files_;
