@@ -57,6 +57,15 @@ tree_rss() {
   echo "$total"
 }
 
+# tree_cpu_ticks PID: "USER SYSTEM", the clock ticks (1/100 s) that a server and its children (nginx's
+# workers, a pool's workers) have run so far, every thread counted.
+tree_cpu_ticks() {
+  local pid
+  for pid in $1 $(pgrep -P "$1" || true); do
+    cat "/proc/$pid/task/"*/stat 2>/dev/null || true
+  done | sed 's/.*) //' | awk '{ u += $12; s += $13 } END { printf "%d %d", u, s }'
+}
+
 # rss_holding WHAT SERVER HOLDER: starts SERVER (the script's own start), runs the function HOLDER
 # (it connects to $port, holds its connections open and prints "holding N" once it has them), and
 # prints what the server holds for them: "RSS holding WHAT: SERVER KiB (+KiB)".

@@ -12,6 +12,9 @@
 #                                                           an older build's programs beside these
 #   SERVERS="event event+metrics"                           NAME+metrics: NAME with --metrics on (its cost)
 #   SERVERS="nginx-deferred event+defer"                    NAME+defer: NAME with --defer-accept
+#   CPU=1                                                   also the CPU each request cost the server
+#                                                           (its process tree, user + system) and
+#                                                           wrk, in µs, among the notes
 # Servers: event (2 loops in one process), pool (--workers 2 --mode event --loops 1: nginx's
 # shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2), nginx-deferred
 # (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets it), nginx-buffered
@@ -75,9 +78,21 @@ bench_measure() {  # SERVER "FILE CONNECTIONS keep|close"
   [ "$how" = close ] && header=(-H "Connection: close")
   [ "$conns" -lt 2 ] && threads=1
   start "$1" >&2 || return 1
-  out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s "${header[@]}" "http://127.0.0.1:$port/$file.bin" 2>&1 || true)
+  local before after
+  before=$(tree_cpu_ticks "$server_pid")
+  # `times` in the subshell: wrk's own CPU (the subshell's children's), on its last line.
+  out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 10s "${header[@]}" "http://127.0.0.1:$port/$file.bin" 2>&1 || true; times)
+  after=$(tree_cpu_ticks "$server_pid")
   stop_server
-  echo "$(wrk_rate <<<"$out") $(wrk_errors <<<"$out")"
+  local cpu=""
+  if [ "${CPU:-0}" = 1 ]; then
+    # Server: ticks of 10 ms; wrk: "XmY.YYYs XmY.YYYs" (user system).
+    cpu=$(awk -v b="$before" -v a="$after" -v n="$(awk '/requests in/ { print $1 }' <<<"$out")" -v w="$(tail -1 <<<"$out")" '
+      function sec(t,  p) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }
+      BEGIN { split(b, x, " "); split(a, y, " "); split(w, c, " ")
+              if (n > 0) printf "cpu us/request: server user %.1f system %.1f, wrk %.1f", (y[1] - x[1]) * 1e4 / n, (y[2] - x[2]) * 1e4 / n, (sec(c[1]) + sec(c[2])) * 1e6 / n }')
+  fi
+  echo "$(wrk_rate <<<"$out") $(wrk_errors <<<"$out")$cpu"
 }
 
 if [ ${#loads[@]} -gt 0 ]; then
