@@ -12,10 +12,10 @@
 // (FIONREAD: the only system call of a hit) and reads them if so, and any event at all — a write,
 // truncate, chmod, rename, create or delete there — empties the whole cache. The kernel queues the
 // event inside the writer's own system call, so a request that arrives after a change returned is
-// answered from the changed file. (nginx re-checks its entries every open_file_cache_valid, 60 s by default, and serves the
-// old file meanwhile.) What inotify does not see is not seen here either: writes through a shared
-// mmap, and changes made on another machine to a network file system; a cache for such a tree
-// must be switched off (http_server --no-file-cache).
+// answered from the changed file. (nginx re-checks its entries every open_file_cache_valid, 60 s by
+// default, and serves the old file meanwhile.) What inotify does not see is not seen here either:
+// writes through a shared mmap, and changes made on another machine to a network file system; a
+// cache for such a tree must be switched off (http_server --no-file-cache).
 //
 // Per process: an inotify fd shared with a forked process would let one process's read take the
 // event another needed, so a process that finds it was forked (a pool's worker, a fork-mode child)
@@ -28,8 +28,8 @@
 #include <sockserv/base/unique_fd.hpp>
 #include <sockserv/io/file_root.hpp>
 
-#include <cstddef>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
