@@ -13,6 +13,9 @@
 #                                                     N connections at once, each connect-echo-close)
 #   SERVERS="ref-epoll event" scripts/bench/echo.sh   (only these servers, anchor first)
 #   OLD_BIN=../old/build/release/bin SERVERS="ref-epoll event old:event"   (an older build's too)
+#   CPU=1 scripts/bench/echo.sh                       (also the CPU each message or connection cost
+#                                                     the server's process tree and loadgen, in µs,
+#                                                     among the notes)
 # The load generator (loadgen) is one thread with one epoll: it takes one of the two cores at most,
 # so the server under test always has the other (the loadgen before 0.4 ran a thread per
 # connection, took both cores at c=128 and flattered the server that did more per message).
@@ -54,12 +57,24 @@ bench_measure() {  # SERVER "pingpong|connrate CONNECTIONS"
   line=$(command_of "$1")
   # shellcheck disable=SC2086
   start_server $line >&2 || return 1
-  result=$("$bin/loadgen" "$kind" 127.0.0.1 "$port" "$conns" "$seconds")
+  local before after
+  before=$(tree_cpu_ticks "$server_pid")
+  # `times` in the subshell: loadgen's own CPU (the subshell's children's), on its last line.
+  result=$("$bin/loadgen" "$kind" 127.0.0.1 "$port" "$conns" "$seconds"; times)
+  after=$(tree_cpu_ticks "$server_pid")
   stop_server
+  local cpu=""
+  if [ "${CPU:-0}" = 1 ]; then
+    cpu=$(awk -v b="$before" -v a="$after" -v n="$(sed -E 's/.*operations=([0-9]+).*/\1/;t;d' <<<"$result")" -v w="$(tail -1 <<<"$result")" '
+      function sec(t,  p) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }
+      BEGIN { split(b, x, " "); split(a, y, " "); split(w, c, " ")
+              if (n > 0) printf " cpu us/operation: server user %.2f system %.2f, loadgen %.2f", (y[1] - x[1]) * 1e4 / n, (y[2] - x[2]) * 1e4 / n, (sec(c[1]) + sec(c[2])) * 1e6 / n }')
+  fi
+  result=$(head -1 <<<"$result")
   # RATE, and a note when some connections never got an answer.
   local served
   served=$(sed -E 's/.*served=([0-9]+)\/([0-9]+).*/\1 \2/' <<<"$result")
-  echo "$(sed -E 's/^[a-z]+ ([0-9]+)\/s.*/\1/' <<<"$result")$(awk '$1 != $2 { printf " served only %d of %d", $1, $2 }' <<<"$served")"
+  echo "$(sed -E 's/^[a-z]+ ([0-9]+)\/s.*/\1/' <<<"$result")$(awk '$1 != $2 { printf " served only %d of %d", $1, $2 }' <<<"$served")$cpu"
 }
 
 has() { [[ " ${servers[*]} " == *" $1 "* ]] && [[ " ${servers[*]} " == *" $2 "* ]] && [[ " ${loads[*]} " == *"$3"* ]]; }
