@@ -66,6 +66,17 @@ tree_cpu_ticks() {
   done | sed 's/.*) //' | awk '{ u += $12; s += $13 } END { printf "%d %d", u, s }'
 }
 
+# cpu_note BEFORE AFTER COUNT TIMES CLIENT UNIT: "cpu us/UNIT: server user U system S, CLIENT C", the
+# CPU per operation of a window of COUNT: the server's from tree_cpu_ticks before and after it, the
+# client's from the last line of `times` run in the client's subshell ("XmY.YYYs XmY.YYYs").
+cpu_note() {
+  awk -v b="$1" -v a="$2" -v n="$3" -v w="$4" -v client="$5" -v unit="$6" '
+    function sec(t,  p) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }
+    BEGIN { split(b, x, " "); split(a, y, " "); split(w, c, " ")
+            if (n > 0) printf "cpu us/%s: server user %.2f system %.2f, %s %.2f", unit,
+              (y[1] - x[1]) * 1e4 / n, (y[2] - x[2]) * 1e4 / n, client, (sec(c[1]) + sec(c[2])) * 1e6 / n }'
+}
+
 # rss_holding WHAT SERVER HOLDER: starts SERVER (the script's own start), runs the function HOLDER
 # (it connects to $port, holds its connections open and prints "holding N" once it has them), and
 # prints what the server holds for them: "RSS holding WHAT: SERVER KiB (+KiB)".

@@ -64,12 +64,7 @@ bench_measure() {  # SERVER "pingpong|connrate CONNECTIONS"
   after=$(tree_cpu_ticks "$server_pid")
   stop_server
   local cpu=""
-  if [ "${CPU:-0}" = 1 ]; then
-    cpu=$(awk -v b="$before" -v a="$after" -v n="$(sed -E 's/.*operations=([0-9]+).*/\1/;t;d' <<<"$result")" -v w="$(tail -1 <<<"$result")" '
-      function sec(t,  p) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }
-      BEGIN { split(b, x, " "); split(a, y, " "); split(w, c, " ")
-              if (n > 0) printf " cpu us/operation: server user %.2f system %.2f, loadgen %.2f", (y[1] - x[1]) * 1e4 / n, (y[2] - x[2]) * 1e4 / n, (sec(c[1]) + sec(c[2])) * 1e6 / n }')
-  fi
+  [ "${CPU:-0}" = 1 ] && cpu=" $(cpu_note "$before" "$after" "$(sed -E 's/.*operations=([0-9]+).*/\1/;t;d' <<<"$result")" "$(tail -1 <<<"$result")" loadgen operation)"
   result=$(head -1 <<<"$result")
   # RATE, and a note when some connections never got an answer.
   local served

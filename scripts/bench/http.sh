@@ -85,13 +85,7 @@ bench_measure() {  # SERVER "FILE CONNECTIONS keep|close"
   after=$(tree_cpu_ticks "$server_pid")
   stop_server
   local cpu=""
-  if [ "${CPU:-0}" = 1 ]; then
-    # Server: ticks of 10 ms; wrk: "XmY.YYYs XmY.YYYs" (user system).
-    cpu=$(awk -v b="$before" -v a="$after" -v n="$(awk '/requests in/ { print $1 }' <<<"$out")" -v w="$(tail -1 <<<"$out")" '
-      function sec(t,  p) { split(t, p, /[ms]/); return p[1] * 60 + p[2] }
-      BEGIN { split(b, x, " "); split(a, y, " "); split(w, c, " ")
-              if (n > 0) printf "cpu us/request: server user %.1f system %.1f, wrk %.1f", (y[1] - x[1]) * 1e4 / n, (y[2] - x[2]) * 1e4 / n, (sec(c[1]) + sec(c[2])) * 1e6 / n }')
-  fi
+  [ "${CPU:-0}" = 1 ] && cpu=$(cpu_note "$before" "$after" "$(awk '/requests in/ { print $1 }' <<<"$out")" "$(tail -1 <<<"$out")" wrk request)
   echo "$(wrk_rate <<<"$out") $(wrk_errors <<<"$out")$cpu"
 }
 
