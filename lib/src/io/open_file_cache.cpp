@@ -140,10 +140,10 @@ std::shared_ptr<const OpenFileCache::File> OpenFileCache::open(std::string_view 
     std::uint64_t changes_seen = 0;
     if (limits_.max_files > 0 && !relative.empty() && !bypassed.load(std::memory_order_relaxed)) {
         std::uint64_t restarts_seen = 0;
-        const bool may_have_changed = this->may_have_changed(restarts_seen);
+        const bool events_maybe_queued = may_have_changed(restarts_seen);
         std::lock_guard lock(mutex_);
         if (start_locked()) {
-            if (may_have_changed || restarts_.load(std::memory_order_relaxed) != restarts_seen) changed_locked();
+            if (events_maybe_queued || restarts_.load(std::memory_order_relaxed) != restarts_seen) changed_locked();
             if (const auto found = files_.find(key); found != files_.end()) return found->second;
             cacheable = watch(key);
             changes_seen = changes_;
