@@ -67,7 +67,7 @@ EventLoop::EventLoop(std::size_t fiber_stack_size)
 
 EventLoop::~EventLoop() {
     // Connections still waiting for their first bytes: their jobs (and requests) go, unstarted.
-    for (FdEntry& e : fds_) e.deferred.reset();
+    fds_.for_each([](std::size_t, FdEntry& e) { e.deferred.reset(); });
     deferred_count_ = 0;
     // Servers run their loops until idle before destroying them, so fibers are left here only after
     // a loop failed (epoll_wait threw). Deleting one unwinds its stack through Boost.Context's
@@ -81,10 +81,23 @@ EventLoop::~EventLoop() {
 
 EventLoop* EventLoop::current() noexcept { return running_loop; }
 
-EventLoop::FdEntry& EventLoop::entry(int fd) {
-    const auto index = static_cast<std::size_t>(fd);
-    while (index >= fds_.size()) fds_.emplace_back();
-    return fds_[index];
+EventLoop::FdEntry& EventLoop::FdTable::grow_to(std::size_t fd) {
+    // Two lines: the hot one and the rest (a field added to the first spills what a read touches).
+    static_assert(sizeof(FdEntry) == 128);
+    while (fd >= size()) chunks_.push_back(std::make_unique<FdEntry[]>(chunk));
+    return (*this)[fd];
+}
+
+EventLoop::FdEntry& EventLoop::entry(int fd) { return fds_.at_least(static_cast<std::size_t>(fd)); }
+
+std::optional<std::optional<std::chrono::milliseconds>> EventLoop::KeptTimeout::get() const noexcept {
+    if (ms_ == unknown) return std::nullopt;
+    if (ms_ == none) return std::optional<std::chrono::milliseconds>();
+    return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(ms_));
+}
+
+void EventLoop::KeptTimeout::put(std::optional<std::chrono::milliseconds> timeout) noexcept {
+    ms_ = timeout ? std::max<std::int64_t>(timeout->count(), 0) : none;
 }
 
 detail::Fiber& EventLoop::this_fiber() {
@@ -101,8 +114,8 @@ void EventLoop::start_fiber(std::unique_ptr<detail::FiberJob> job, int connectio
         // the listener's, and no server here sets one there): known now, so its first EAGAIN does
         // not ask the kernel with getsockopt.
         FdEntry& e = entry(connection_fd);
-        if (!e.receive_timeout) e.receive_timeout.emplace();
-        if (!e.send_timeout) e.send_timeout.emplace();
+        if (!e.receive_timeout.known()) e.receive_timeout.put(std::nullopt);
+        if (!e.send_timeout.known()) e.send_timeout.put(std::nullopt);
     }
     auto* fiber = new detail::Fiber(stacks_, std::move(job), connection_fd);
     fiber->next = live_;
@@ -266,7 +279,7 @@ void EventLoop::fd_timer_due(int fd, Clock::time_point now) {
     const auto still = [&](Clock::time_point at) {
         if (!next || at < *next) next = at;
     };
-    FdEntry& e = fds_[static_cast<std::size_t>(fd)];  // a deque's entries stay put
+    FdEntry& e = fds_[static_cast<std::size_t>(fd)];  // the table's entries stay put
     if (e.deferred && e.deferred_deadline) {
         if (*e.deferred_deadline <= now) start_deferred(fd, false);
         else still(*e.deferred_deadline);
@@ -387,8 +400,8 @@ void EventLoop::fire_timers() {
 void EventLoop::forget_fd(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
     FdEntry& e = fds_[static_cast<std::size_t>(fd)];
-    e.receive_timeout.reset();
-    e.send_timeout.reset();
+    e.receive_timeout.forget();
+    e.send_timeout.forget();
     e.drained = false;
     e.hung_up = false;
     if (e.has_timer && !e.deferred) {  // a deferred job's deadline still stands: it owns the request
@@ -403,13 +416,13 @@ void EventLoop::forget_fd(int fd) noexcept {
 
 void EventLoop::set_socket_timeout(int fd, int option, std::optional<std::chrono::milliseconds> timeout) {
     FdEntry& e = entry(fd);
-    (option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout) = timeout;
+    (option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout).put(timeout);
 }
 
 std::optional<std::optional<std::chrono::milliseconds>> EventLoop::socket_timeout(int fd, int option) const noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return std::nullopt;
     const FdEntry& e = fds_[static_cast<std::size_t>(fd)];
-    return option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout;
+    return (option == SO_RCVTIMEO ? e.receive_timeout : e.send_timeout).get();
 }
 
 void EventLoop::note_drained(int fd) noexcept {

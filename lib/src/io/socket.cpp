@@ -33,6 +33,8 @@ public:
           suspender_(caller_flags & MSG_DONTWAIT ? nullptr : detail::fiber_suspender()) {}
 
     bool active() const noexcept { return suspender_ != nullptr; }
+    /// The fiber's engine, when the call is made on one (and may suspend).
+    detail::Suspender* suspender() const noexcept { return suspender_; }
     int flags() const noexcept { return suspender_ ? MSG_DONTWAIT : 0; }
     /// For calls without flags (sendfile, accept, connect): the fd made non-blocking, once
     /// (`known`: the socket's record that it is).
@@ -196,7 +198,7 @@ bool Socket::input_waiting() const noexcept {
 
 void Socket::await_readable() const {
     FiberIo io(fd(), true);
-    detail::Suspender* drains = stream_ && io.active() ? detail::fiber_suspender() : nullptr;
+    detail::Suspender* drains = stream_ ? io.suspender() : nullptr;
     if (drains && drains->known_drained(fd()) && !io.wait()) throw TimeoutError("recv timed out");
 }
 
@@ -204,7 +206,7 @@ void Socket::await_readable() const {
     FiberIo io(fd(), true, flags);
     // Only plain reads of a stream: a peek takes nothing, and a datagram shorter than the buffer
     // says nothing of the next one.
-    detail::Suspender* drains = stream_ && flags == 0 && io.active() ? detail::fiber_suspender() : nullptr;
+    detail::Suspender* drains = stream_ && flags == 0 ? io.suspender() : nullptr;
     if (drains && drains->known_drained(fd()) && !io.wait()) throw TimeoutError("recv timed out");
     for (;;) {
         const ssize_t n = ::recv(fd(), buffer, size, flags | io.flags());

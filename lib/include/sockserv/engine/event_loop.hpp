@@ -159,26 +159,61 @@ public:
 
 private:
     friend class Signal;
-    struct FdEntry {
+    // A socket time-out as the loop keeps it (socket_timeout), in one word: not known here, none, or
+    // a length (one of zero or less means none to socket_deadline, so it is kept as zero).
+    class KeptTimeout {
+    public:
+        bool known() const noexcept { return ms_ != unknown; }
+        std::optional<std::optional<std::chrono::milliseconds>> get() const noexcept;
+        void put(std::optional<std::chrono::milliseconds> timeout) noexcept;
+        void forget() noexcept { ms_ = unknown; }
+
+    private:
+        static constexpr std::int64_t unknown = -2, none = -1;
+        std::int64_t ms_ = unknown;
+    };
+    // What a request touches on every read and wake-up sits in the first cache line (the loop
+    // prefetches it for each event); what a listener, a deferred start or an alias needs, after it.
+    struct alignas(64) FdEntry {
         bool registered = false;
-        std::function<void()> on_ready;  // a watched fd
         bool watched = false;
-        UniqueFd alias;  // a second fd for the same file, registered for fibers while fd is watched
-        Waiter* readers = nullptr;
-        Waiter* writers = nullptr;
-        std::optional<std::optional<std::chrono::milliseconds>> receive_timeout, send_timeout;
         bool drained = false;  // note_drained: a short read since the last readable edge
+        bool hung_up = false;  // an edge said EPOLLRDHUP, HUP or ERR: reads never park again
+        bool has_timer = false;
         // The round of the short read: an fd not registered yet is known drained only in it
         // (no edge could have been seen since), registered, until its next edge.
         std::uint64_t drained_round = 0;
-        bool hung_up = false;  // an edge said EPOLLRDHUP, HUP or ERR: reads never park again
+        Waiter* readers = nullptr;
+        Waiter* writers = nullptr;
+        KeptTimeout receive_timeout, send_timeout;
         // spawn_when_readable: the fiber to start at the first readable edge or at its deadline.
         std::unique_ptr<DeferredJob> deferred;
-        std::optional<Clock::time_point> deferred_deadline;
         // The fd's one timer, for the deferred job's deadline and its waiters' time-outs, kept
         // between waits (arm_fd_timer): when it fires it looks at the deadlines there are now.
         std::multimap<Clock::time_point, int>::iterator timer;
-        bool has_timer = false;
+        std::function<void()> on_ready;  // a watched fd
+        UniqueFd alias;  // a second fd for the same file, registered for fibers while fd is watched
+        std::optional<Clock::time_point> deferred_deadline;
+    };
+    // FdEntry by fd, in chunks that never move (waiters keep pointers into entries while it grows):
+    // a shift and a mask to find one, where a deque of entries this size divided.
+    class FdTable {
+    public:
+        static constexpr std::size_t chunk = 64;
+        /// Entries 0 .. size()-1 exist.
+        std::size_t size() const noexcept { return chunks_.size() * chunk; }
+        FdEntry& operator[](std::size_t fd) noexcept { return chunks_[fd / chunk][fd % chunk]; }
+        const FdEntry& operator[](std::size_t fd) const noexcept { return chunks_[fd / chunk][fd % chunk]; }
+        /// The entry for fd, made (with its chunk) if it is new.
+        FdEntry& at_least(std::size_t fd) { return fd < size() ? (*this)[fd] : grow_to(fd); }
+        template <class F>
+        void for_each(F f) {
+            for (std::size_t fd = 0; fd < size(); ++fd) f(fd, (*this)[fd]);
+        }
+
+    private:
+        FdEntry& grow_to(std::size_t fd);
+        std::vector<std::unique_ptr<FdEntry[]>> chunks_;
     };
 
     void start_fiber(std::unique_ptr<detail::FiberJob> job, int connection_fd);
@@ -202,7 +237,7 @@ private:
     detail::StackPool stacks_;
     UniqueFd epoll_;
     UniqueFd wake_fd_;
-    std::deque<FdEntry> fds_;  // a deque: waiters keep pointers into entries while it grows
+    FdTable fds_;
     std::deque<detail::Fiber*> ready_;
     detail::Fiber* live_ = nullptr;  // intrusive list of live fibers
     std::size_t fiber_count_ = 0;
