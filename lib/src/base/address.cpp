@@ -81,15 +81,77 @@ Address Address::parse(std::string_view text) {
     return Address(host, static_cast<std::uint16_t>(port));
 }
 
+namespace {
+
+// inet_ntop, without its sprintf: glibc formats each IPv4 octet and IPv6 group through the printf
+// machinery, a couple of thousand instructions an address — and every accepted connection formats
+// its client's once. The same text: dotted quads, RFC 5952 for IPv6 (lowercase, no leading zeros,
+// the longest run of two or more zero groups, the first of equals, as "::") and the dotted tail of
+// glibc's choice (::ffff:a.b.c.d, and ::a.b.c.d of the old IPv4-compatible form).
+char* put_ipv4(char* out, const unsigned char* octets) noexcept {
+    for (int i = 0; i < 4; ++i) {
+        if (i > 0) *out++ = '.';
+        const unsigned value = octets[i];
+        if (value >= 100) *out++ = static_cast<char>('0' + value / 100);
+        if (value >= 10) *out++ = static_cast<char>('0' + value / 10 % 10);
+        *out++ = static_cast<char>('0' + value % 10);
+    }
+    return out;
+}
+
+char* put_ipv6(char* out, const unsigned char* bytes) noexcept {
+    unsigned groups[8];
+    for (int i = 0; i < 8; ++i) groups[i] = static_cast<unsigned>(bytes[2 * i]) << 8 | bytes[2 * i + 1];
+    int best = -1, best_length = 0;
+    for (int i = 0; i < 8;) {
+        if (groups[i] != 0) {
+            ++i;
+            continue;
+        }
+        int end = i;
+        while (end < 8 && groups[end] == 0) ++end;
+        if (end - i > best_length) {
+            best = i;
+            best_length = end - i;
+        }
+        i = end;
+    }
+    if (best_length < 2) best = -1;
+    for (int i = 0; i < 8; ++i) {
+        if (i == best) {
+            *out++ = ':';
+            if (i + best_length == 8) *out++ = ':';
+            i += best_length - 1;
+            continue;
+        }
+        if (i > 0) *out++ = ':';
+        if (i == 6 && best == 0 && (best_length == 6 || (best_length == 5 && groups[5] == 0xffff)))
+            return put_ipv4(out, bytes + 12);
+        constexpr char hex[] = "0123456789abcdef";
+        bool leading = true;
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            const unsigned digit = groups[i] >> shift & 0xf;
+            if (leading && digit == 0 && shift > 0) continue;
+            leading = false;
+            *out++ = hex[digit];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string Address::host() const {
-    char buffer[INET6_ADDRSTRLEN] = {};
+    char buffer[INET6_ADDRSTRLEN];
     switch (family()) {
-    case AF_INET:
-        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buffer, sizeof buffer);
-        return buffer;
-    case AF_INET6:
-        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buffer, sizeof buffer);
-        return buffer;
+    case AF_INET: {
+        const auto* in = &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr;
+        return std::string(buffer, put_ipv4(buffer, reinterpret_cast<const unsigned char*>(in)));
+    }
+    case AF_INET6: {
+        const auto* in6 = &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+        return std::string(buffer, put_ipv6(buffer, reinterpret_cast<const unsigned char*>(in6)));
+    }
     case AF_UNIX: {
         const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
         const std::size_t offset = offsetof(sockaddr_un, sun_path);
