@@ -21,8 +21,9 @@ if [ "${1:-all}" != build ]; then
     # tests and benchmarks: real clients and peers; systemd's socket activator; pkg-config
     curl netcat-openbsd python3 util-linux wrk procps tmux nginx chromium tftp-hpa atftp busybox tftpd-hpa
     systemd
-    # benchmarks: the system-call budget (perf stat on syscall tracepoints) and profiles
-    linux-perf
+    # benchmarks: the system-call budget (perf stat on syscall tracepoints) and profiles; valgrind's
+    # callgrind counts the instructions per request (scripts/bench/instructions.sh)
+    linux-perf valgrind
     # the fleet: a real load balancer in front of the servers (PROXY protocol), and the Redis
     # server chat nodes share a room through
     haproxy redis-server
