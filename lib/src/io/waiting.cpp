@@ -94,8 +94,10 @@ void give_way(unsigned attempt) {
 std::optional<WaitClock::time_point> socket_deadline(int fd, int option) {
     if (const Suspender* suspender = current_suspender())
         if (const auto kept = suspender->socket_timeout(fd, option)) {
-            if (!*kept || (*kept)->count() <= 0) return std::nullopt;
-            return WaitClock::now() + **kept;
+            if (!*kept) return std::nullopt;
+            // Zero is no wait at all, as on a thread (Socket::set_timeout asks the kernel for 1 µs
+            // there, its zero being "forever"), not a wait without end.
+            return WaitClock::now() + std::max(**kept, std::chrono::milliseconds::zero());
         }
     timeval tv{};
     socklen_t size = sizeof tv;

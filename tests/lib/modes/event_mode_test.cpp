@@ -5,6 +5,7 @@
 #include "../../support/test_support.hpp"
 
 #include <sockserv/modes/event_mode.hpp>
+#include <sockserv/modes/threading.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -121,6 +122,42 @@ TEST_CASE("event mode: a handler's time-out keeps its meaning on a non-blocking 
     const auto waited = Clock::now() - begin;
     CHECK(waited >= 150ms);
     CHECK(waited < 5s);
+}
+
+namespace {
+// A time-out of zero: no waiting at all (the kernel's SO_RCVTIMEO of zero would be "forever", so a
+// thread's socket gets the shortest it can say instead).
+struct NoPatience : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    std::optional<std::chrono::milliseconds> timeout() const override { return 0ms; }
+    void handle() override {
+        std::string line;
+        try {
+            rfile().readline(line);
+            wfile().write("read\n");
+        } catch (const TimeoutError&) {
+            wfile().write("timed out\n");
+        }
+    }
+};
+
+template <class Server>
+void check_zero_timeout_does_not_wait(Server& server) {
+    test::Running running(server);
+    auto client = test::connect_stream(server.server_address());  // sends nothing
+    CHECK(test::recv_all(client) == "timed out\n");  // not a wait for the client's 10 s time-out
+}
+}  // namespace
+
+TEST_CASE("a time-out of zero times out at once, in event mode as in thread mode", "[event]") {
+    SECTION("thread mode") {
+        ThreadingMixIn<TCPServer<NoPatience>> server{loopback4};
+        check_zero_timeout_does_not_wait(server);
+    }
+    SECTION("event mode") {
+        EventMode<TCPServer<NoPatience>> server{loopback4, {.event = {.loops = 1}}};
+        check_zero_timeout_does_not_wait(server);
+    }
 }
 
 TEST_CASE("event mode: at --max-connections new clients wait in the backlog until one ends", "[event]") {

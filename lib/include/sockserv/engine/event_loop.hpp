@@ -160,7 +160,7 @@ public:
 private:
     friend class Signal;
     // A socket time-out as the loop keeps it (socket_timeout), in one word: not known here, none, or
-    // a length (one of zero or less means none to socket_deadline, so it is kept as zero).
+    // a length (one below zero is kept as zero: either is no wait at all to socket_deadline).
     class KeptTimeout {
     public:
         bool known() const noexcept { return ms_ != unknown; }
