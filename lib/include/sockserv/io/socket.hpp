@@ -86,7 +86,7 @@ public:
     template <class T>
     void set_option(int level, int name, const T& value) const { set_option_raw(level, name, &value, sizeof value); }
     void set_nonblocking(bool on) const;
-    /// SO_RCVTIMEO and SO_SNDTIMEO; nullopt blocks forever.
+    /// SO_RCVTIMEO and SO_SNDTIMEO; nullopt blocks forever, zero does not wait at all.
     void set_timeout(std::optional<std::chrono::milliseconds> timeout) const;
     /// SO_RCVTIMEO only (a client may idle less long than a download may stall).
     void set_receive_timeout(std::optional<std::chrono::milliseconds> timeout) const;
