@@ -236,3 +236,15 @@ bench_table() {
   done
   return 0
 }
+
+# drive LOAD CONNECTIONS SECONDS: loads the server at $port and prints how many requests were
+# answered. keep: wrk, keep-alive, GET /1k.bin; close: the same with "Connection: close";
+# pingpong, connrate: loadgen's 64-byte messages, or connect-echo-close.
+drive() {
+  case "$1" in
+    keep)  wrk -t1 -c"$2" -d"${3}s" "http://127.0.0.1:$port/1k.bin" | awk '/requests in/ { print $1 }' ;;
+    close) wrk -t1 -c"$2" -d"${3}s" -H "Connection: close" "http://127.0.0.1:$port/1k.bin" | awk '/requests in/ { print $1 }' ;;
+    pingpong|connrate) "$bin/loadgen" "$1" 127.0.0.1 "$port" "$2" "$3" | sed -E 's/.*operations=([0-9]+).*/\1/' ;;
+    *) echo "bench: unknown load '$1'" >&2; return 1 ;;
+  esac
+}

@@ -47,11 +47,7 @@ measure() {
   instructions_stop
   idle=$counted
   instructions_start "$at" "$app" >&2
-  case "$load" in
-    pingpong) requests=$("$bin/loadgen" pingpong 127.0.0.1 "$port" 16 "$seconds" | sed -E 's/.*operations=([0-9]+).*/\1/') ;;
-    keep)     requests=$(wrk -t1 -c16 -d"${seconds}s" "http://127.0.0.1:$port/1k.bin" | awk '/requests in/ { print $1 }') ;;
-    close)    requests=$(wrk -t1 -c16 -d"${seconds}s" -H "Connection: close" "http://127.0.0.1:$port/1k.bin" | awk '/requests in/ { print $1 }') ;;
-  esac
+  requests=$(drive "$load" 16 "$seconds")
   instructions_stop
   total=$counted
   awk -v t="$total" -v i="$idle" -v n="$requests" 'BEGIN { if (n > 0) printf "%.0f\n", (t - i) / n; else print "-" }'

@@ -48,11 +48,7 @@ measure() {
   local perf_pid=$!
   # perf attaches at once, but says nothing: its output file appears when it has.
   for _ in $(seq 1 100); do [ -s "$out" ] && break; sleep 0.05; done
-  case "$load" in
-    keep)  requests=$(wrk -t1 -c"$conns" -d"${seconds}s" "http://127.0.0.1:$port/1k.bin" | awk '/requests in/ { print $1 }') ;;
-    close) requests=$(wrk -t1 -c"$conns" -d"${seconds}s" -H "Connection: close" "http://127.0.0.1:$port/1k.bin" | awk '/requests in/ { print $1 }') ;;
-    pingpong|connrate) requests=$("$bin/loadgen" "$load" 127.0.0.1 "$port" "$conns" "$seconds" | sed -E 's/.*operations=([0-9]+).*/\1/') ;;
-  esac
+  requests=$(drive "$load" "$conns" "$seconds")
   kill -INT "$perf_pid"
   wait "$perf_pid" 2>/dev/null || true
   stop_server
