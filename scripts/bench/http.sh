@@ -52,6 +52,7 @@ command_of() {
   local http="$at/http_server 0 -b 127.0.0.1 -d $work/site --idle-timeout 120"
   case "$name" in
     event)  echo "$http --mode event $loops 2 --max-connections $limit" ;;
+    event-1) echo "$http --mode event $loops 1 --max-connections $limit" ;;
     pool)   echo "$http --workers 2 --mode event $loops 1 --max-connections $limit" ;;
     thread) echo "$http --mode thread --max-threads 20000" ;;
     fork)   echo "$http --mode fork --max-children 20000" ;;
