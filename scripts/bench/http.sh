@@ -15,11 +15,12 @@
 #   CPU=1                                                   also the CPU each request cost the server
 #                                                           (its process tree, user + system) and
 #                                                           wrk, in µs, among the notes
-# Servers: event (2 loops in one process), pool (--workers 2 --mode event --loops 1: nginx's
-# shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default 2), nginx-deferred
-# (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets it), nginx-buffered
-# (the same with `access_log ... buffer=4k flush=1s`: its access lines gathered, as event mode
-# gathers ours). Every server logs each request to a file, nginx included: the same work for each.
+# Servers: event (2 loops in one process), event-1 (one loop), pool (--workers 2 --mode event
+# --loops 1: nginx's shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default
+# 2), nginx-deferred (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets
+# it), nginx-buffered (the same with `access_log ... buffer=4k flush=1s`: its access lines gathered,
+# as event mode gathers ours). Every server logs each request to a file, nginx included: the same
+# work for each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-3}"

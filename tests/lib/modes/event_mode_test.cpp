@@ -28,10 +28,11 @@ namespace {
 
 const Address loopback4{"127.0.0.1", 0};
 
-// Reads with a 200 ms time-out: an idle client is cut off.
-struct Impatient : StreamRequestHandler {
+// Echoes lines, each read bounded by a time-out of PatienceMs: an idle client is cut off.
+template <int PatienceMs>
+struct Patience : StreamRequestHandler {
     using StreamRequestHandler::StreamRequestHandler;
-    std::optional<std::chrono::milliseconds> timeout() const override { return 200ms; }
+    std::optional<std::chrono::milliseconds> timeout() const override { return std::chrono::milliseconds(PatienceMs); }
     void handle() override {
         std::string line;
         try {
@@ -41,6 +42,10 @@ struct Impatient : StreamRequestHandler {
         }
     }
 };
+using Impatient = Patience<200>;
+// A time-out of zero: no waiting at all (the kernel's SO_RCVTIMEO of zero would be "forever", so a
+// thread's socket gets the shortest it can say instead).
+using NoPatience = Patience<0>;
 
 // "busy": for 400 ms, keeps setting errno on its loop's thread (a failing open), giving way each
 // millisecond; anything else: waits for a line with a 200 ms time-out, as Impatient does.
@@ -125,22 +130,6 @@ TEST_CASE("event mode: a handler's time-out keeps its meaning on a non-blocking 
 }
 
 namespace {
-// A time-out of zero: no waiting at all (the kernel's SO_RCVTIMEO of zero would be "forever", so a
-// thread's socket gets the shortest it can say instead).
-struct NoPatience : StreamRequestHandler {
-    using StreamRequestHandler::StreamRequestHandler;
-    std::optional<std::chrono::milliseconds> timeout() const override { return 0ms; }
-    void handle() override {
-        std::string line;
-        try {
-            rfile().readline(line);
-            wfile().write("read\n");
-        } catch (const TimeoutError&) {
-            wfile().write("timed out\n");
-        }
-    }
-};
-
 template <class Server>
 void check_zero_timeout_does_not_wait(Server& server) {
     test::Running running(server);
