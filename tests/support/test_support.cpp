@@ -379,6 +379,10 @@ bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout) {
 
 bool blocked_in_futex(pid_t tid, std::chrono::milliseconds timeout) { return blocked_in(tid, timeout, {SYS_futex}); }
 
+bool blocked_in_sleep(pid_t tid, std::chrono::milliseconds timeout) {
+    return blocked_in(tid, timeout, {SYS_nanosleep, SYS_clock_nanosleep});
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!condition()) {

@@ -458,11 +458,12 @@ void EventLoop::unblock_connections(bool cut_off) noexcept {
 
 // ---- Watched fds ----
 
-bool EventLoop::watch(int fd, std::function<void()> on_ready, bool exclusive, bool edge) {
+bool EventLoop::watch(int fd, std::function<void()> on_ready, Watch how) {
     FdEntry& e = entry(fd);
     if (e.watched) unwatch(fd);
     epoll_event event{};
-    event.events = EPOLLIN | (exclusive ? EPOLLEXCLUSIVE : 0u) | (edge ? EPOLLET : 0u);
+    event.events = EPOLLIN | (how == Watch::exclusive ? EPOLLEXCLUSIVE : 0u) | (how == Watch::edge ? EPOLLET : 0u) |
+                   (how == Watch::once ? EPOLLONESHOT : 0u);
     event.data.u64 = static_cast<std::uint32_t>(fd);
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
         if (errno == EPERM) return false;
@@ -471,6 +472,13 @@ bool EventLoop::watch(int fd, std::function<void()> on_ready, bool exclusive, bo
     e.watched = true;
     e.on_ready = std::move(on_ready);
     return true;
+}
+
+void EventLoop::rearm(int fd) {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLONESHOT;
+    event.data.u64 = static_cast<std::uint32_t>(fd);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &event) != 0) throw_errno("epoll_ctl rearm");
 }
 
 void EventLoop::unwatch(int fd) noexcept {
@@ -547,8 +555,10 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     }
     constexpr int max_events = 256;
     epoll_event events[max_events];
+    round_began_.store(0, std::memory_order_relaxed);
     const int n = ::epoll_wait(epoll_.get(), events, max_events, to_timeout_ms(wait));
     woke_ = Clock::now();
+    round_began_.store(woke_.time_since_epoch().count(), std::memory_order_relaxed);
     ++rounds_;
     if (n == 0 && lines_wait) {
         lines_->flush();
@@ -619,6 +629,7 @@ void EventLoop::run(const std::function<bool()>& until) {
             detail::exchange_fd_close_listener(loop->previous_listener_);
         }
     } restore{this, previous_lines};
+    round_began_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     for (;;) {
         run_ready();
         run_posted();

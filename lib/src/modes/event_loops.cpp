@@ -30,10 +30,12 @@ std::size_t fd_limit() {
 
 }  // namespace
 
-EventLoops::EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::size_t max_connections)
+EventLoops::EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::size_t max_connections,
+                       std::chrono::milliseconds stall_after)
     : count_(loops != 0 ? loops : std::max(1u, std::thread::hardware_concurrency())),
       fiber_stack_size_(fiber_stack_size),
-      max_connections_(max_connections) {
+      max_connections_(max_connections),
+      stall_after_(stall_after) {
     if (max_connections_ == 0) {
         // A request holds its connection and, while it sends one, a file.
         const std::size_t fds = fd_limit();
@@ -42,7 +44,6 @@ EventLoops::EventLoops(std::size_t loops, std::size_t fiber_stack_size, std::siz
     loops_.resize(count_);
     for (Loop& loop : loops_) loop.loop = std::make_unique<EventLoop>(fiber_stack_size_);
     loads_ = std::make_unique<std::atomic<std::size_t>[]>(count_);
-    last_round_ = std::make_unique<std::atomic<std::int64_t>[]>(count_);
 }
 
 std::size_t EventLoops::index_of(const EventLoop& loop) const noexcept {
@@ -55,15 +56,19 @@ EventLoop& EventLoops::balance(EventLoop& here) noexcept {
     const std::size_t mine = index_of(here);
     if (mine == count_) return here;
     std::size_t least = mine;
-    // This round's start stands for now: 100 ms is coarse enough not to need the clock read.
-    const auto recent = (here.woke() - std::chrono::milliseconds(100)).time_since_epoch().count();
+    // This round's start stands for now: stall_after is coarse enough not to need the clock read.
     for (std::size_t i = 0; i < count_; ++i)
         if (loads_[i].load(std::memory_order_relaxed) < loads_[least].load(std::memory_order_relaxed) &&
-            last_round_[i].load(std::memory_order_relaxed) >= recent)
+            !stalled(i, here.woke()))
             least = i;
     if (loads_[least].load(std::memory_order_relaxed) + 2 <= loads_[mine].load(std::memory_order_relaxed))
         return *loops_[least].loop;
     return here;
+}
+
+bool EventLoops::stalled(std::size_t index, EventLoop::Clock::time_point now) const noexcept {
+    const auto began = loops_[index].loop->round_began();
+    return began && now - *began >= stall_after_;
 }
 
 void EventLoops::request_started(EventLoop& loop) noexcept {
@@ -116,10 +121,10 @@ void EventLoops::serve(BaseServer& primary) {
 
 void EventLoops::prepare(std::size_t index) {
     Loop& loop = loops_[index];
-    loop.listening.assign(servers_.size(), 0);
+    loop.listening.assign(servers_.size(), Listener{});
     for (const auto& served : servers_)
         loop.loop->watch(served->server->waker().fd(), [this] { serving_events_.fetch_add(1, std::memory_order_relaxed); },
-                         false, true);  // edge: nobody drains it
+                         EventLoop::Watch::edge);  // nobody drains it
     loop.loop->set_round_hook([this, index] { return after_round(index); });
 }
 
@@ -142,8 +147,6 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
     Loop& state = loops_[index];
     EventLoop& loop = *state.loop;
     std::optional<EventLoop::Clock::duration> limit;
-    // When this round woke is recent enough for balance(): no clock read of its own.
-    last_round_[index].store(loop.woke().time_since_epoch().count(), std::memory_order_relaxed);
     if (const ServerMetrics* metrics = primary_ ? primary_->metrics() : nullptr) {
         metrics->loop_rounds.add();
         const auto now = EventLoop::Clock::now();
@@ -171,11 +174,35 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
             std::lock_guard lock(served.hooks);
             server.note_accepting(!at_limit && server.accepting());
         }
-        if (want != static_cast<bool>(state.listening[k])) {
-            // EPOLLEXCLUSIVE cannot be modified, only added and deleted: pausing is a delete.
-            if (want) loop.watch(server.fileno(), [this, &served] { dispatch(served); }, true);
-            else loop.unwatch(server.fileno());
-            state.listening[k] = want;
+        if (!want) {
+            listen(index, k, Listening::no);
+            continue;
+        }
+        if (index == 0) {
+            listen(index, k, Listening::accepting);
+            continue;
+        }
+        // Another loop: on standby while loop 0 goes round, taking over while it is stalled.
+        const auto now = loop.woke();
+        const auto bound = [&limit](EventLoop::Clock::duration wait) {
+            if (!limit || wait < *limit) limit = std::max(wait, EventLoop::Clock::duration::zero());
+        };
+        if (stalled(0, now)) {
+            listen(index, k, Listening::taking_over);
+            bound(stall_after_);  // to see loop 0 go round again
+            continue;
+        }
+        listen(index, k, Listening::standing_by);
+        Listener& listener = state.listening[k];
+        if (!listener.heard) continue;
+        // A connection waited. Loop 0 takes it unless it stalls first: look again when its round
+        // would count as stalled, and listen again (rearm) no sooner than stall_after after the last.
+        if (const auto began = loops_[0].loop->round_began()) bound(*began + stall_after_ - now);
+        if (now >= listener.rearm_at) {
+            listener.heard = false;
+            loop.rearm(server.fileno());
+        } else {
+            bound(listener.rearm_at - now);
         }
     }
 
@@ -196,6 +223,29 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
         loops_[0].loop->post([this] { service_signal_.notify(); });
     }
     return limit;
+}
+
+void EventLoops::listen(std::size_t index, std::size_t k, Listening how) {
+    Loop& state = loops_[index];
+    Listener& listener = state.listening[k];
+    if (listener.how == how) return;
+    EventLoop& loop = *state.loop;
+    Served& served = *servers_[k];
+    const int fd = served.server->fileno();
+    // EPOLLEXCLUSIVE cannot be modified, only added and deleted: every change is a delete and an add.
+    if (listener.how != Listening::no) loop.unwatch(fd);
+    listener = Listener{how};
+    switch (how) {
+    case Listening::no: break;
+    case Listening::accepting:
+    case Listening::taking_over: loop.watch(fd, [this, &served] { dispatch(served); }, EventLoop::Watch::exclusive); break;
+    case Listening::standing_by:
+        loop.watch(fd, [this, &listener, &loop] {
+            listener.heard = true;
+            listener.rearm_at = loop.woke() + stall_after_;
+        }, EventLoop::Watch::once);
+        break;
+    }
 }
 
 void EventLoops::dispatch(Served& served) {

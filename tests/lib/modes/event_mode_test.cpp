@@ -9,7 +9,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <future>
+#include <map>
 #include <thread>
 
 #include <fcntl.h>
@@ -67,6 +69,23 @@ struct ErrnoNeighbour : StreamRequestHandler {
             rfile().readline(line);
         } catch (const TimeoutError&) {
             wfile().write("timed out\n");
+        }
+    }
+};
+
+// "tid": the kernel thread serving it; "block MS": blocks that thread for MS (what a handler must
+// not do), then "blocked".
+struct ThreadProbe : StreamRequestHandler {
+    using StreamRequestHandler::StreamRequestHandler;
+    void handle() override {
+        std::string line;
+        while (rfile().readline(line)) {
+            if (line.starts_with("block ")) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(line.substr(6))));
+                wfile().write("blocked\n");
+            } else {
+                wfile().write(std::to_string(test::current_tid()) + "\n");
+            }
         }
     }
 };
@@ -210,7 +229,8 @@ TEST_CASE("event mode: a handler that blocks its thread stalls only its own loop
         const std::string call = test::read_file(syscall_file);
         return call.starts_with(std::to_string(SYS_clock_nanosleep) + " ") || call.starts_with(std::to_string(SYS_nanosleep) + " ");
     }));
-    // While that loop sleeps, new clients are taken by the other loop, on another thread.
+    // While that loop sleeps, new clients are taken by the other loop, on another thread, once
+    // the block has lasted stall_after (20 ms): it takes over accepting.
     const auto begin = Clock::now();
     for (int i = 0; i < 20; ++i) {
         auto client = test::connect_stream(address);
@@ -219,6 +239,34 @@ TEST_CASE("event mode: a handler that blocks its thread stalls only its own loop
     }
     CHECK(Clock::now() - begin < 2500ms);
     CHECK(ask(stalled, "echo after") == "blocked");  // its own answer came once the block ended
+}
+
+TEST_CASE("event mode: a loop blocked for less than stall_after keeps its new clients; the others stand by", "[event]") {
+    // Only loop 0 accepts while it goes round: a client that comes while it is busy waits for it,
+    // where every loop accepting would have had loop 1 take it at once.
+    EventMode<TCPServer<ThreadProbe>> server{loopback4, {.event = {.loops = 2, .stall_after = 10s}}};
+    test::Running running(server);
+    auto first = test::connect_stream(server.server_address());
+    const std::string first_tid = ask(first, "tid");
+    first.send_all("block 500\n");
+    REQUIRE(test::blocked_in_sleep(std::stoi(first_tid)));
+    const auto begin = Clock::now();
+    auto second = test::connect_stream(server.server_address());
+    CHECK(ask(second, "tid") == first_tid);
+    CHECK(Clock::now() - begin >= 200ms);  // after the block: nobody took it meanwhile
+    CHECK(ask(first, "tid") == "blocked");  // the block's own answer, then
+    CHECK(ask(first, "") == first_tid);
+}
+
+TEST_CASE("event mode: a burst of connections is spread over the loops by the one that accepts", "[event]") {
+    EventMode<TCPServer<ThreadProbe>> server{loopback4, {.event = {.loops = 2}}};
+    test::Running running(server);
+    std::vector<Socket> clients;
+    for (int i = 0; i < 16; ++i) clients.push_back(test::connect_stream(server.server_address()));
+    std::map<std::string, int> served_by;
+    for (auto& client : clients) ++served_by[ask(client, "tid")];
+    REQUIRE(served_by.size() == 2);
+    for (const auto& [tid, count] : served_by) CHECK(count >= 6);  // about half each (balance(): within 2)
 }
 
 TEST_CASE("event mode: a wait through sleep_for lets the loop serve others", "[event][app]") {
@@ -255,6 +303,51 @@ struct Connection : test::TcpPair {
 };
 
 }  // namespace
+
+TEST_CASE("EventLoop: Watch::once hears a readable fd once, and again only after rearm()", "[event]") {
+    EventLoop loop(64 * 1024);
+    int ends[2];
+    REQUIRE(::pipe2(ends, O_NONBLOCK | O_CLOEXEC) == 0);
+    const UniqueFd read_end(ends[0]), write_end(ends[1]);
+    REQUIRE(::write(write_end.get(), "x", 1) == 1);  // never read: readable all along
+    int heard = 0, heard_level = 0;
+    REQUIRE(loop.watch(read_end.get(), [&] { ++heard; }, EventLoop::Watch::once));
+    loop.set_round_hook([] { return std::optional<EventLoop::Clock::duration>(1ms); });  // no round waits long
+    const auto go_round = [&](int rounds) { loop.run([&rounds] { return rounds-- == 0; }); };
+    go_round(5);
+    CHECK(heard == 1);
+    loop.rearm(read_end.get());
+    go_round(5);
+    CHECK(heard == 2);
+    // Watched level-triggered instead, the same fd is heard every round.
+    REQUIRE(loop.watch(read_end.get(), [&] { ++heard_level; }));
+    go_round(5);
+    CHECK(heard == 2);
+    CHECK(heard_level == 5);
+    loop.unwatch(read_end.get());
+}
+
+TEST_CASE("EventLoop::round_began: none while the loop waits, the round's start while it works", "[event]") {
+    EventLoop loop(64 * 1024);
+    CHECK_FALSE(loop.round_began());  // never ran
+    std::optional<EventLoop::Clock::time_point> in_fiber;
+    std::atomic<bool> stop{false};
+    loop.spawn([&] { in_fiber = loop.round_began(); });
+    const auto before = Clock::now();
+    std::promise<pid_t> started;
+    std::thread running([&] {
+        started.set_value(test::current_tid());
+        loop.run([&] { return stop.load(); });
+    });
+    REQUIRE(test::blocked_in_poll(started.get_future().get()));
+    CHECK_FALSE(loop.round_began());  // waiting in epoll_wait: another loop must not call it stalled
+    stop = true;
+    loop.wake();
+    running.join();
+    REQUIRE(in_fiber);
+    CHECK(*in_fiber >= before);
+    CHECK(*in_fiber <= Clock::now());
+}
 
 TEST_CASE("EventLoop: a short read leaves a socket known drained until its next edge; a FIN reads on to EOF", "[event]") {
     EventLoop loop(64 * 1024);

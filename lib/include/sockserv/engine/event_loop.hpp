@@ -21,6 +21,7 @@
 #include <sockserv/engine/fiber.hpp>
 #include <sockserv/io/waiting.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -72,12 +73,21 @@ public:
         defer_fiber(fd, deadline, std::make_unique<Typed>(std::move(work)));
     }
 
-    /// Calls on_ready in the loop's own context (not a fiber) whenever fd is readable (or has an
-    /// error). exclusive: EPOLLEXCLUSIVE, for a listener shared by several loops — the kernel wakes
-    /// one loop that is waiting, so a loop stalled by a handler is passed over. edge: edge-triggered
-    /// (for an eventfd several loops watch and none drains). A callback may (un)watch fds. False
-    /// for an fd epoll cannot watch (a regular file, /dev/null: always readable).
-    bool watch(int fd, std::function<void()> on_ready, bool exclusive = false, bool edge = false);
+    /// How watch() hears an fd.
+    enum class Watch : unsigned char {
+        level,      ///< every round while it is readable
+        exclusive,  ///< EPOLLEXCLUSIVE, for a listener shared by several loops: the kernel wakes one
+                    ///< loop that is waiting, so a loop stalled by a handler is passed over
+        edge,       ///< edge-triggered: for an eventfd several loops watch and none drains
+        once,       ///< EPOLLONESHOT: once, then not again until rearm() (a loop on standby that
+                    ///< wants to hear that a connection waits, but not each one)
+    };
+    /// Calls on_ready in the loop's own context (not a fiber) when fd is readable (or has an
+    /// error), as `how` says. A callback may (un)watch fds. False for an fd epoll cannot watch (a
+    /// regular file, /dev/null: always readable).
+    bool watch(int fd, std::function<void()> on_ready, Watch how = Watch::level);
+    /// A Watch::once fd that has been heard is heard again (at once, if it is readable now).
+    void rearm(int fd);
     void unwatch(int fd) noexcept;
 
     /// Runs until until() is true after a round (never, when not given).
@@ -156,6 +166,14 @@ public:
     /// When the last wait for events returned: what ran since is this round's work (a handler
     /// that blocks the loop makes it long).
     Clock::time_point woke() const noexcept { return woke_; }
+    /// When the round running now began; nullopt while the loop waits for events (or before it
+    /// first ran). Thread safe: another loop tells from it that this one is stalled, by a handler
+    /// that blocks its thread or a long computation.
+    std::optional<Clock::time_point> round_began() const noexcept {
+        const Clock::rep began = round_began_.load(std::memory_order_relaxed);
+        if (began == 0) return std::nullopt;
+        return Clock::time_point(Clock::duration(began));
+    }
 
 private:
     friend class Signal;
@@ -246,6 +264,7 @@ private:
     std::uint64_t finished_count_ = 0;
     std::uint64_t rounds_ = 0;  // waits for events so far
     Clock::time_point woke_ = Clock::now();
+    std::atomic<Clock::rep> round_began_{0};  // round_began(); 0 while waiting
     std::multimap<Clock::time_point, Waiter*> timers_;
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;

@@ -10,7 +10,8 @@
 // sendto) suspends the fiber where it would block, and the loop's timers keep every time-out; so do
 // ArrivalOrder and the waits in waiting.hpp. A handler that blocks its thread some other way
 // (sleep(3), a long computation, a slow disk) stalls the fibers of its own loop — only that loop:
-// the listeners are shared with EPOLLEXCLUSIVE, and a stalled loop is not woken for new clients.
+// once a loop has been in one round for stall_after (20 ms), the others accept new clients and
+// hand it none until it goes round again.
 //
 // A connection lives on the loop that accepted it; a datagram server's socket is read by loop 0
 // (event_loops.hpp says why). Hooks: get_request, verify_request and process_request run one at a
@@ -139,7 +140,8 @@ private:
     }
 
     std::shared_ptr<EventLoops> loops_ = std::make_shared<EventLoops>(
-        this->config().event.loops, this->config().event.fiber_stack_size, this->config().event.max_connections);
+        this->config().event.loops, this->config().event.fiber_stack_size, this->config().event.max_connections,
+        this->config().event.stall_after);
 };
 
 /// Event mode's command-line options.

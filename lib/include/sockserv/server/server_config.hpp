@@ -54,6 +54,12 @@ struct EventModeConfig {
     /// Requests (connections, or datagrams being handled) served at once; at the limit accepting
     /// pauses. 0: sized from the fd limit (half the soft RLIMIT_NOFILE, less a reserve).
     std::size_t max_connections = 0;
+    /// A loop in one round this long is stalled (a handler that blocks its thread, a long
+    /// computation): the other loops take over its accepting and are handed no connections of
+    /// it until it goes round again. Only the first loop accepts while it keeps up
+    /// (event_loops.hpp says why). Long against a round under load (a few ms at 10,000
+    /// connections), short against what a client waiting to be accepted would notice.
+    std::chrono::milliseconds stall_after{20};
     /// Stream servers whose clients speak first (HTTP, TLS, PROXY, echo): a connection gets its
     /// fiber, and the fiber its stack, only once its first bytes arrive — until then it costs the
     /// loop a few hundred bytes, not a stack page. Off by default: a handler that greets its client
