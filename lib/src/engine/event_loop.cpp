@@ -506,7 +506,12 @@ void EventLoop::post(std::function<void()> task) {
         std::lock_guard lock(posted_mutex_);
         posted_.push_back(std::move(task));
     }
-    wake();
+    // A loop in a round runs what was posted before it waits again (poll() looks at posted_waiting_
+    // after saying it waits): only one that waits, or is about to, needs the eventfd's wake-up —
+    // a system call here and a read and a round there, on every hand-over between loops. The two
+    // sequentially consistent pairs (waiting, then look; posted, then look) cannot both miss.
+    posted_waiting_.store(true, std::memory_order_seq_cst);
+    if (round_began_.load(std::memory_order_seq_cst) == 0) wake();
 }
 
 void EventLoop::wake() const noexcept {
@@ -517,6 +522,7 @@ void EventLoop::wake() const noexcept {
 void EventLoop::run_posted() {
     {
         std::lock_guard lock(posted_mutex_);
+        posted_waiting_.store(false, std::memory_order_relaxed);  // under the mutex: a post after it sets it again
         if (posted_.empty()) return;
         running_posted_.swap(posted_);
     }
@@ -555,7 +561,12 @@ void EventLoop::poll(std::optional<Clock::duration> limit) {
     }
     constexpr int max_events = 256;
     epoll_event events[max_events];
-    round_began_.store(0, std::memory_order_relaxed);
+    round_began_.store(0, std::memory_order_seq_cst);
+    // Posted after this round's run_posted(), without a wake-up (post()): go round at once.
+    if (posted_waiting_.load(std::memory_order_seq_cst)) {
+        wait = Clock::duration::zero();
+        lines_wait = false;
+    }
     const int n = ::epoll_wait(epoll_.get(), events, max_events, to_timeout_ms(wait));
     woke_ = Clock::now();
     round_began_.store(woke_.time_since_epoch().count(), std::memory_order_relaxed);
@@ -623,6 +634,7 @@ void EventLoop::run(const std::function<bool()>& until) {
         EventLoop* loop;
         LogBatch* previous_lines;
         ~Restore() {
+            loop->round_began_.store(0, std::memory_order_seq_cst);  // not running: a post() wakes it
             loop->lines_ = previous_lines;
             running_loop = loop->previous_;
             detail::exchange_suspender(loop->previous_suspender_);

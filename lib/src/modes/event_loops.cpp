@@ -164,6 +164,29 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
         BaseServer& server = *served.server;
         const bool at_limit = live_.load(std::memory_order_relaxed) >= max_connections_;
         bool want = open && !at_limit && (index == 0 || !server.is_datagram_server());
+        const auto now = loop.woke();
+        const auto bound = [&limit](EventLoop::Clock::duration wait) {
+            if (!limit || wait < *limit) limit = std::max(wait, EventLoop::Clock::duration::zero());
+        };
+        const bool take_over = index != 0 && stalled(0, now);
+        if (want && index != 0 && !take_over) {
+            // Standing by while loop 0 goes round. No need for the hooks' mutex to hear: loop 0
+            // holds it across each accept, and taking it every round cost a futex wait and wake
+            // a request in a profile of `Connection: close`.
+            listen(index, k, Listening::standing_by);
+            Listener& listener = state.listening[k];
+            if (!listener.heard) continue;
+            // A connection waited. Loop 0 takes it unless it stalls first: look again when its
+            // round would count as stalled, and hear again (rearm) no sooner than stall_after on.
+            if (const auto began = loops_[0].loop->round_began()) bound(*began + stall_after_ - now);
+            if (now >= listener.rearm_at) {
+                listener.heard = false;
+                loop.rearm(server.fileno());
+            } else {
+                bound(listener.rearm_at - now);
+            }
+            continue;
+        }
         if (want) {
             std::lock_guard lock(served.hooks);
             want = server.accepting();
@@ -176,33 +199,11 @@ std::optional<EventLoop::Clock::duration> EventLoops::after_round(std::size_t in
         }
         if (!want) {
             listen(index, k, Listening::no);
-            continue;
-        }
-        if (index == 0) {
+        } else if (index == 0) {
             listen(index, k, Listening::accepting);
-            continue;
-        }
-        // Another loop: on standby while loop 0 goes round, taking over while it is stalled.
-        const auto now = loop.woke();
-        const auto bound = [&limit](EventLoop::Clock::duration wait) {
-            if (!limit || wait < *limit) limit = std::max(wait, EventLoop::Clock::duration::zero());
-        };
-        if (stalled(0, now)) {
+        } else {
             listen(index, k, Listening::taking_over);
             bound(stall_after_);  // to see loop 0 go round again
-            continue;
-        }
-        listen(index, k, Listening::standing_by);
-        Listener& listener = state.listening[k];
-        if (!listener.heard) continue;
-        // A connection waited. Loop 0 takes it unless it stalls first: look again when its round
-        // would count as stalled, and listen again (rearm) no sooner than stall_after after the last.
-        if (const auto began = loops_[0].loop->round_began()) bound(*began + stall_after_ - now);
-        if (now >= listener.rearm_at) {
-            listener.heard = false;
-            loop.rearm(server.fileno());
-        } else {
-            bound(listener.rearm_at - now);
         }
     }
 

@@ -166,8 +166,8 @@ public:
     /// When the last wait for events returned: what ran since is this round's work (a handler
     /// that blocks the loop makes it long).
     Clock::time_point woke() const noexcept { return woke_; }
-    /// When the round running now began; nullopt while the loop waits for events (or before it
-    /// first ran). Thread safe: another loop tells from it that this one is stalled, by a handler
+    /// When the round running now began; nullopt while the loop waits for events (or is not
+    /// running). Thread safe: another loop tells from it that this one is stalled, by a handler
     /// that blocks its thread or a long computation.
     std::optional<Clock::time_point> round_began() const noexcept {
         const Clock::rep began = round_began_.load(std::memory_order_relaxed);
@@ -265,6 +265,7 @@ private:
     std::uint64_t rounds_ = 0;  // waits for events so far
     Clock::time_point woke_ = Clock::now();
     std::atomic<Clock::rep> round_began_{0};  // round_began(); 0 while waiting
+    std::atomic<bool> posted_waiting_{false};  // post() since the last run_posted()
     std::multimap<Clock::time_point, Waiter*> timers_;
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;
