@@ -349,6 +349,39 @@ TEST_CASE("EventLoop::round_began: none while the loop waits, the round's start 
     CHECK(*in_fiber <= Clock::now());
 }
 
+TEST_CASE("EventLoop::post from another thread is run whether the loop waits or is in a round", "[event]") {
+    // post() writes the eventfd only when the loop waits or is about to: a post that lands as the
+    // loop goes to wait must still be run, not wait for some other wake-up (there is none here).
+    EventLoop loop(64 * 1024);
+    std::atomic<int> ran{0};
+    std::atomic<bool> stop{false};
+    std::thread running([&] { loop.run([&] { return stop.load(); }); });
+    constexpr int posts = 20000;
+    bool lost = false;
+    for (int i = 1; i <= posts && !lost; ++i) {
+        // Some tasks keep the loop in its round a little, so that the next post finds it there.
+        loop.post([&ran, i] {
+            if (i % 3 == 0)
+                for (const auto until = Clock::now() + 2us; Clock::now() < until;) {
+                }
+            ran.fetch_add(1);
+        });
+        if (i % 2 == 0) {  // every other post: wait for both, so that the loop goes back to waiting
+            const auto deadline = Clock::now() + 5s;
+            while (ran.load() < i)
+                if (Clock::now() > deadline) {
+                    lost = true;
+                    break;
+                }
+        }
+    }
+    CHECK_FALSE(lost);
+    CHECK(ran.load() == posts);
+    stop = true;
+    loop.wake();
+    running.join();
+}
+
 TEST_CASE("EventLoop: a short read leaves a socket known drained until its next edge; a FIN reads on to EOF", "[event]") {
     EventLoop loop(64 * 1024);
     Connection c;
