@@ -13,17 +13,18 @@
 // Loop 0 accepts, one connection per round, and hands a connection to another loop when that one
 // serves at least two fewer (balance()): a connection lives on the loop that starts its fiber. The
 // other loops do not accept while loop 0 keeps up. Why: when every loop listens, every loop sleeps
-// and wakes for connections, and at a load one core could carry that costs the kernel about a
-// quarter more per connection (README, Benchmarks: `Connection: close`). They stand by instead:
+// and wakes for connections, and at a load one core could carry that costs the server about a
+// third more CPU per connection (README, Benchmarks: `Connection: close`). They stand by instead:
 // each hears that a connection waits (EPOLLONESHOT, re-armed at most every stall_after), and once
 // loop 0 has been in one round for stall_after (EventModeConfig::stall_after: a handler that
 // blocks its thread, a long computation) it takes over, accepting with EPOLLEXCLUSIVE — the
 // kernel passes over a loop that is not waiting — until loop 0 goes round again.
 //
 // A datagram socket is read by loop 0 alone, its requests' fibers started there in arrival order.
-// Why: datagram handlers are short, and ordered ones (ArrivalOrder: the chat) would otherwise wait for each other's turns across
-// loops — measured with 100,000 junk datagrams against 3 chatting members, one loop delivered 99.6%
-// of their lines during the flood, two loops sharing the socket 46%. The servers' hooks
+// Why: datagram handlers are short, and ordered ones (ArrivalOrder: the chat) would otherwise wait
+// for each other's turns across loops — measured with 100,000 junk datagrams against 3 chatting
+// members, one loop delivered 99.6% of their lines during the flood, two loops sharing the socket
+// 46%. The servers' hooks
 // (get_request, verify_request, process_request, service_actions) still run one at a time, as in
 // every mode: each server has a mutex its loops take around them.
 //
