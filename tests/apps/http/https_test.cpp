@@ -232,7 +232,7 @@ TEST_CASE("HTTPS session resumption: a ticket from one worker resumes on the oth
     for (const pid_t old : workers) CHECK(test::eventually([&] { return !test::process_running(old); }, 20s));
 }
 
-TEST_CASE("HTTPS reload: SIGHUP reads a new certificate; a bad one keeps the workers serving and says why",
+TEST_CASE("HTTPS reload: SIGHUP reads a new certificate - a bad one keeps the workers serving and says why",
           "[http][app][tls][pool]") {
     Content content;
     test::TempDir dir;
@@ -264,7 +264,7 @@ TEST_CASE("HTTPS reload: SIGHUP reads a new certificate; a bad one keeps the wor
     CHECK(test::eventually([&] { return curl(cacert() + url).status != 0; }, 20s));
 }
 
-TEST_CASE("mutual TLS: no client certificate, no service; with one, served", "[http][app][tls][thread]") {
+TEST_CASE("mutual TLS: no client certificate, no service - with one, served", "[http][app][tls][thread]") {
     Content content;
     Server server(content.dir.path(), "thread", tls_options({"--tls-client-ca", certificates().ca()}));
     const std::string url = shell_quote(server.url("/hello.txt"));

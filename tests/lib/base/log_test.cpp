@@ -135,7 +135,7 @@ TEST_CASE("log_gathered: lines wait in a LogBatch and are written together, whol
     CHECK(stderr_.writes().back() == "after\n");
 }
 
-TEST_CASE("log_gathered: a log() line writes the waiting lines first; a line longer than a batch goes alone", "[log]") {
+TEST_CASE("log_gathered: a log() line writes the waiting lines first - a line longer than a batch goes alone", "[log]") {
     CapturedStderr stderr_;
     const std::string long_line(sockserv::LogBatch::batch_bytes + 10, 'L');
     sockserv::LogBatch batch;

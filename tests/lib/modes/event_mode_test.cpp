@@ -241,7 +241,7 @@ TEST_CASE("event mode: a handler that blocks its thread stalls only its own loop
     CHECK(ask(stalled, "echo after") == "blocked");  // its own answer came once the block ended
 }
 
-TEST_CASE("event mode: a loop blocked for less than stall_after keeps its new clients; the others stand by", "[event]") {
+TEST_CASE("event mode: a loop blocked for less than stall_after keeps its new clients - the others stand by", "[event]") {
     // Only loop 0 accepts while it goes round: a client that comes while it is busy waits for it,
     // where every loop accepting would have had loop 1 take it at once.
     EventMode<TCPServer<ThreadProbe>> server{loopback4, {.event = {.loops = 2, .stall_after = 10s}}};
@@ -382,7 +382,7 @@ TEST_CASE("EventLoop::post from another thread is run whether the loop waits or 
     running.join();
 }
 
-TEST_CASE("EventLoop: a short read leaves a socket known drained until its next edge; a FIN reads on to EOF", "[event]") {
+TEST_CASE("EventLoop: a short read leaves a socket known drained until its next edge - a FIN reads on to EOF", "[event]") {
     EventLoop loop(64 * 1024);
     Connection c;
     const int fd = c.server.fd();
@@ -553,7 +553,7 @@ TEST_CASE("event mode, start_on_first_bytes: a silent connection is closed at fi
     CHECK(test::recv_exactly(talking, 6) == "again\n");  // a served connection is not on that clock
 }
 
-TEST_CASE("event mode, defer_accept: the kernel holds a connection until its first bytes; a silent client is still served",
+TEST_CASE("event mode, defer_accept: the kernel holds a connection until its first bytes - a silent client is still served",
           "[event]") {
     EventMode<TCPServer<StreamEcho>> server{loopback4,
                                             {.defer_accept = true, .event = {.loops = 2, .start_on_first_bytes = true}}};

@@ -113,7 +113,7 @@ TEST_CASE("fork mode: a child killed by a signal is logged by the parent - pid, 
 
 }
 
-TEST_CASE("fork mode: a child exiting non-zero is logged; a client that hangs up is not", "[fork]") {
+TEST_CASE("fork mode: a child exiting non-zero is logged - a client that hangs up is not", "[fork]") {
     test::Process server = probe("fork");
     const auto address = server.wait_until_serving();
     child_ends_with(server, address, "exit 3", " exited with status 3");

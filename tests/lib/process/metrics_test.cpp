@@ -160,7 +160,7 @@ struct BlockingEcho : StreamRequestHandler {
 };
 }  // namespace
 
-TEST_CASE("metrics: a handler that blocks its event loop shows in the longest round; the lifecycle counts its request",
+TEST_CASE("metrics: a handler that blocks its event loop shows in the longest round - the lifecycle counts its request",
           "[metrics][event]") {
     Shared<Registry> registry;
     const ServerMetrics metrics(*registry);
