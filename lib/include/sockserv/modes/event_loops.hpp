@@ -12,9 +12,9 @@
 //
 // Loop 0 accepts, one connection per round, and hands a connection to another loop when that one
 // serves at least two fewer (balance()): a connection lives on the loop that starts its fiber. The
-// other loops do not accept while loop 0 keeps up. Why: when every loop listens, every loop sleeps
-// and wakes for connections, and at a load one core could carry that costs the server about a
-// third more CPU per connection (README, Benchmarks: `Connection: close`). They stand by instead:
+// other loops do not accept while loop 0 keeps up. Why: with every loop listening, a connection
+// cost the server about a third more CPU at a load one core could carry (README, Benchmarks:
+// `Connection: close`). They stand by instead:
 // each hears that a connection waits (EPOLLONESHOT, re-armed at most every stall_after), and once
 // loop 0 has been in one round for stall_after (EventModeConfig::stall_after: a handler that
 // blocks its thread, a long computation) it takes over, accepting with EPOLLEXCLUSIVE — the
