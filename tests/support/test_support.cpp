@@ -360,8 +360,9 @@ std::string binary(const std::string& name) {
 pid_t current_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 namespace {
-bool blocked_in(pid_t tid, std::chrono::milliseconds timeout, std::initializer_list<long> calls) {
-    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
+bool blocked_in(pid_t tid, std::chrono::milliseconds timeout, std::initializer_list<long> calls, pid_t process = 0) {
+    const std::string path =
+        "/proc/" + (process ? std::to_string(process) : std::string("self")) + "/task/" + std::to_string(tid) + "/syscall";
     return eventually(
         [&] {
             std::istringstream fields(read_file(path));
@@ -379,8 +380,8 @@ bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout) {
 
 bool blocked_in_futex(pid_t tid, std::chrono::milliseconds timeout) { return blocked_in(tid, timeout, {SYS_futex}); }
 
-bool blocked_in_sleep(pid_t tid, std::chrono::milliseconds timeout) {
-    return blocked_in(tid, timeout, {SYS_nanosleep, SYS_clock_nanosleep});
+bool blocked_in_sleep(pid_t tid, std::chrono::milliseconds timeout, pid_t process) {
+    return blocked_in(tid, timeout, {SYS_nanosleep, SYS_clock_nanosleep}, process);
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -200,8 +200,9 @@ pid_t current_tid();
 bool blocked_in_poll(pid_t tid, std::chrono::milliseconds timeout = 10s);
 /// The same for a thread waiting on a lock (futex).
 bool blocked_in_futex(pid_t tid, std::chrono::milliseconds timeout = 10s);
-/// The same for a thread asleep (nanosleep, clock_nanosleep: a handler blocking its loop).
-bool blocked_in_sleep(pid_t tid, std::chrono::milliseconds timeout = 10s);
+/// The same for a thread asleep (nanosleep, clock_nanosleep: a handler blocking its loop), of this
+/// process or (process != 0) of another.
+bool blocked_in_sleep(pid_t tid, std::chrono::milliseconds timeout = 10s, pid_t process = 0);
 
 /// Polls `condition` until true or the time-out; for state with no event to wait on (a counter in
 /// /proc). Returns the last result.

@@ -19,7 +19,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 
 using namespace sockserv;
 using namespace std::chrono_literals;
@@ -224,11 +223,7 @@ TEST_CASE("event mode: a handler that blocks its thread stalls only its own loop
     stalled.send_all("block 3000\n");
     // Until that loop's thread is really asleep (else a client connecting in the meantime may be
     // accepted by the loop just before it stalls).
-    const std::string syscall_file = "/proc/" + std::to_string(server.pid()) + "/task/" + stalled_tid + "/syscall";
-    REQUIRE(test::eventually([&] {
-        const std::string call = test::read_file(syscall_file);
-        return call.starts_with(std::to_string(SYS_clock_nanosleep) + " ") || call.starts_with(std::to_string(SYS_nanosleep) + " ");
-    }));
+    REQUIRE(test::blocked_in_sleep(std::stoi(stalled_tid), 10s, server.pid()));
     // While that loop sleeps, new clients are taken by the other loop, on another thread, once
     // the block has lasted stall_after (20 ms): it takes over accepting.
     const auto begin = Clock::now();
