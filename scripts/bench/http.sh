@@ -15,7 +15,8 @@
 #   CPU=1                                                   also the CPU each request cost the server
 #                                                           (its process tree, user + system) and
 #                                                           wrk, in µs, among the notes
-# Servers: event (2 loops in one process), event-1 (one loop), pool (--workers 2 --mode event
+# Servers: ref-http (the ceiling: a hand-written 2-process epoll loop answering every request
+# with the file from memory, no parsing, no log; ref-http+defer with TCP_DEFER_ACCEPT), event (2 loops in one process), event-1 (one loop), pool (--workers 2 --mode event
 # --loops 1: nginx's shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default
 # 2), nginx-deferred (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets
 # it), nginx-buffered (the same with `access_log ... buffer=4k flush=1s`: its access lines gathered,
@@ -50,6 +51,9 @@ command_of() {
   if [ "${name%+defer}" != "$name" ]; then name=${name%+defer}; extra+=" --defer-accept"; fi
   # An older build (before 0.3) spells --loops --threads; this one still accepts both.
   if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; loops=--threads; fi
+  # The ceiling, not a server: the load's file from memory (reference_epoll_http.cpp; $file is
+  # bench_measure's).
+  if [ "$name" = ref-http ]; then echo "$bin/reference_epoll_http $work/site/${file:-1k}.bin 2${extra:+ deferred}"; return; fi
   local http="$at/http_server 0 -b 127.0.0.1 -d $work/site --idle-timeout 120"
   case "$name" in
     event)  echo "$http --mode event $loops 2 --max-connections $limit" ;;

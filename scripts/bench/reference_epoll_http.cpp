@@ -1,0 +1,167 @@
+// reference_epoll_http: the ceiling of the http benchmark, not a server. N processes (default 2)
+// forked after listen(), each an epoll loop with the shared listener (EPOLLEXCLUSIVE), as
+// reference_epoll_echo; every request that one recv brings whole is answered with FILE, read once
+// at start, head and body in one buffer: no parsing beyond finding the head's end and wrk's
+// "Connection: close", no path, no file system, no log, no time-outs. What it measures is the
+// kernel's and the client's share of a request: how far ahead of nginx any server can be under
+// wrk on these two cores. With "deferred", TCP_DEFER_ACCEPT on the listener (as --defer-accept).
+// Prints "serving on 127.0.0.1:PORT".
+//   reference_epoll_http FILE [PROCESSES] [deferred]
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+struct Answers {
+    std::string keep;   // head with no Connection field, then the body
+    std::string close;  // head with Connection: close, then the body
+};
+
+Answers answers_for(const std::string& body) {
+    const std::string head = "HTTP/1.1 200 OK\r\nServer: reference\r\nContent-Type: application/octet-stream\r\n"
+                             "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    return {head + "\r\n" + body, head + "Connection: close\r\n\r\n" + body};
+}
+
+struct Connection {
+    const std::string* answer = nullptr;  // being sent, from `sent` on
+    std::size_t sent = 0;
+    bool close_after = false;
+};
+
+[[noreturn]] void serve(int listener, const Answers& answers) {
+    const int epoll = ::epoll_create1(0);
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLEXCLUSIVE;
+    event.data.fd = listener;
+    ::epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event);
+    std::vector<Connection> connections;
+    epoll_event ready[256];
+    char buffer[16384];
+    const auto drop = [&](int fd) {
+        connections[static_cast<std::size_t>(fd)] = {};
+        ::close(fd);
+    };
+    // Sends what is left of fd's answer; false when the connection is done with (closed).
+    const auto send_rest = [&](int fd) {
+        Connection& c = connections[static_cast<std::size_t>(fd)];
+        while (c.sent < c.answer->size()) {
+            const ssize_t n = ::send(fd, c.answer->data() + c.sent, c.answer->size() - c.sent, MSG_NOSIGNAL);
+            if (n < 0 && errno == EAGAIN) {
+                epoll_event out{};
+                out.events = EPOLLOUT;
+                out.data.fd = fd;
+                ::epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &out);
+                return true;
+            }
+            if (n <= 0) {
+                drop(fd);
+                return false;
+            }
+            c.sent += static_cast<std::size_t>(n);
+        }
+        c.answer = nullptr;
+        if (c.close_after) {
+            drop(fd);
+            return false;
+        }
+        return true;
+    };
+    for (;;) {
+        const int n = ::epoll_wait(epoll, ready, 256, -1);
+        for (int i = 0; i < n; ++i) {
+            const int fd = ready[i].data.fd;
+            if (fd == listener) {
+                const int client = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+                if (client < 0) continue;
+                if (connections.size() <= static_cast<std::size_t>(client)) connections.resize(static_cast<std::size_t>(client) + 1024);
+                epoll_event add{};
+                add.events = EPOLLIN;
+                add.data.fd = client;
+                ::epoll_ctl(epoll, EPOLL_CTL_ADD, client, &add);
+                continue;
+            }
+            Connection& c = connections[static_cast<std::size_t>(fd)];
+            if (c.answer) {  // writable again
+                if (send_rest(fd) && !c.answer) {
+                    epoll_event in{};
+                    in.events = EPOLLIN;
+                    in.data.fd = fd;
+                    ::epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &in);
+                }
+                continue;
+            }
+            const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+            if (got < 0 && errno == EAGAIN) continue;
+            const std::string_view request(buffer, got > 0 ? static_cast<std::size_t>(got) : 0);
+            if (got <= 0 || !request.ends_with("\r\n\r\n")) {  // EOF, an error, or not wrk's whole request
+                drop(fd);
+                continue;
+            }
+            c.close_after = request.find("Connection: close") != std::string_view::npos;
+            c.answer = c.close_after ? &answers.close : &answers.keep;
+            c.sent = 0;
+            send_rest(fd);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: reference_epoll_http FILE [PROCESSES] [deferred]\n");
+        return 2;
+    }
+    std::ifstream file(argv[1], std::ios::binary);
+    const std::string body{std::istreambuf_iterator<char>(file), {}};
+    if (!file) {
+        std::perror(argv[1]);
+        return 1;
+    }
+    const Answers answers = answers_for(body);
+    const int processes = argc > 2 ? std::atoi(argv[2]) : 2;
+    const bool deferred = argc > 3 && std::strcmp(argv[3], "deferred") == 0;
+    std::signal(SIGPIPE, SIG_IGN);
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    const int one = 1;
+    ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (deferred) ::setsockopt(listener, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener, SOMAXCONN) != 0 ||
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+        std::perror("reference_epoll_http");
+        return 1;
+    }
+    for (int i = 0; i < processes; ++i)
+        if (::fork() == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the benchmark's TERM to the parent ends us too
+            serve(listener, answers);
+        }
+    std::fprintf(stderr, "reference_epoll_http: serving on 127.0.0.1:%d\n", ntohs(address.sin_port));
+    while (::wait(nullptr) > 0) {
+    }
+}
