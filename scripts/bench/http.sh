@@ -15,13 +15,16 @@
 #   CPU=1                                                   also the CPU each request cost the server
 #                                                           (its process tree, user + system) and
 #                                                           wrk, in µs, among the notes
-# Servers: ref-http (the ceiling: a hand-written 2-process epoll loop answering every request
-# with the file from memory, no parsing, no log; ref-http+defer with TCP_DEFER_ACCEPT), event (2 loops in one process), event-1 (one loop), pool (--workers 2 --mode event
+# Servers: event (2 loops in one process), event-1 (one loop), pool (--workers 2 --mode event
 # --loops 1: nginx's shape), thread, fork, sync, python (http.server), nginx (NGINX_WORKERS, default
 # 2), nginx-deferred (the same with `listen ... deferred`: TCP_DEFER_ACCEPT, as --defer-accept sets
-# it), nginx-buffered (the same with `access_log ... buffer=4k flush=1s`: its access lines gathered,
-# as event mode gathers ours). Every server logs each request to a file, nginx included: the same
-# work for each.
+# it), nginx-reuseport (`listen ... reuseport`: a listener per worker), nginx-buffered (the same
+# with `access_log ... buffer=4k flush=1s`: its access lines gathered, as event mode gathers ours),
+# and ref-http, the ceiling rather than a server: a hand-written 2-process epoll loop answering
+# every request with the file from memory, no parsing, no file system, no log
+# (reference_epoll_http.cpp; ref-http+defer with TCP_DEFER_ACCEPT, ref-http+reuseport with a
+# listener per process). Every server but ref-http logs each request to a file, nginx included:
+# the same work for each.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-3}"
@@ -53,7 +56,10 @@ command_of() {
   if [ "${name#old:}" != "$name" ]; then at=${OLD_BIN:?OLD_BIN names the older build\'s bin folder}; name=${name#old:}; loops=--threads; fi
   # The ceiling, not a server: the load's file from memory (reference_epoll_http.cpp; $file is
   # bench_measure's).
-  if [ "$name" = ref-http ]; then echo "$bin/reference_epoll_http $work/site/${file:-1k}.bin 2${extra:+ deferred}"; return; fi
+  if [ "${name%+reuseport}" = ref-http ]; then
+    echo "$bin/reference_epoll_http $work/site/${file:-1k}.bin 2${extra:+ deferred}$([ "$name" != ref-http ] && echo " reuseport")"
+    return
+  fi
   local http="$at/http_server 0 -b 127.0.0.1 -d $work/site --idle-timeout 120"
   case "$name" in
     event)  echo "$http --mode event $loops 2 --max-connections $limit" ;;
@@ -70,6 +76,7 @@ command_of() {
 start() {
   if [ "$1" = nginx ]; then start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"
   elif [ "$1" = nginx-deferred ]; then NGINX_LISTEN=deferred start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"
+  elif [ "$1" = nginx-reuseport ]; then NGINX_LISTEN=reuseport start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"
   elif [ "$1" = nginx-buffered ]; then NGINX_LOG_BUFFER=4k start_nginx "${NGINX_WORKERS:-2}" "$work/site" "$work/nginx"; else
     local line
     line=$(command_of "$1")

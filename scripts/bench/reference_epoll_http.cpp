@@ -4,9 +4,10 @@
 // at start, head and body in one buffer: no parsing beyond finding the head's end and wrk's
 // "Connection: close", no path, no file system, no log, no time-outs. What it measures is the
 // kernel's and the client's share of a request: how far ahead of nginx any server can be under
-// wrk on these two cores. With "deferred", TCP_DEFER_ACCEPT on the listener (as --defer-accept).
+// wrk on these two cores. With "deferred", TCP_DEFER_ACCEPT on the listener (as --defer-accept);
+// with "reuseport", a listener per process (SO_REUSEPORT, nginx's `listen ... reuseport`).
 // Prints "serving on 127.0.0.1:PORT".
-//   reference_epoll_http FILE [PROCESSES] [deferred]
+//   reference_epoll_http FILE [PROCESSES] [deferred] [reuseport]
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +20,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -126,9 +128,33 @@ struct Connection {
 
 }  // namespace
 
+namespace {
+
+// A listening socket on 127.0.0.1:port (0: any), with the options asked for; -1 on failure.
+int listen_on(int port, bool deferred, bool reuseport) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    const int one = 1;
+    ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (deferred) ::setsockopt(listener, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);
+    if (reuseport) ::setsockopt(listener, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener, SOMAXCONN) != 0) {
+        std::perror("reference_epoll_http");
+        return -1;
+    }
+    return listener;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: reference_epoll_http FILE [PROCESSES] [deferred]\n");
+        std::fprintf(stderr, "usage: reference_epoll_http FILE [PROCESSES] [deferred|reuseport]...\n");
         return 2;
     }
     std::ifstream file(argv[1], std::ios::binary);
@@ -139,29 +165,29 @@ int main(int argc, char** argv) {
     }
     const Answers answers = answers_for(body);
     const int processes = argc > 2 ? std::atoi(argv[2]) : 2;
-    const bool deferred = argc > 3 && std::strcmp(argv[3], "deferred") == 0;
-    std::signal(SIGPIPE, SIG_IGN);
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    const int one = 1;
-    ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (deferred) ::setsockopt(listener, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listener, SOMAXCONN) != 0 ||
-        ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-        std::perror("reference_epoll_http");
-        return 1;
+    bool deferred = false, reuseport = false;
+    for (int i = 3; i < argc; ++i) {
+        deferred = deferred || std::strcmp(argv[i], "deferred") == 0;
+        reuseport = reuseport || std::strcmp(argv[i], "reuseport") == 0;
     }
-    for (int i = 0; i < processes; ++i)
+    std::signal(SIGPIPE, SIG_IGN);
+    const int first = listen_on(0, deferred, reuseport);
+    sockaddr_in address{};
+    socklen_t size = sizeof address;
+    if (first < 0 || ::getsockname(first, reinterpret_cast<sockaddr*>(&address), &size) != 0) return 1;
+    const int port = ntohs(address.sin_port);
+    for (int i = 0; i < processes; ++i) {
+        // With reuseport each process has a listener of its own on the port, and the kernel
+        // spreads new connections over them by their addresses' hash (nginx's listen ... reuseport).
+        const int listener = reuseport && i > 0 ? listen_on(port, deferred, true) : first;
+        if (listener < 0) return 1;
         if (::fork() == 0) {
             ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the benchmark's TERM to the parent ends us too
             serve(listener, answers);
         }
-    std::fprintf(stderr, "reference_epoll_http: serving on 127.0.0.1:%d\n", ntohs(address.sin_port));
+        if (listener != first) ::close(listener);
+    }
+    std::fprintf(stderr, "reference_epoll_http: serving on 127.0.0.1:%d\n", port);
     while (::wait(nullptr) > 0) {
     }
 }
