@@ -98,14 +98,26 @@ MimeTypes::MimeTypes(const std::filesystem::path& system_table) {
         if (!(words >> type) || type.find('/') == std::string::npos) continue;
         while (words >> extension) system_.emplace(sockserv::ascii_lower(extension), type);  // the first one wins
     }
+    const auto add = [this](std::string_view extension, std::string_view type) {
+        std::string value(type);
+        if (is_text_type(type)) value.append("; charset=utf-8");
+        content_types_.emplace(std::string(extension), std::move(value));  // the embedded one wins
+    };
+    for (const auto& [extension, type] : embedded) add(extension, type);
+    for (const auto& [extension, type] : system_) add(extension, type);
+}
+
+std::string MimeTypes::extension_of(std::string_view file_name) {
+    if (const auto slash = file_name.rfind('/'); slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
+    const auto dot = file_name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == file_name.size()) return {};  // ".bashrc"
+    return sockserv::ascii_lower(file_name.substr(dot + 1));
 }
 
 std::string_view MimeTypes::type_of(std::string_view file_name) const {
     constexpr std::string_view fallback = "application/octet-stream";
-    if (const auto slash = file_name.rfind('/'); slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
-    const auto dot = file_name.rfind('.');
-    if (dot == std::string_view::npos || dot == 0 || dot + 1 == file_name.size()) return fallback;  // ".bashrc"
-    const std::string extension = sockserv::ascii_lower(file_name.substr(dot + 1));
+    const std::string extension = extension_of(file_name);
+    if (extension.empty()) return fallback;
     const auto found = std::lower_bound(embedded.begin(), embedded.end(), extension,
                                         [](const auto& entry, const std::string& key) { return entry.first < key; });
     if (found != embedded.end() && found->first == extension) return found->second;
@@ -113,11 +125,11 @@ std::string_view MimeTypes::type_of(std::string_view file_name) const {
     return fallback;
 }
 
-std::string MimeTypes::content_type(std::string_view file_name) const {
-    const std::string_view type = type_of(file_name);
-    std::string out(type);
-    if (is_text_type(type)) out.append("; charset=utf-8");
-    return out;
+std::string_view MimeTypes::content_type(std::string_view file_name) const {
+    const std::string extension = extension_of(file_name);
+    if (const auto found = content_types_.find(extension); !extension.empty() && found != content_types_.end())
+        return found->second;
+    return "application/octet-stream";
 }
 
 bool is_text_type(std::string_view type) noexcept {

@@ -42,8 +42,8 @@ public:
     std::string_view fields() const noexcept { return fields_; }
 
 private:
-    // A bit per (first letter, length) of every name ever set: a set of a name whose bit is clear
-    // (nearly every set: a response's fields are new) appends without scanning the fields.
+    // A bit per (first letter, last letter, length) of every name ever set: a set of a name whose
+    // bit is clear (nearly every set: a response's fields are new) appends without scanning.
     static std::uint64_t name_bit(std::string_view name) noexcept;
     bool may_have(std::string_view name) const noexcept { return (names_ & name_bit(name)) != 0; }
 
