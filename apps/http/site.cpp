@@ -69,7 +69,7 @@ Response Site::respond(const RequestHead& request) const {
 Response Site::serve_file(ServedDirectory::Opened file, std::string_view name, const RequestHead& request) const {
     const std::uint64_t size = static_cast<std::uint64_t>(file.status().st_size);
     const std::time_t modified = file.status().st_mtim.tv_sec;
-    const std::string etag = weak_etag(file.status());
+    const std::string& etag = weak_etag(file.status());  // nothing below waits, or makes another
 
     // If-None-Match wins over If-Modified-Since when both are present (RFC 9110 13.2.2).
     bool not_modified = false;

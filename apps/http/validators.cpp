@@ -7,8 +7,9 @@
 
 namespace http_app {
 
-std::string format_http_date(std::time_t time) {
-    // A hot file's Last-Modified is the same every time: the last one formatted on this thread is kept.
+const std::string& format_http_date(std::time_t time) {
+    // A hot file's Last-Modified is the same every time: the last one formatted on this thread is
+    // kept, and lent rather than copied (a copy was an allocation per request).
     thread_local std::time_t formatted_at = -1;
     thread_local std::string formatted;
     if (time == formatted_at) return formatted;
@@ -43,7 +44,7 @@ const std::string& current_http_date() {
     return date;
 }
 
-std::string weak_etag(const struct stat& file) {
+const std::string& weak_etag(const struct stat& file) {
     // The last one made on this thread is kept: a hot file's tag is the same every time.
     thread_local struct stat tagged {};
     thread_local std::string last;
