@@ -56,14 +56,18 @@ std::uint64_t ResponseHead::name_bit(std::string_view name) noexcept {
 }
 
 void ResponseHead::erase(std::string_view name) {
-    if (!may_have(name)) return;
+    if (may_have(name)) erase_lines(name);
+}
+
+void ResponseHead::erase_lines(std::string_view name) {
     for (std::size_t at = find_line(fields_, name); at != std::string::npos; at = find_line(fields_, name, at))
         fields_.erase(at, fields_.find("\r\n", at) + 2 - at);
 }
 
 void ResponseHead::set(std::string_view name, std::string_view value) {
-    erase(name);
-    names_ |= name_bit(name);
+    const std::uint64_t bit = name_bit(name);
+    if (names_ & bit) erase_lines(name);
+    names_ |= bit;
     if (fields_.empty()) fields_.reserve(256);  // a file's fields, with room to spare
     fields_.append(name).append(": ").append(value).append("\r\n");
 }

@@ -46,6 +46,7 @@ private:
     // bit is clear (nearly every set: a response's fields are new) appends without scanning.
     static std::uint64_t name_bit(std::string_view name) noexcept;
     bool may_have(std::string_view name) const noexcept { return (names_ & name_bit(name)) != 0; }
+    void erase_lines(std::string_view name);
 
     unsigned status_ = 200;
     unsigned version_ = 11;
