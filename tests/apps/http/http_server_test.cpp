@@ -538,7 +538,17 @@ TEST_CASE("event mode holds 5,000 idle and 1,000 trickling connections while fre
     trickle.join();
     const double slowest = *std::max_element(millis.begin(), millis.end());
     INFO("slowest fresh request: " << slowest << " ms");
-    CHECK(slowest < 100.0 * test::sanitizer_slowdown);  // 100 ms; a sanitizer build is allowed its slowdown
+    // 100 ms; a sanitizer build is allowed its slowdown, and ThreadSanitizer twice that: its own
+    // bookkeeping for the fibers (shadow memory unmapped as they end, clocks acquired and released)
+    // is most of the server's time here. Under TSan on an idle machine the slowest of the 50 took
+    // 305-725 ms in ten runs, before the only-loop-0-accepts change as after it, and 1,175 ms once
+    // in CI beside another test. The release build's 100 ms is what sees a loop held by the trickle.
+#if defined(__SANITIZE_THREAD__)
+    constexpr double allowed = 100.0 * test::sanitizer_slowdown * 2;
+#else
+    constexpr double allowed = 100.0 * test::sanitizer_slowdown;
+#endif
+    CHECK(slowest < allowed);
 
     // Every held connection is still open: nothing to read, no EOF.
     std::vector<pollfd> fds;
