@@ -9,20 +9,12 @@
 // Prints "serving on 127.0.0.1:PORT".
 //   reference_epoll_http FILE [PROCESSES] [deferred] [reuseport]
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "reference_loop.hpp"
 
 #include <cerrno>
 #include <csignal>
-#include <cstdint>
-#include <cstdio>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -50,14 +42,16 @@ struct Connection {
 };
 
 [[noreturn]] void serve(int listener, const Answers& answers) {
-    const int epoll = ::epoll_create1(0);
-    epoll_event event{};
-    event.events = EPOLLIN | EPOLLEXCLUSIVE;
-    event.data.fd = listener;
-    ::epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event);
+    const int epoll = reference::epoll_with_listener(listener);
     std::vector<Connection> connections;
     epoll_event ready[256];
     char buffer[16384];
+    const auto watch = [epoll](int fd, std::uint32_t events) {
+        epoll_event change{};
+        change.events = events;
+        change.data.fd = fd;
+        ::epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &change);
+    };
     const auto drop = [&](int fd) {
         connections[static_cast<std::size_t>(fd)] = {};
         ::close(fd);
@@ -68,10 +62,7 @@ struct Connection {
         while (c.sent < c.answer->size()) {
             const ssize_t n = ::send(fd, c.answer->data() + c.sent, c.answer->size() - c.sent, MSG_NOSIGNAL);
             if (n < 0 && errno == EAGAIN) {
-                epoll_event out{};
-                out.events = EPOLLOUT;
-                out.data.fd = fd;
-                ::epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &out);
+                watch(fd, EPOLLOUT);
                 return true;
             }
             if (n <= 0) {
@@ -92,23 +83,14 @@ struct Connection {
         for (int i = 0; i < n; ++i) {
             const int fd = ready[i].data.fd;
             if (fd == listener) {
-                const int client = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
-                if (client < 0) continue;
-                if (connections.size() <= static_cast<std::size_t>(client)) connections.resize(static_cast<std::size_t>(client) + 1024);
-                epoll_event add{};
-                add.events = EPOLLIN;
-                add.data.fd = client;
-                ::epoll_ctl(epoll, EPOLL_CTL_ADD, client, &add);
+                const int client = reference::accept_and_watch(epoll, listener);
+                if (client >= 0 && connections.size() <= static_cast<std::size_t>(client))
+                    connections.resize(static_cast<std::size_t>(client) + 1024);
                 continue;
             }
             Connection& c = connections[static_cast<std::size_t>(fd)];
             if (c.answer) {  // writable again
-                if (send_rest(fd) && !c.answer) {
-                    epoll_event in{};
-                    in.events = EPOLLIN;
-                    in.data.fd = fd;
-                    ::epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &in);
-                }
+                if (send_rest(fd) && !c.answer) watch(fd, EPOLLIN);
                 continue;
             }
             const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
@@ -124,30 +106,6 @@ struct Connection {
             send_rest(fd);
         }
     }
-}
-
-}  // namespace
-
-namespace {
-
-// A listening socket on 127.0.0.1:port (0: any), with the options asked for; -1 on failure.
-int listen_on(int port, bool deferred, bool reuseport) {
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    const int one = 1;
-    ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (deferred) ::setsockopt(listener, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof one);
-    if (reuseport) ::setsockopt(listener, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listener, SOMAXCONN) != 0) {
-        std::perror("reference_epoll_http");
-        return -1;
-    }
-    return listener;
 }
 
 }  // namespace
@@ -171,23 +129,17 @@ int main(int argc, char** argv) {
         reuseport = reuseport || std::strcmp(argv[i], "reuseport") == 0;
     }
     std::signal(SIGPIPE, SIG_IGN);
-    const int first = listen_on(0, deferred, reuseport);
-    sockaddr_in address{};
-    socklen_t size = sizeof address;
-    if (first < 0 || ::getsockname(first, reinterpret_cast<sockaddr*>(&address), &size) != 0) return 1;
-    const int port = ntohs(address.sin_port);
+    const reference::ListenOptions options{.nodelay = true, .deferred = deferred, .reuseport = reuseport};
+    const int first = reference::listen_loopback(0, options);
+    const int port = first < 0 ? -1 : reference::port_of(first);
+    if (port < 0) return 1;
     for (int i = 0; i < processes; ++i) {
         // With reuseport each process has a listener of its own on the port, and the kernel
         // spreads new connections over them by their addresses' hash (nginx's listen ... reuseport).
-        const int listener = reuseport && i > 0 ? listen_on(port, deferred, true) : first;
+        const int listener = reuseport && i > 0 ? reference::listen_loopback(port, options) : first;
         if (listener < 0) return 1;
-        if (::fork() == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the benchmark's TERM to the parent ends us too
-            serve(listener, answers);
-        }
+        reference::fork_serving([&] { serve(listener, answers); });
         if (listener != first) ::close(listener);
     }
-    std::fprintf(stderr, "reference_epoll_http: serving on 127.0.0.1:%d\n", port);
-    while (::wait(nullptr) > 0) {
-    }
+    return reference::announce_and_wait("reference_epoll_http", port);
 }

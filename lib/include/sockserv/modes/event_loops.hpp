@@ -24,9 +24,8 @@
 // Why: datagram handlers are short, and ordered ones (ArrivalOrder: the chat) would otherwise wait
 // for each other's turns across loops — measured with 100,000 junk datagrams against 3 chatting
 // members, one loop delivered 99.6% of their lines during the flood, two loops sharing the socket
-// 46%. The servers' hooks
-// (get_request, verify_request, process_request, service_actions) still run one at a time, as in
-// every mode: each server has a mutex its loops take around them.
+// 46%. The servers' hooks (get_request, verify_request, process_request, service_actions) still
+// run one at a time, as in every mode: each server has a mutex its loops take around them.
 //
 // EventLoops is event mode's ServingLoop (serving_loop.hpp), and close() drains its fibers with
 // the same drain() as every mode (drain.hpp).

@@ -15,8 +15,9 @@
 //
 // A connection lives on the loop that starts its fiber (loop 0 accepts and hands some over); a
 // datagram server's socket is read by loop 0 (event_loops.hpp says why). Hooks: get_request,
-// verify_request and process_request run one at a time, on whichever loop took the request; service_actions runs on loop 0 (the thread that
-// called serve_forever) after its rounds and whenever another loop finishes a request.
+// verify_request and process_request run one at a time, on whichever loop took the request;
+// service_actions runs on loop 0 (the thread that called serve_forever) after its rounds and
+// whenever another loop finishes a request.
 // server_close() drains the fibers as every mode drains its requests (drain.hpp) and lets every
 // fiber finish, whatever block_on_close says: a fiber cannot outlive its loop. The loops are this
 // mode's ServingLoop (serving_loop()), and at max_connections accepting() is false.
